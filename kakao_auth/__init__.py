@@ -1,0 +1,35 @@
+"""kakao_auth: Kakao REST API tokens that refresh themselves, shared safely by every job.
+
+::
+
+    from kakao_auth import KakaoSession
+    session = KakaoSession.from_file("kakao_token.json")
+    session.get("https://kapi.kakao.com/v2/user/me")
+
+The public names are below; everything else is internal and may change.
+"""
+
+from __future__ import annotations
+
+from .auth import KakaoAuth
+from .errors import KakaoAuthError, KakaoOAuthError, LoginRequired, TokenFileError, TokenStoreError
+from .session import KakaoSession
+from .store import FileTokenStore, TokenStore
+from .token import Token, TokenState
+
+__all__ = [
+    "FileTokenStore",
+    "KakaoAuth",
+    "KakaoAuthError",
+    "KakaoOAuthError",
+    "KakaoSession",
+    "LoginRequired",
+    "Token",
+    "TokenFileError",
+    "TokenState",
+    "TokenStore",
+    "TokenStoreError",
+    "__version__",
+]
+
+__version__ = "0.1.0"

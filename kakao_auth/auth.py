@@ -1,0 +1,241 @@
+"""KakaoAuth: a requests auth that attaches the Kakao access token and keeps it alive.
+
+Per request the hot path is memory only: a fresh token in hand is attached with no file I/O and
+no lock. A token inside its leeway is refreshed first; a 401 with Kakao's ``-401`` (or
+``WWW-Authenticate: ... invalid_token``) triggers one refresh and one re-send of the same
+request, the way requests' ``HTTPDigestAuth.handle_401`` re-sends: the adapter runs no hooks, so
+the retry cannot loop. The token only ever travels over HTTPS to the API host.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import threading
+import time
+from typing import Any, Callable, Optional, TypeVar
+from urllib.parse import urlsplit
+
+import requests
+from requests.cookies import extract_cookies_to_jar
+
+from .config import resolve, token_file_path
+from .errors import KakaoAuthError
+from .oauth import DEFAULT_RETRIES, DEFAULT_TIMEOUT, TOKEN_PATH, TokenEndpoint
+from .refresh import Refresher
+from .store import FileTokenStore, PathLike, TokenStore
+from .token import DEFAULT_LEEWAY, Token
+
+__all__ = ["KakaoAuth"]
+
+log = logging.getLogger("kakao_auth")
+
+_A = TypeVar("_A", bound="KakaoAuth")
+_UNREWINDABLE = -1
+
+
+class KakaoAuth(requests.auth.AuthBase):
+    """Attach ``Authorization: Bearer`` for kapi.kakao.com and refresh the token when needed.
+
+    Build it with :meth:`from_file` or :meth:`from_store`. Options: ``kauth_url``, ``kapi_url``
+    (else ``KAKAO_KAUTH_URL`` / ``KAKAO_KAPI_URL``), ``leeway`` (seconds before expiry to refresh,
+    clamped to a tenth of the token's lifetime), ``timeout`` and ``retries`` for the token
+    endpoint, ``clock`` (a ``time.time`` stand-in for tests).
+    """
+
+    def __init__(
+        self,
+        store: TokenStore,
+        *,
+        client_id: Optional[str] = None,
+        client_secret: Optional[str] = None,
+        kauth_url: Optional[str] = None,
+        kapi_url: Optional[str] = None,
+        leeway: float = DEFAULT_LEEWAY,
+        timeout: float = DEFAULT_TIMEOUT,
+        retries: int = DEFAULT_RETRIES,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        settings = resolve(client_id, client_secret, kauth_url, kapi_url)
+        self.store = store
+        self.settings = settings
+        self.leeway = leeway
+        self._clock = clock
+        api = urlsplit(settings.kapi_url)
+        self._api_origin = (api.hostname, api.port or 443)
+        endpoint = TokenEndpoint(settings.kauth_url + TOKEN_PATH, timeout=timeout, retries=retries)
+        self._refresher = Refresher(
+            store,
+            endpoint,
+            client_id=settings.client_id,
+            client_secret=settings.client_secret,
+            leeway=leeway,
+            clock=clock,
+        )
+        self._token: Optional[Token] = None
+        self._refreshing = threading.Lock()
+
+    @classmethod
+    def from_file(
+        cls: type[_A],
+        path: Optional[PathLike] = None,
+        client_id: Optional[str] = None,
+        client_secret: Optional[str] = None,
+        **options: Any,
+    ) -> _A:
+        """Use the token file ``path`` (else ``KAKAO_TOKEN_FILE``, else ``./kakao_token.json``).
+
+        The file is read now, so a missing or broken file raises :class:`TokenFileError` here.
+        """
+        store = FileTokenStore(token_file_path(path))
+        return cls.from_store(store, client_id, client_secret, **options)
+
+    @classmethod
+    def from_store(
+        cls: type[_A],
+        store: TokenStore,
+        client_id: Optional[str] = None,
+        client_secret: Optional[str] = None,
+        **options: Any,
+    ) -> _A:
+        """Use the token in ``store`` (any :class:`TokenStore`); it is read now."""
+        auth = cls(store, client_id=client_id, client_secret=client_secret, **options)
+        auth.reload()
+        return auth
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(store={self.store!r}, client_id={self.client_id!r})"
+
+    @property
+    def client_id(self) -> Optional[str]:
+        """The app's REST API key: the setting, else the one stored with the token."""
+        return self.settings.client_id or (self._token.client_id if self._token else None)
+
+    @property
+    def token(self) -> Token:
+        """The token in hand (read from the store on first use); it may be due for refresh."""
+        return self._token if self._token is not None else self.reload()
+
+    def reload(self) -> Token:
+        """Read the store again and hold what it has."""
+        self._token = self.store.load()
+        return self._token
+
+    def adopt(self, token: Token) -> None:
+        """Hold ``token``, just saved to the store by a login."""
+        self._token = token
+
+    def valid_token(self) -> Token:
+        """A token fresh enough to use now, refreshing it first when due."""
+        token = self.token
+        if token.is_fresh(self._clock(), self.leeway):
+            return token
+        return self._refresh(token.access_token)
+
+    def refresh(self) -> Token:
+        """Refresh now, through the locked path, even when the token is fresh."""
+        with self._refreshing:
+            self._token = self._refresher.refresh(self.token.access_token, force=True)
+            return self._token
+
+    def _refresh(self, failed: str) -> Token:
+        with self._refreshing:
+            # Another thread of this process may have refreshed while this one waited.
+            mine = self._token
+            if mine is not None and mine.access_token != failed and mine.is_fresh(self._clock(), self.leeway):
+                return mine
+            self._token = self._refresher.refresh(failed)
+            return self._token
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        self._check_destination(r.url or "")
+        r.headers["Authorization"] = _bearer(self.valid_token())
+        hook = functools.partial(self._handle_401, body_pos=_body_position(r))
+        r.register_hook("response", hook)  # type: ignore[no-untyped-call]
+        return r
+
+    def is_api_url(self, url: str) -> bool:
+        """True when ``url`` may carry the token: HTTPS to the API host and port."""
+        parts = urlsplit(url)
+        return parts.scheme == "https" and (parts.hostname, parts.port or 443) == self._api_origin
+
+    def _check_destination(self, url: str) -> None:
+        if not self.is_api_url(url):
+            parts = urlsplit(url)
+            raise KakaoAuthError(
+                f"refusing to send the Kakao access token to {parts.scheme}://{parts.netloc}: "
+                f"it only goes to {self.settings.kapi_url} over HTTPS"
+            )
+
+    def _handle_401(
+        self, r: requests.Response, *, body_pos: Optional[int], **kwargs: Any
+    ) -> requests.Response:
+        request = r.request
+        if r.status_code != 401 or not _is_invalid_token(r):
+            return r
+        # Response hooks also run on redirected hops: never re-send the token off the API host.
+        if not self.is_api_url(request.url or ""):
+            return r
+        sent = (request.headers.get("Authorization") or "").partition(" ")[2]
+        log.info("the API host answered -401; refreshing once and retrying")
+        new = self._refresh(sent)
+        if not _rewind(request, body_pos):
+            log.warning("the request body cannot be rewound; returning the 401 unretried")
+            return r
+        return _resend(r, _bearer(new), kwargs)
+
+
+def _bearer(token: Token) -> str:
+    return f"Bearer {token.access_token}"
+
+
+def _is_invalid_token(r: requests.Response) -> bool:
+    if "invalid_token" in r.headers.get("WWW-Authenticate", ""):
+        return True
+    try:
+        data = json.loads(r.content)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and data.get("code") == -401
+
+
+def _body_position(r: requests.PreparedRequest) -> Optional[int]:
+    """Where a streamed body starts (None: nothing to rewind; -1: it cannot be rewound)."""
+    body: Any = r.body  # typed bytes | str, but requests passes file objects and iterators through
+    if body is None or isinstance(body, (bytes, str)):
+        return None
+    tell = getattr(body, "tell", None)
+    if tell is None:
+        return _UNREWINDABLE
+    try:
+        return int(tell())
+    except (OSError, ValueError):
+        return _UNREWINDABLE
+
+
+def _rewind(request: requests.PreparedRequest, body_pos: Optional[int]) -> bool:
+    if body_pos is None:
+        return True
+    if body_pos == _UNREWINDABLE:
+        return False
+    try:
+        request.body.seek(body_pos)  # type: ignore[union-attr]
+    except (AttributeError, OSError, ValueError):
+        return False
+    return True
+
+
+def _resend(r: requests.Response, authorization: str, send_kwargs: dict[str, Any]) -> requests.Response:
+    # As requests' HTTPDigestAuth.handle_401: drain and release the 401, then send a copy.
+    _ = r.content
+    r.close()
+    prep = r.request.copy()
+    jar = prep._cookies  # type: ignore[attr-defined]  # requests' own re-send does the same
+    extract_cookies_to_jar(jar, r.request, r.raw)  # type: ignore[no-untyped-call]
+    prep.prepare_cookies(jar)
+    prep.headers["Authorization"] = authorization
+    retried: requests.Response = r.connection.send(prep, **send_kwargs)
+    retried.history.append(r)
+    retried.request = prep
+    return retried

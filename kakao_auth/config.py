@@ -1,0 +1,63 @@
+"""Settings: explicit argument, then environment, then the token file, then Kakao's default.
+
+The token file's part (its ``client_id``) is read at refresh time by ``refresh.py``; this module
+resolves the rest. ``KAKAO_KAUTH_URL`` and ``KAKAO_KAPI_URL`` exist so that tests and staging
+can point both hosts elsewhere (for example at ``kakao_auth.testing.FakeKakao``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Optional
+from urllib.parse import urlsplit
+
+from .errors import KakaoAuthError
+
+__all__ = ["Settings", "resolve", "token_file_path"]
+
+KAUTH_URL = "https://kauth.kakao.com"
+KAPI_URL = "https://kapi.kakao.com"
+TOKEN_FILE = "kakao_token.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """The resolved settings; ``client_id``/``client_secret`` may still come from the file."""
+
+    client_id: Optional[str]
+    client_secret: Optional[str] = dataclasses.field(repr=False)
+    kauth_url: str
+    kapi_url: str
+
+
+def resolve(
+    client_id: Optional[str] = None,
+    client_secret: Optional[str] = None,
+    kauth_url: Optional[str] = None,
+    kapi_url: Optional[str] = None,
+) -> Settings:
+    """Resolve each setting from its argument, else its environment variable, else the default."""
+    return Settings(
+        client_id=client_id or _env("KAKAO_REST_API_KEY"),
+        client_secret=client_secret or _env("KAKAO_CLIENT_SECRET"),
+        kauth_url=_https_base(kauth_url or _env("KAKAO_KAUTH_URL") or KAUTH_URL, "KAKAO_KAUTH_URL"),
+        kapi_url=_https_base(kapi_url or _env("KAKAO_KAPI_URL") or KAPI_URL, "KAKAO_KAPI_URL"),
+    )
+
+
+def token_file_path(path: Optional[os.PathLike[str] | str] = None) -> str:
+    """The token file: ``path``, else ``KAKAO_TOKEN_FILE``, else ``./kakao_token.json``."""
+    return os.fspath(path) if path is not None else _env("KAKAO_TOKEN_FILE") or TOKEN_FILE
+
+
+def _env(name: str) -> Optional[str]:
+    return os.environ.get(name) or None
+
+
+def _https_base(url: str, name: str) -> str:
+    # Tokens and codes travel to these hosts, so plain http is refused outright.
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname:
+        raise KakaoAuthError(f"{name} must be an https:// URL, got {url!r}")
+    return url.rstrip("/")

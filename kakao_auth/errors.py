@@ -1,0 +1,131 @@
+"""The exceptions kakao_auth raises.
+
+Everything the library raises on purpose is a :class:`KakaoAuthError`::
+
+    KakaoAuthError                the root: catch this to catch everything
+    ├── TokenStoreError           the token store failed (lock wait exhausted, backend down)
+    │   └── TokenFileError        the token file is missing, unreadable or holds no usable token
+    └── KakaoOAuthError           kauth.kakao.com answered a token request with an error
+        └── LoginRequired         invalid_grant: the login is gone, run `kakao-auth login`
+
+Messages never contain a token, a client secret or an authorization code: they name the file or
+the Kakao error code (KOEnnn) and say what to do. Every exception pickles, so it survives
+``multiprocessing`` and ``concurrent.futures``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Optional
+
+__all__ = [
+    "KakaoAuthError",
+    "KakaoOAuthError",
+    "LoginRequired",
+    "TokenFileError",
+    "TokenStoreError",
+    "redact",
+]
+
+# Kakao's codes and tokens are long base64url strings; descriptions such as KOE320's
+# "authorization code not found for code=..." can echo them back, so anything that long is hidden.
+_SECRET_LIKE = re.compile(r"[A-Za-z0-9_\-.~+/=]{20,}")
+
+# What a client should do for each KOE code (../shared/KAKAO.md, "Errors from kauth").
+_ADVICE = {
+    "KOE320": "The authorization code was reused, expired or unknown: run `kakao-auth login` again.",
+    "KOE322": "The refresh token expired, was revoked or was rotated away: run `kakao-auth login`.",
+    "KOE319": "No refresh token was sent: the token file has none; run `kakao-auth login`.",
+    "KOE303": (
+        "The redirect_uri differs from the one used at authorize: pass the same redirect URI to both steps."
+    ),
+    "KOE101": "The app key (client id) is wrong: check KAKAO_REST_API_KEY / --client-id.",
+    "KOE010": (
+        "The client secret is missing or wrong: set KAKAO_CLIENT_SECRET / --client-secret to "
+        "the secret under Kakao Developers > My Application > Security."
+    ),
+    "KOE006": (
+        "The redirect URI is not registered: add it under Kakao Developers > My Application > "
+        "Kakao Login > Redirect URI."
+    ),
+    "KOE237": (
+        "Kakao's token rate limit was hit (too many token requests for this user): wait a few "
+        "minutes; do not retry in a loop."
+    ),
+}
+
+
+def redact(text: Optional[str]) -> Optional[str]:
+    """Return ``text`` with anything shaped like a token or code replaced by ``***``."""
+    if text is None:
+        return None
+    return _SECRET_LIKE.sub("***", text)
+
+
+class KakaoAuthError(Exception):
+    """The root of every error kakao_auth raises."""
+
+
+class TokenStoreError(KakaoAuthError):
+    """The token store could not be read, written or locked."""
+
+
+class TokenFileError(TokenStoreError):
+    """The token file is missing, unreadable, not JSON or holds no usable token.
+
+    The file is never modified when this is raised.
+    """
+
+    def __init__(self, path: str, problem: str, hint: str = "run `kakao-auth login`") -> None:
+        self.path = path
+        self.problem = problem
+        self.hint = hint
+        super().__init__(f"token file {path}: {problem}; {hint}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.path, self.problem, self.hint))
+
+
+class KakaoOAuthError(KakaoAuthError):
+    """kauth.kakao.com answered a token request with an error.
+
+    Attributes: ``error`` (e.g. ``invalid_grant``), ``error_code`` (``KOEnnn`` or ``None``),
+    ``description`` (Kakao's text, with anything token-shaped redacted) and ``status_code``.
+    Classify by ``error`` and ``error_code``: Kakao says the description text may change.
+    """
+
+    def __init__(
+        self,
+        error: str,
+        error_code: Optional[str] = None,
+        description: Optional[str] = None,
+        status_code: Optional[int] = None,
+    ) -> None:
+        self.error = error
+        self.error_code = error_code
+        self.description = redact(description)
+        self.status_code = status_code
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        code = f"{self.error_code} " if self.error_code else ""
+        status = f" (HTTP {self.status_code})" if self.status_code else ""
+        advice = _ADVICE.get(self.error_code or "", self._default_advice())
+        return f"Kakao refused the request: {code}{self.error}{status}. {advice}"
+
+    def _default_advice(self) -> str:
+        return f"Kakao said: {self.description}" if self.description else "See Kakao's error codes."
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        args = (self.error, self.error_code, self.description, self.status_code)
+        return (type(self), args)
+
+
+class LoginRequired(KakaoOAuthError):
+    """The refresh token is expired, revoked or rotated away (``invalid_grant``).
+
+    The token file is kept as it was: only a new login (``kakao-auth login``) helps.
+    """
+
+    def _default_advice(self) -> str:
+        return "The login is no longer valid: run `kakao-auth login` to log in again."

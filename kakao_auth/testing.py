@@ -1,0 +1,549 @@
+"""A fake Kakao (kauth + kapi) over HTTPS on loopback, for kakao_auth's tests and yours.
+
+::
+
+    with FakeKakao() as fake:                      # two HTTPS servers on 127.0.0.1
+        os.environ.update(fake.environ())          # KAKAO_KAUTH_URL, KAKAO_KAPI_URL, CA bundle
+        fake.write_token_file("kakao_token.json")  # a logged-in token file
+        ...                                        # run the code under test
+        assert fake.refresh_calls == 1
+
+It follows ../shared/KAKAO.md: authorization code with state and PKCE S256, client secret in the
+body, refresh answers without a refresh token until the last month, rotation that kills the old
+refresh token at once (KOE322), KOE errors by ``error_code``, the per-user issuance limits
+(KOE237), and kapi's 401 ``-401`` with ``WWW-Authenticate: Bearer error=invalid_token`` and 403
+``-402`` with ``required_scopes``. Certificates come from ``trustme``; ``ca_bundle`` is the CA to
+trust. Faults can be injected into the token endpoint with :meth:`FakeKakao.fail_token`.
+"""
+
+from __future__ import annotations
+
+import base64
+import collections
+import dataclasses
+import hashlib
+import http.server
+import json
+import os
+import secrets
+import socket
+import ssl
+import struct
+import tempfile
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any, Callable, Optional
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from .store import atomic_write
+from .token import Token
+
+__all__ = ["DEFAULT_REDIRECT_URI", "FakeKakao"]
+
+DEFAULT_CLIENT_ID = "fake-rest-api-key"
+DEFAULT_REDIRECT_URI = "http://localhost:8765/callback"
+DEFAULT_SCOPE = "profile_nickname talk_message"
+MONTH = 30 * 24 * 3600
+
+# The token endpoint's injectable faults; a KOE code (e.g. "KOE237") injects that Kakao error.
+FAULTS = ("500", "502-html", "not-json", "timeout", "reset")
+_KOE = {
+    "KOE320": (400, "invalid_grant", "authorization code not found for code={code}"),
+    "KOE322": (400, "invalid_grant", "Refresh token not found"),
+    "KOE319": (400, "invalid_grant", "refresh_token is required"),
+    "KOE303": (400, "invalid_grant", "Redirect URI mismatch."),
+    "KOE101": (401, "invalid_client", "Not exist client_id []"),
+    "KOE010": (401, "invalid_client", "Bad client credentials"),
+    "KOE237": (400, "invalid_request", "token request rate limit exceeded"),
+}
+
+
+@dataclasses.dataclass
+class _Grant:
+    user_id: int
+    scope: str
+    expires_at: float
+
+
+@dataclasses.dataclass
+class _Code:
+    client_id: str
+    redirect_uri: str
+    scope: str
+    challenge: Optional[str]
+
+
+class FakeKakao:
+    """Kakao's kauth and kapi hosts, faked on two loopback HTTPS ports sharing one state.
+
+    Counters (``token_calls``, ``refresh_calls``, ``code_calls``, ``api_calls``), the memos
+    received (``memos``) and every knob are plain attributes; all are safe to read from the
+    test while the servers run.
+    """
+
+    def __init__(
+        self,
+        *,
+        client_id: str = DEFAULT_CLIENT_ID,
+        client_secret: Optional[str] = None,
+        redirect_uris: Iterable[str] = (DEFAULT_REDIRECT_URI,),
+        access_ttl: int = 21599,
+        refresh_ttl: int = 5183999,
+        access_limit: Optional[tuple[int, float]] = (20, 600.0),
+        refresh_limit: Optional[tuple[int, float]] = (30, 3600.0),
+        user_id: int = 4242424242,
+        nickname: str = "라이언",
+        scope: str = DEFAULT_SCOPE,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.redirect_uris = set(redirect_uris)
+        self.access_ttl = access_ttl
+        self.refresh_ttl = refresh_ttl
+        self.access_limit = access_limit
+        self.refresh_limit = refresh_limit
+        self.user_id = user_id
+        self.nickname = nickname
+        self.scope = scope
+        self.clock = clock
+        self.token_file: Optional[str] = None  # where write_token_file writes by default
+        self.fault_delay = 3.0  # how long the "timeout" fault keeps the client waiting
+        self.deny_next_login = False  # the next /oauth/authorize answers error=access_denied
+        self.reject_all_tokens = False  # kapi answers -401 to every access token
+        self.token_calls = 0
+        self.refresh_calls = 0
+        self.code_calls = 0
+        self.api_calls = 0
+        self.memos: list[dict[str, Any]] = []
+        self._access: dict[str, _Grant] = {}
+        self._refresh: dict[str, _Grant] = {}
+        self._codes: dict[str, _Code] = {}
+        self._issued: dict[str, collections.deque[float]] = {
+            "access": collections.deque(),
+            "refresh": collections.deque(),
+        }
+        self._faults: collections.deque[str] = collections.deque()
+        self._lock = threading.RLock()
+        self._servers: list[http.server.ThreadingHTTPServer] = []
+        self._tmp = tempfile.TemporaryDirectory(prefix="fake-kakao-")
+        self.ca_bundle = os.path.join(self._tmp.name, "fake-kakao-ca.pem")
+        self.kauth_url = ""
+        self.kapi_url = ""
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> FakeKakao:
+        """Start both HTTPS servers on free loopback ports."""
+        import trustme  # a test dependency: only needed when a fake actually runs
+
+        ca = trustme.CA()
+        ca.cert_pem.write_to_path(self.ca_bundle)
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+        self.kauth_url = self._serve(context, _KauthHandler)
+        self.kapi_url = self._serve(context, _KapiHandler)
+        return self
+
+    def _serve(self, context: ssl.SSLContext, handler: type[_Handler]) -> str:
+        server = _Server(("127.0.0.1", 0), handler, self, context)
+        threading.Thread(target=server.serve_forever, name="fake-kakao", daemon=True).start()
+        self._servers.append(server)
+        return f"https://127.0.0.1:{server.server_address[1]}"
+
+    def stop(self) -> None:
+        """Stop the servers and remove the certificate files."""
+        for server in self._servers:
+            server.shutdown()
+            server.server_close()
+        self._servers.clear()
+        self._tmp.cleanup()
+
+    def __enter__(self) -> FakeKakao:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"FakeKakao(kauth={self.kauth_url!r}, kapi={self.kapi_url!r})"
+
+    def environ(self) -> dict[str, str]:
+        """The environment that points kakao_auth (and requests) at this fake."""
+        return {
+            "KAKAO_KAUTH_URL": self.kauth_url,
+            "KAKAO_KAPI_URL": self.kapi_url,
+            "KAKAO_REST_API_KEY": self.client_id,
+            "REQUESTS_CA_BUNDLE": self.ca_bundle,
+        }
+
+    # -- helpers for tests ----------------------------------------------------------------
+
+    def issue_tokens(
+        self,
+        *,
+        access_ttl: Optional[int] = None,
+        refresh_ttl: Optional[int] = None,
+        scope: Optional[str] = None,
+    ) -> dict[str, Any]:
+        """Log the user in without a browser: the token answer a code exchange would give."""
+        with self._lock:
+            return self._login_answer(scope or self.scope, access_ttl, refresh_ttl)
+
+    def write_token_file(
+        self,
+        path: Optional[str | os.PathLike[str]] = None,
+        *,
+        access_ttl: Optional[int] = None,
+        refresh_ttl: Optional[int] = None,
+        tutorial: bool = False,
+        client_secret: Optional[str] = None,
+    ) -> Token:
+        """Write a logged-in token file (0600) as ``kakao-auth login`` would, and return it.
+
+        ``access_ttl=0`` gives an already expired access token; ``refresh_ttl`` under a month puts
+        the refresh token in Kakao's rotation window; ``tutorial=True`` writes the raw answer as
+        the Korean tutorials do (no ``expires_at``, no ``client_id``).
+        """
+        target = os.fspath(path) if path is not None else self.token_file
+        if target is None:
+            raise ValueError("pass a path (or set token_file)")
+        answer = self.issue_tokens(access_ttl=access_ttl, refresh_ttl=refresh_ttl)
+        if tutorial:
+            atomic_write(target, json.dumps(answer).encode())
+            return Token.from_response(answer, self.clock())
+        token = Token.from_response(
+            answer, self.clock(), client_id=self.client_id, client_secret=client_secret
+        )
+        atomic_write(target, json.dumps(token.to_dict(self.clock())).encode())
+        return token
+
+    def expire_access_tokens(self) -> None:
+        """Make every access token issued so far expired, as Kakao would after ~6 hours."""
+        with self._lock:
+            for grant in self._access.values():
+                grant.expires_at = min(grant.expires_at, self.clock() - 1)
+
+    def revoke_all(self) -> None:
+        """Revoke every token, as a logout from another device or a password change would."""
+        with self._lock:
+            self._access.clear()
+            self._refresh.clear()
+
+    def refresh_token_alive(self, refresh_token: Optional[str]) -> bool:
+        """True when Kakao would still accept ``refresh_token``."""
+        with self._lock:
+            grant = self._refresh.get(refresh_token or "")
+            return grant is not None and grant.expires_at > self.clock()
+
+    def access_token_alive(self, access_token: Optional[str]) -> bool:
+        """True when kapi would accept ``access_token``."""
+        with self._lock:
+            return self._access_grant(access_token or "") is not None
+
+    def fail_token(self, fault: str, times: int = 1) -> None:
+        """Make the next ``times`` token-endpoint calls fail with ``fault``.
+
+        A fault is one of ``FAULTS`` ("500", "502-html", "not-json", "timeout", "reset") or a
+        KOE code ("KOE237", "KOE010", "KOE101", "KOE322", ...).
+        """
+        if fault not in FAULTS and fault not in _KOE:
+            raise ValueError(f"unknown fault {fault!r}")
+        with self._lock:
+            self._faults.extend([fault] * times)
+
+    def authorize(self, url: str) -> str:
+        """Play the browser: open the authorize ``url`` and return where Kakao redirects it.
+
+        The fake consents on the user's behalf (unless ``deny_next_login``).
+        """
+        import requests
+
+        response = requests.get(url, allow_redirects=False, verify=self.ca_bundle, timeout=10)
+        location = response.headers.get("Location")
+        if response.status_code != 302 or not location:
+            raise AssertionError(f"authorize answered HTTP {response.status_code}: {response.text}")
+        return location
+
+    # -- kauth ----------------------------------------------------------------------------
+
+    def _authorize(self, query: Mapping[str, str]) -> tuple[int, dict[str, str], bytes]:
+        if query.get("client_id") != self.client_id:
+            return 400, {"Content-Type": "text/html"}, b"<h1>KOE101</h1> invalid client_id"
+        redirect_uri = query.get("redirect_uri", "")
+        if redirect_uri not in self.redirect_uris:
+            return 400, {"Content-Type": "text/html"}, b"<h1>KOE006</h1> redirect_uri not registered"
+        params = {"state": query["state"]} if "state" in query else {}
+        with self._lock:
+            if self.deny_next_login:
+                self.deny_next_login = False
+                params.update(error="access_denied", error_description="User denied access")
+            else:
+                code = secrets.token_urlsafe(64)
+                challenge = (
+                    query.get("code_challenge") if query.get("code_challenge_method") == "S256" else None
+                )
+                scope = " ".join(
+                    sorted(set(self.scope.split()) | set(query.get("scope", "").replace(",", " ").split()))
+                )
+                self._codes[code] = _Code(self.client_id, redirect_uri, scope, challenge)
+                params["code"] = code
+        sep = "&" if "?" in redirect_uri else "?"
+        return 302, {"Location": redirect_uri + sep + urlencode(params)}, b""
+
+    def _token(self, form: Mapping[str, str]) -> tuple[int, dict[str, str], bytes]:
+        with self._lock:
+            self.token_calls += 1
+            fault = self._faults.popleft() if self._faults else None
+        if fault is not None and fault not in _KOE:
+            return _fault_answer(fault, self.fault_delay)
+        with self._lock:
+            return _json(*self._token_answer(form, fault))
+
+    def _token_answer(self, form: Mapping[str, str], fault: Optional[str]) -> tuple[int, dict[str, Any]]:
+        if fault is not None:
+            return _koe(fault)
+        if form.get("client_id") != self.client_id:
+            return _koe("KOE101")
+        if self.client_secret is not None and form.get("client_secret") != self.client_secret:
+            return _koe("KOE010")
+        grant_type = form.get("grant_type")
+        if grant_type == "authorization_code":
+            self.code_calls += 1
+            return self._exchange(form)
+        if grant_type == "refresh_token":
+            return self._refresh_answer(form)
+        return 400, {
+            "error": "unsupported_grant_type",
+            "error_description": "grant_type",
+            "error_code": "KOE004",
+        }
+
+    def _exchange(self, form: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
+        code = self._codes.pop(form.get("code", ""), None)
+        if code is None:
+            return _koe("KOE320")
+        if form.get("redirect_uri") != code.redirect_uri:
+            return _koe("KOE303")
+        if code.challenge is not None and _s256(form.get("code_verifier", "")) != code.challenge:
+            return 400, {
+                "error": "invalid_grant",
+                "error_description": "PKCE verification failed.",
+                "error_code": "KOE320",
+            }
+        if not self._within_limit("access") or not self._within_limit("refresh"):
+            return _koe("KOE237")
+        return 200, self._login_answer(code.scope, None, None)
+
+    def _refresh_answer(self, form: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
+        token = form.get("refresh_token")
+        if not token:
+            return _koe("KOE319")
+        grant = self._refresh.get(token)
+        now = self.clock()
+        if grant is None or grant.expires_at <= now:
+            return _koe("KOE322")
+        rotate = grant.expires_at - now < MONTH
+        if not self._within_limit("access") or (rotate and not self._within_limit("refresh")):
+            return _koe("KOE237")
+        self.refresh_calls += 1
+        answer = self._access_answer(grant.scope, None)
+        if rotate:  # the last month: a new refresh token, and the old one dies at once
+            del self._refresh[token]
+            answer.update(self._refresh_answer_fields(grant.scope, None))
+        return 200, answer
+
+    def _login_answer(
+        self, scope: str, access_ttl: Optional[int], refresh_ttl: Optional[int]
+    ) -> dict[str, Any]:
+        answer = self._access_answer(scope, access_ttl)
+        answer.update(self._refresh_answer_fields(scope, refresh_ttl))
+        answer["scope"] = scope
+        return answer
+
+    def _access_answer(self, scope: str, ttl: Optional[int]) -> dict[str, Any]:
+        ttl = self.access_ttl if ttl is None else ttl
+        token = secrets.token_urlsafe(48)
+        self._access[token] = _Grant(self.user_id, scope, self.clock() + ttl)
+        self._issued["access"].append(self.clock())
+        return {"token_type": "bearer", "access_token": token, "expires_in": ttl}
+
+    def _refresh_answer_fields(self, scope: str, ttl: Optional[int]) -> dict[str, Any]:
+        ttl = self.refresh_ttl if ttl is None else ttl
+        token = secrets.token_urlsafe(48)
+        self._refresh[token] = _Grant(self.user_id, scope, self.clock() + ttl)
+        self._issued["refresh"].append(self.clock())
+        return {"refresh_token": token, "refresh_token_expires_in": ttl}
+
+    def _within_limit(self, kind: str) -> bool:
+        limit = self.access_limit if kind == "access" else self.refresh_limit
+        if limit is None:
+            return True
+        count, window = limit
+        issued = self._issued[kind]
+        while issued and issued[0] < self.clock() - window:
+            issued.popleft()
+        return len(issued) < count
+
+    # -- kapi -----------------------------------------------------------------------------
+
+    def _api(
+        self, method: str, path: str, authorization: str, form: Mapping[str, str]
+    ) -> tuple[int, dict[str, str], bytes]:
+        with self._lock:
+            self.api_calls += 1
+            token = authorization[7:] if authorization.startswith("Bearer ") else ""
+            grant = None if self.reject_all_tokens else self._access_grant(token)
+            if grant is None:
+                headers = {"WWW-Authenticate": 'Bearer realm="oauth", error="invalid_token"'}
+                return _with_headers(
+                    _json(401, {"code": -401, "msg": "this access token does not exist"}), headers
+                )
+            return _json(*self._api_answer(method, path, token, grant, form))
+
+    def _access_grant(self, token: str) -> Optional[_Grant]:
+        grant = self._access.get(token)
+        return grant if grant is not None and grant.expires_at > self.clock() else None
+
+    def _api_answer(
+        self, method: str, path: str, token: str, grant: _Grant, form: Mapping[str, str]
+    ) -> tuple[int, dict[str, Any]]:
+        if path == "/v1/user/access_token_info" and method == "GET":
+            return 200, {"id": grant.user_id, "expires_in": int(grant.expires_at - self.clock()), "app_id": 1}
+        if path in ("/v1/user/logout", "/v1/user/unlink") and method == "POST":
+            self.revoke_all()
+            return 200, {"id": grant.user_id}
+        if path == "/v2/user/me":
+            profile = {"nickname": self.nickname}
+            return 200, {"id": grant.user_id, "properties": profile, "kakao_account": {"profile": profile}}
+        if path == "/v2/api/talk/memo/default/send" and method == "POST":
+            return self._memo(grant, form)
+        return 404, {"code": -3, "msg": f"no such API: {method} {path}"}
+
+    def _memo(self, grant: _Grant, form: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
+        if "talk_message" not in grant.scope.split():
+            allowed = grant.scope.split()
+            return 403, {
+                "code": -402,
+                "msg": "insufficient scopes.",
+                "required_scopes": ["talk_message"],
+                "allowed_scopes": allowed,
+            }
+        try:
+            template = json.loads(form["template_object"])
+        except (KeyError, ValueError):
+            return 400, {"code": -2, "msg": "template_object is required (a JSON object)"}
+        self.memos.append(template)
+        return 200, {"result_code": 0}
+
+
+def _s256(verifier: str) -> str:
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def _koe(code: str) -> tuple[int, dict[str, Any]]:
+    status, error, description = _KOE[code]
+    return status, {"error": error, "error_description": description, "error_code": code}
+
+
+def _json(status: int, body: Mapping[str, Any]) -> tuple[int, dict[str, str], bytes]:
+    return status, {"Content-Type": "application/json;charset=UTF-8"}, json.dumps(body).encode()
+
+
+def _with_headers(
+    answer: tuple[int, dict[str, str], bytes], extra: Mapping[str, str]
+) -> tuple[int, dict[str, str], bytes]:
+    return answer[0], {**answer[1], **extra}, answer[2]
+
+
+def _fault_answer(fault: str, delay: float) -> tuple[int, dict[str, str], bytes]:
+    if fault == "timeout":
+        time.sleep(delay)
+        return _json(500, {"error": "server_error", "error_description": "too late"})
+    if fault == "reset":
+        raise _ResetConnection
+    if fault == "502-html":
+        return 502, {"Content-Type": "text/html"}, b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+    if fault == "not-json":
+        return 200, {"Content-Type": "text/plain"}, b"this is not JSON"
+    return 500, {"Content-Type": "text/plain"}, b"Internal Server Error"
+
+
+class _ResetConnection(Exception):
+    """Raised by a handler to drop the connection without an answer (a TCP reset)."""
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(
+        self, address: tuple[str, int], handler: type[_Handler], fake: FakeKakao, context: ssl.SSLContext
+    ) -> None:
+        super().__init__(address, handler)
+        self.fake = fake
+        self.context = context
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        sock, address = super().get_request()
+        # The TLS handshake happens in the handler's thread, so one slow client blocks no other.
+        return self.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), address
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Stay quiet: request lines carry codes and tokens."""
+
+    def handle_one_request(self) -> None:
+        try:
+            super().handle_one_request()
+        except ssl.SSLError:
+            self.close_connection = True
+        except _ResetConnection:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+
+    def _form(self) -> dict[str, str]:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode() if length else ""
+        return {k: v[0] for k, v in parse_qs(body).items()}
+
+    def _reply(self, answer: tuple[int, dict[str, str], bytes]) -> None:
+        status, headers, body = answer
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class _KauthHandler(_Handler):
+    def do_GET(self) -> None:
+        parts = urlsplit(self.path)
+        if parts.path != "/oauth/authorize":
+            return self._reply(_json(404, {"error": "not_found"}))
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        self._reply(self.server.fake._authorize(query))
+
+    def do_POST(self) -> None:
+        form = self._form()
+        if urlsplit(self.path).path != "/oauth/token":
+            return self._reply(_json(404, {"error": "not_found"}))
+        self._reply(self.server.fake._token(form))
+
+
+class _KapiHandler(_Handler):
+    def do_GET(self) -> None:
+        self._api("GET", {})
+
+    def do_POST(self) -> None:
+        self._api("POST", self._form())
+
+    def _api(self, method: str, form: Mapping[str, str]) -> None:
+        path = urlsplit(self.path).path
+        self._reply(self.server.fake._api(method, path, self.headers.get("Authorization", ""), form))

@@ -1,0 +1,174 @@
+"""Token: a frozen value holding one Kakao login, and the pure functions around it.
+
+Expiries are absolute epoch seconds. Kakao answers with lifetimes (``expires_in``); the moment
+the answer arrived turns them into ``expires_at``. Every function takes ``now`` explicitly so the
+refresh logic can be tested with a fake clock and no sleeping.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Mapping
+from typing import Any, Optional
+
+__all__ = ["Token", "TokenState"]
+
+# A token is due this many seconds before it expires (google-auth refreshes early the same way).
+DEFAULT_LEEWAY = 60.0
+# ... but never more than this share of its lifetime, so a 2-second token is not due at birth.
+_LEEWAY_SHARE = 0.1
+
+
+class TokenState(enum.Enum):
+    """Where a token stands against the clock."""
+
+    FRESH = "fresh"  # use it
+    DUE = "due"  # still valid, but inside the leeway: refresh before use
+    EXPIRED = "expired"  # past its expiry
+
+
+@dataclasses.dataclass(frozen=True)
+class Token:
+    """One Kakao login: access token, refresh token and their absolute expiries.
+
+    ``repr()`` and ``str()`` never show a token or secret.
+    """
+
+    access_token: str = dataclasses.field(repr=False)
+    token_type: str = "bearer"
+    expires_in: Optional[int] = None  # the lifetime Kakao gave, kept to clamp the leeway
+    expires_at: Optional[float] = None
+    refresh_token: Optional[str] = dataclasses.field(default=None, repr=False)
+    refresh_token_expires_at: Optional[float] = None
+    scope: Optional[str] = None
+    id_token: Optional[str] = dataclasses.field(default=None, repr=False)
+    client_id: Optional[str] = None
+    client_secret: Optional[str] = dataclasses.field(default=None, repr=False)
+
+    @classmethod
+    def from_response(cls, data: Mapping[str, Any], now: float, **extra: Any) -> Token:
+        """Build a token from a token-endpoint answer received at ``now``."""
+        return cls.from_dict(data, issued_at=now, **extra)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], issued_at: float, **extra: Any) -> Token:
+        """Build a token from a file's JSON object or a Kakao answer.
+
+        Absolute ``expires_at`` fields win; without them (tutorial files, Kakao answers) the
+        expiries are ``issued_at`` plus Kakao's ``expires_in`` lifetimes. Raises ``ValueError``
+        naming the field when the object has no usable access token or a field has a bad type.
+        """
+        access = data.get("access_token")
+        if not isinstance(access, str) or not access:
+            raise ValueError("no access_token")
+        fields: dict[str, Any] = {
+            "access_token": access,
+            "token_type": _text(data, "token_type") or "bearer",
+            "expires_in": _seconds(data, "expires_in"),
+            "expires_at": _expiry(data, "expires_at", "expires_in", issued_at),
+            "refresh_token": _text(data, "refresh_token") or None,
+            "refresh_token_expires_at": _expiry(
+                data, "refresh_token_expires_at", "refresh_token_expires_in", issued_at
+            ),
+            "scope": _text(data, "scope"),
+            "id_token": _text(data, "id_token"),
+            "client_id": _text(data, "client_id"),
+            "client_secret": _text(data, "client_secret"),
+        }
+        fields.update(extra)
+        return cls(**fields)
+
+    def to_dict(self, now: float) -> dict[str, Any]:
+        """The file's JSON object: Kakao's fields plus absolute expiries and the client id.
+
+        ``expires_in`` and ``refresh_token_expires_in`` are the seconds left at ``now`` (when the
+        file is written), so tutorial code that adds them to the file's mtime stays right.
+        """
+        out: dict[str, Any] = {"access_token": self.access_token, "token_type": self.token_type}
+        if self.expires_at is not None:
+            out["expires_in"] = max(0, round(self.expires_at - now))
+            out["expires_at"] = int(self.expires_at)
+        if self.refresh_token is not None:
+            out["refresh_token"] = self.refresh_token
+        if self.refresh_token_expires_at is not None:
+            out["refresh_token_expires_in"] = max(0, round(self.refresh_token_expires_at - now))
+            out["refresh_token_expires_at"] = int(self.refresh_token_expires_at)
+        for name in ("scope", "id_token", "client_id", "client_secret"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        return out
+
+    def merge(self, answer: Mapping[str, Any], now: float) -> Token:
+        """The token after a refresh answer received at ``now``.
+
+        Kakao returns a refresh token only when the old one has less than a month left (it then
+        rotates: the old one dies). When it is absent, keep the old refresh token, its expiry and
+        the scope, as Kakao's own SDK does (../shared/KAKAO.md, "Token endpoint").
+        """
+        new = Token.from_response(answer, now)
+        keep: dict[str, Any] = {"client_id": self.client_id, "client_secret": self.client_secret}
+        if new.refresh_token is None:
+            keep["refresh_token"] = self.refresh_token
+            keep["refresh_token_expires_at"] = self.refresh_token_expires_at
+        if new.scope is None:
+            keep["scope"] = self.scope
+        return dataclasses.replace(new, **keep)
+
+    def leeway(self, leeway: float = DEFAULT_LEEWAY) -> float:
+        """The leeway actually used: ``leeway``, clamped to a tenth of the token's lifetime."""
+        if self.expires_in is None:
+            return leeway
+        return min(leeway, self.expires_in * _LEEWAY_SHARE)
+
+    def state(self, now: float, leeway: float = DEFAULT_LEEWAY) -> TokenState:
+        """Whether the token is fresh, due for refresh or expired at ``now``.
+
+        A token with no known expiry counts as fresh: Kakao's -401 answer is the authority.
+        """
+        if self.expires_at is None:
+            return TokenState.FRESH
+        if now >= self.expires_at:
+            return TokenState.EXPIRED
+        if now >= self.expires_at - self.leeway(leeway):
+            return TokenState.DUE
+        return TokenState.FRESH
+
+    def is_fresh(self, now: float, leeway: float = DEFAULT_LEEWAY) -> bool:
+        """True when the token can be used at ``now`` without refreshing first."""
+        return self.state(now, leeway) is TokenState.FRESH
+
+    def renews_at_next_refresh(self, now: float) -> bool:
+        """True when Kakao will rotate the refresh token at the next refresh (under a month left)."""
+        if self.refresh_token_expires_at is None:
+            return False
+        return self.refresh_token_expires_at - now < _ROTATION_WINDOW
+
+
+# Kakao issues a new refresh token once the current one has less than a month left.
+_ROTATION_WINDOW = 30 * 24 * 3600
+
+
+def _text(data: Mapping[str, Any], name: str) -> Optional[str]:
+    value = data.get(name)
+    if value is None or isinstance(value, str):
+        return value
+    raise ValueError(f"{name} is not a string")
+
+
+def _seconds(data: Mapping[str, Any], name: str) -> Optional[int]:
+    value = data.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} is not a number")
+    return int(value)
+
+
+def _expiry(data: Mapping[str, Any], absolute: str, relative: str, issued_at: float) -> Optional[float]:
+    at = _seconds(data, absolute)
+    if at is not None:
+        return float(at)
+    lifetime = _seconds(data, relative)
+    return None if lifetime is None else issued_at + lifetime
