@@ -10,6 +10,7 @@ kills the old one at once: a refresh whose answer is not saved can lose the logi
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from typing import Callable, Optional
@@ -77,7 +78,8 @@ class Refresher:
         secret = self._client_secret or current.client_secret
         sent_at = self.clock()
         answer = self.endpoint.post(refresh_form(client_id, current.refresh_token, secret))
-        return current.merge(answer, sent_at)
+        # Remember the app the token belongs to, so later runs need no KAKAO_REST_API_KEY.
+        return dataclasses.replace(current.merge(answer, sent_at), client_id=client_id)
 
     def _save(self, new: Token, current: Token) -> None:
         try:

@@ -117,6 +117,8 @@ class FakeKakao:
         self.code_calls = 0
         self.api_calls = 0
         self.memos: list[dict[str, Any]] = []
+        self.token_form_fields: list[list[str]] = []  # the field names of each token request
+        self.redirects: dict[str, str] = {}  # kapi path -> URL it answers 302 to
         self._access: dict[str, _Grant] = {}
         self._refresh: dict[str, _Grant] = {}
         self._codes: dict[str, _Code] = {}
@@ -131,6 +133,7 @@ class FakeKakao:
         self.ca_bundle = os.path.join(self._tmp.name, "fake-kakao-ca.pem")
         self.kauth_url = ""
         self.kapi_url = ""
+        self.ca: Any = None  # the trustme.CA, once started: tests can issue more certificates
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -138,7 +141,7 @@ class FakeKakao:
         """Start both HTTPS servers on free loopback ports."""
         import trustme  # a test dependency: only needed when a fake actually runs
 
-        ca = trustme.CA()
+        self.ca = ca = trustme.CA()
         ca.cert_pem.write_to_path(self.ca_bundle)
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
@@ -148,7 +151,7 @@ class FakeKakao:
 
     def _serve(self, context: ssl.SSLContext, handler: type[_Handler]) -> str:
         server = _Server(("127.0.0.1", 0), handler, self, context)
-        threading.Thread(target=server.serve_forever, name="fake-kakao", daemon=True).start()
+        threading.Thread(target=server.serve_forever, args=(0.05,), name="fake-kakao", daemon=True).start()
         self._servers.append(server)
         return f"https://127.0.0.1:{server.server_address[1]}"
 
@@ -295,6 +298,7 @@ class FakeKakao:
     def _token(self, form: Mapping[str, str]) -> tuple[int, dict[str, str], bytes]:
         with self._lock:
             self.token_calls += 1
+            self.token_form_fields.append(sorted(form))
             fault = self._faults.popleft() if self._faults else None
         if fault is not None and fault not in _KOE:
             return _fault_answer(fault, self.fault_delay)
@@ -391,6 +395,8 @@ class FakeKakao:
     def _api(
         self, method: str, path: str, authorization: str, form: Mapping[str, str]
     ) -> tuple[int, dict[str, str], bytes]:
+        if path in self.redirects:
+            return 302, {"Location": self.redirects[path]}, b""
         with self._lock:
             self.api_calls += 1
             token = authorization[7:] if authorization.startswith("Bearer ") else ""
@@ -477,6 +483,7 @@ class _ResetConnection(Exception):
 
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
+    block_on_close = False  # keep-alive connections must not hold up stop()
 
     def __init__(
         self, address: tuple[str, int], handler: type[_Handler], fake: FakeKakao, context: ssl.SSLContext

@@ -1,0 +1,96 @@
+"""Shared fixtures: the fake Kakao comes from kakao_auth's own pytest plugin (``fake_kakao``)."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kakao_auth.testing import FakeKakao
+
+WORKER = str(Path(__file__).with_name("worker.py"))
+
+
+class EchoServer:
+    """A foreign HTTPS host that records what it is sent and answers Kakao's -401."""
+
+    def __init__(self, fake: FakeKakao) -> None:
+        self.authorizations: list[str | None] = []
+        record = self.authorizations
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                record.append(self.headers.get("Authorization"))
+                body = json.dumps({"code": -401, "msg": "this access token does not exist"}).encode()
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Bearer error="invalid_token"')
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        fake.ca.issue_cert("127.0.0.1").configure_cert(context)
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.url = f"https://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def echo(fake_kakao: FakeKakao) -> Iterator[EchoServer]:
+    server = EchoServer(fake_kakao)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def token_file(fake_kakao: FakeKakao) -> Path:
+    assert fake_kakao.token_file is not None
+    return Path(fake_kakao.token_file)
+
+
+def run_workers(
+    fake: FakeKakao,
+    path: Path,
+    *,
+    processes: int,
+    threads: int,
+    calls: int = 1,
+    extra: list[str] | None = None,
+) -> list[dict[str, Any]]:
+    """Start ``processes`` worker processes that all begin at once; return their reports."""
+    go = path.with_name("go")
+    env = {**os.environ, **fake.environ()}
+    argv = [sys.executable, WORKER, "--file", str(path), "--url", fake.kapi_url + "/v2/user/me"]
+    argv += ["--threads", str(threads), "--calls", str(calls), "--go", str(go), *(extra or [])]
+    procs = [subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True) for _ in range(processes)]
+    time.sleep(0.2)
+    deadline = time.monotonic() + 60
+    while sum(1 for _ in path.parent.glob("ready.*")) < processes and time.monotonic() < deadline:
+        time.sleep(0.02)
+    go.touch()
+    reports = []
+    for proc in procs:
+        out, _ = proc.communicate(timeout=120)
+        assert proc.returncode == 0, out
+        reports.append(json.loads(out.strip().splitlines()[-1]))
+    return reports

@@ -1,0 +1,113 @@
+"""Token: parse, merge, serialise and expiry, with plain values and an explicit clock."""
+
+from __future__ import annotations
+
+import pytest
+
+from kakao_auth import Token, TokenState
+
+NOW = 1_800_000_000.0
+TUTORIAL = {
+    "access_token": "A" * 40,
+    "token_type": "bearer",
+    "refresh_token": "R" * 40,
+    "expires_in": 21599,
+    "scope": "talk_message profile_nickname",
+    "refresh_token_expires_in": 5183999,
+}
+
+
+def test_tutorial_file_expiries_come_from_its_mtime() -> None:
+    token = Token.from_dict(TUTORIAL, issued_at=NOW - 100)
+    assert token.expires_at == NOW - 100 + 21599
+    assert token.refresh_token_expires_at == NOW - 100 + 5183999
+    assert token.refresh_token == "R" * 40
+    assert token.client_id is None
+
+
+def test_absolute_expiries_win_over_lifetimes() -> None:
+    data = {**TUTORIAL, "expires_at": 123, "refresh_token_expires_at": 456}
+    token = Token.from_dict(data, issued_at=NOW)
+    assert (token.expires_at, token.refresh_token_expires_at) == (123, 456)
+
+
+def test_round_trip_keeps_everything_and_rewrites_lifetimes_as_seconds_left() -> None:
+    token = Token.from_response(TUTORIAL, NOW, client_id="app")
+    data = token.to_dict(NOW + 99)
+    assert data["expires_in"] == 21500
+    assert data["refresh_token_expires_in"] == 5183900
+    assert data["client_id"] == "app"
+    assert Token.from_dict(data, issued_at=0) == Token.from_dict(data, issued_at=1)
+    again = Token.from_dict(data, issued_at=0)
+    assert (again.access_token, again.refresh_token, again.expires_at) == (
+        token.access_token,
+        token.refresh_token,
+        int(token.expires_at or 0),
+    )
+
+
+def test_merge_without_refresh_token_keeps_the_old_one_its_expiry_and_scope() -> None:
+    old = Token.from_response(TUTORIAL, NOW, client_id="app", client_secret="s")
+    new = old.merge({"access_token": "B" * 40, "token_type": "bearer", "expires_in": 21599}, NOW + 10)
+    assert new.access_token == "B" * 40
+    assert new.expires_at == NOW + 10 + 21599
+    assert new.refresh_token == old.refresh_token
+    assert new.refresh_token_expires_at == old.refresh_token_expires_at
+    assert new.scope == old.scope
+    assert (new.client_id, new.client_secret) == ("app", "s")
+
+
+def test_merge_with_rotation_takes_the_new_refresh_token() -> None:
+    old = Token.from_response(TUTORIAL, NOW)
+    answer = {"access_token": "B" * 40, "expires_in": 10, "refresh_token": "N" * 40, "refresh_token_expires_in": 99}
+    new = old.merge(answer, NOW)
+    assert new.refresh_token == "N" * 40
+    assert new.refresh_token_expires_at == NOW + 99
+
+
+@pytest.mark.parametrize(
+    ("offset", "state"),
+    [(0, TokenState.FRESH), (21599 - 61, TokenState.FRESH), (21599 - 59, TokenState.DUE), (21599, TokenState.EXPIRED)],
+)
+def test_state_against_the_clock(offset: float, state: TokenState) -> None:
+    token = Token.from_response(TUTORIAL, NOW)
+    assert token.state(NOW + offset, leeway=60) is state
+
+
+def test_leeway_is_clamped_for_short_lived_tokens() -> None:
+    token = Token.from_response({"access_token": "x" * 30, "expires_in": 2}, NOW)
+    assert token.leeway(60) == pytest.approx(0.2)
+    assert token.is_fresh(NOW + 1.5, leeway=60)
+    assert token.state(NOW + 1.9, leeway=60) is TokenState.DUE
+
+
+def test_unknown_expiry_counts_as_fresh() -> None:
+    assert Token("x" * 30).is_fresh(NOW)
+
+
+def test_rotation_window() -> None:
+    token = Token.from_response({**TUTORIAL, "refresh_token_expires_in": 29 * 86400}, NOW)
+    assert token.renews_at_next_refresh(NOW)
+    assert not Token.from_response(TUTORIAL, NOW).renews_at_next_refresh(NOW)
+
+
+def test_repr_hides_every_secret() -> None:
+    token = Token.from_response({**TUTORIAL, "id_token": "I" * 40}, NOW, client_secret="S" * 30)
+    for text in (repr(token), str(token)):
+        for secret in ("A" * 40, "R" * 40, "I" * 40, "S" * 30):
+            assert secret not in text
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        ({}, "no access_token"),
+        ({"access_token": ""}, "no access_token"),
+        ({"access_token": 5}, "no access_token"),
+        ({"access_token": "x", "expires_in": "soon"}, "expires_in is not a number"),
+        ({"access_token": "x", "refresh_token": 7}, "refresh_token is not a string"),
+    ],
+)
+def test_bad_objects_are_rejected_naming_the_field(data: dict[str, object], problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        Token.from_dict(data, issued_at=NOW)
