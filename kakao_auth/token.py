@@ -88,12 +88,12 @@ class Token:
         out: dict[str, Any] = {"access_token": self.access_token, "token_type": self.token_type}
         if self.expires_at is not None:
             out["expires_in"] = max(0, round(self.expires_at - now))
-            out["expires_at"] = int(self.expires_at)
+            out["expires_at"] = round(self.expires_at, 3)
         if self.refresh_token is not None:
             out["refresh_token"] = self.refresh_token
         if self.refresh_token_expires_at is not None:
             out["refresh_token_expires_in"] = max(0, round(self.refresh_token_expires_at - now))
-            out["refresh_token_expires_at"] = int(self.refresh_token_expires_at)
+            out["refresh_token_expires_at"] = round(self.refresh_token_expires_at, 3)
         for name in ("scope", "id_token", "client_id", "client_secret"):
             value = getattr(self, name)
             if value is not None:
@@ -157,18 +157,24 @@ def _text(data: Mapping[str, Any], name: str) -> Optional[str]:
     raise ValueError(f"{name} is not a string")
 
 
-def _seconds(data: Mapping[str, Any], name: str) -> Optional[int]:
+def _number(data: Mapping[str, Any], name: str) -> Optional[float]:
     value = data.get(name)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"{name} is not a number")
-    return int(value)
+    return float(value)
+
+
+def _seconds(data: Mapping[str, Any], name: str) -> Optional[int]:
+    value = _number(data, name)
+    return None if value is None else int(value)
 
 
 def _expiry(data: Mapping[str, Any], absolute: str, relative: str, issued_at: float) -> Optional[float]:
-    at = _seconds(data, absolute)
+    # Absolute expiries keep their fraction: a 2-second token cannot lose up to half its life.
+    at = _number(data, absolute)
     if at is not None:
-        return float(at)
-    lifetime = _seconds(data, relative)
+        return at
+    lifetime = _number(data, relative)
     return None if lifetime is None else issued_at + lifetime

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from kakao_auth.testing import FakeKakao
 
 WORKER = str(Path(__file__).with_name("worker.py"))

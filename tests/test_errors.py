@@ -5,7 +5,6 @@ from __future__ import annotations
 import pickle
 
 import pytest
-
 from kakao_auth import KakaoAuthError, KakaoOAuthError, LoginRequired, TokenFileError, TokenStoreError
 from kakao_auth.oauth import error_from_answer, parse_answer
 
@@ -32,7 +31,9 @@ def test_classified_by_error_and_code(code: str, error: str, cls: type, advice: 
 
 
 def test_description_never_decides_and_secrets_in_it_are_redacted() -> None:
-    exc = error_from_answer(400, {"error": "invalid_grant", "error_description": f"not found for code={CODE}"})
+    exc = error_from_answer(
+        400, {"error": "invalid_grant", "error_description": f"not found for code={CODE}"}
+    )
     assert isinstance(exc, LoginRequired)
     assert CODE not in str(exc)
     assert exc.description is not None

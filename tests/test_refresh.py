@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 import requests
-
 from kakao_auth import KakaoAuth, KakaoAuthError, KakaoOAuthError, KakaoSession, LoginRequired, TokenFileError
 from kakao_auth.testing import FakeKakao
 
@@ -76,7 +75,9 @@ def test_streamed_body_is_rewound_and_resent(fake_kakao: FakeKakao, token_file: 
     assert len(fake_kakao.memos) == 1
 
 
-def test_unrewindable_body_is_not_resent_but_the_token_is_saved(fake_kakao: FakeKakao, token_file: Path) -> None:
+def test_unrewindable_body_is_not_resent_but_the_token_is_saved(
+    fake_kakao: FakeKakao, token_file: Path
+) -> None:
     fake_kakao.write_token_file()
     auth = KakaoAuth.from_file(token_file)
     fake_kakao.expire_access_tokens()
@@ -201,7 +202,9 @@ def test_kakao_4xx_is_typed_never_retried_and_the_file_is_untouched(
 
 
 @pytest.mark.parametrize("fault", ["500", "502-html", "reset"])
-def test_transient_faults_are_retried_then_succeed(fake_kakao: FakeKakao, token_file: Path, fault: str) -> None:
+def test_transient_faults_are_retried_then_succeed(
+    fake_kakao: FakeKakao, token_file: Path, fault: str
+) -> None:
     fake_kakao.write_token_file(access_ttl=0)
     fake_kakao.fail_token(fault, times=2)
     auth = KakaoAuth.from_file(token_file)

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from kakao_auth import FileTokenStore, KakaoAuth, Token, TokenFileError
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX permission bits")
@@ -41,7 +40,9 @@ def test_save_leaves_no_temp_files_and_loads_back(tmp_path: Path) -> None:
     assert store.load().refresh_token == "r" * 40
 
 
-def test_save_failure_keeps_the_old_file_and_cleans_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_save_failure_keeps_the_old_file_and_cleans_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "t.json"
     store = FileTokenStore(path)
     store.save(TOKEN)
@@ -84,7 +85,7 @@ def test_bad_files_raise_a_clear_error_and_stay_as_they_were(tmp_path: Path, nam
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(TokenFileError, match="does not exist.*kakao-auth login"):
+    with pytest.raises(TokenFileError, match=r"does not exist.*kakao-auth login"):
         KakaoAuth.from_file(tmp_path / "nope.json")
     assert list(tmp_path.iterdir()) == []
 

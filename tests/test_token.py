@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from kakao_auth import Token, TokenState
 
 NOW = 1_800_000_000.0
@@ -31,6 +30,13 @@ def test_absolute_expiries_win_over_lifetimes() -> None:
     assert (token.expires_at, token.refresh_token_expires_at) == (123, 456)
 
 
+def test_absolute_expiries_keep_their_fraction() -> None:
+    token = Token("a" * 30, expires_in=2, expires_at=NOW + 1.75)
+    again = Token.from_dict(token.to_dict(NOW), issued_at=0)
+    assert again.expires_at == NOW + 1.75
+    assert again.expires_in == 2
+
+
 def test_round_trip_keeps_everything_and_rewrites_lifetimes_as_seconds_left() -> None:
     token = Token.from_response(TUTORIAL, NOW, client_id="app")
     data = token.to_dict(NOW + 99)
@@ -42,7 +48,7 @@ def test_round_trip_keeps_everything_and_rewrites_lifetimes_as_seconds_left() ->
     assert (again.access_token, again.refresh_token, again.expires_at) == (
         token.access_token,
         token.refresh_token,
-        int(token.expires_at or 0),
+        token.expires_at,
     )
 
 
@@ -59,7 +65,12 @@ def test_merge_without_refresh_token_keeps_the_old_one_its_expiry_and_scope() ->
 
 def test_merge_with_rotation_takes_the_new_refresh_token() -> None:
     old = Token.from_response(TUTORIAL, NOW)
-    answer = {"access_token": "B" * 40, "expires_in": 10, "refresh_token": "N" * 40, "refresh_token_expires_in": 99}
+    answer = {
+        "access_token": "B" * 40,
+        "expires_in": 10,
+        "refresh_token": "N" * 40,
+        "refresh_token_expires_in": 99,
+    }
     new = old.merge(answer, NOW)
     assert new.refresh_token == "N" * 40
     assert new.refresh_token_expires_at == NOW + 99
@@ -67,7 +78,12 @@ def test_merge_with_rotation_takes_the_new_refresh_token() -> None:
 
 @pytest.mark.parametrize(
     ("offset", "state"),
-    [(0, TokenState.FRESH), (21599 - 61, TokenState.FRESH), (21599 - 59, TokenState.DUE), (21599, TokenState.EXPIRED)],
+    [
+        (0, TokenState.FRESH),
+        (21599 - 61, TokenState.FRESH),
+        (21599 - 59, TokenState.DUE),
+        (21599, TokenState.EXPIRED),
+    ],
 )
 def test_state_against_the_clock(offset: float, state: TokenState) -> None:
     token = Token.from_response(TUTORIAL, NOW)

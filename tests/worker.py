@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import requests
-
 from kakao_auth import KakaoAuth
 
 
