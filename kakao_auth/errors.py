@@ -31,7 +31,8 @@ __all__ = [
 # "authorization code not found for code=..." can echo them back, so anything that long is hidden.
 _SECRET_LIKE = re.compile(r"[A-Za-z0-9_\-.~+/=]{20,}")
 
-# What a client should do for each KOE code (../shared/KAKAO.md, "Errors from kauth").
+# What a client should do for each KOE code (../shared/KAKAO.md, "Errors from kauth"), and for
+# the errors Kakao's authorize step redirects with (they carry no KOE code).
 _ADVICE = {
     "KOE320": "The authorization code was reused, expired or unknown: run `kakao-auth login` again.",
     "KOE322": "The refresh token expired, was revoked or was rotated away: run `kakao-auth login`.",
@@ -48,6 +49,7 @@ _ADVICE = {
         "The redirect URI is not registered: add it under Kakao Developers > My Application > "
         "Kakao Login > Redirect URI."
     ),
+    "access_denied": "The login was cancelled in the browser: run `kakao-auth login` again and agree.",
     "KOE237": (
         "Kakao's token rate limit was hit (too many token requests for this user): wait a few "
         "minutes; do not retry in a loop."
@@ -110,7 +112,7 @@ class KakaoOAuthError(KakaoAuthError):
     def _message(self) -> str:
         code = f"{self.error_code} " if self.error_code else ""
         status = f" (HTTP {self.status_code})" if self.status_code else ""
-        advice = _ADVICE.get(self.error_code or "", self._default_advice())
+        advice = _ADVICE.get(self.error_code or self.error, self._default_advice())
         return f"Kakao refused the request: {code}{self.error}{status}. {advice}"
 
     def _default_advice(self) -> str:

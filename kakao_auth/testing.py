@@ -228,6 +228,12 @@ class FakeKakao:
             for grant in self._access.values():
                 grant.expires_at = min(grant.expires_at, self.clock() - 1)
 
+    def shorten_refresh_tokens(self, left: float) -> None:
+        """Give every refresh token ``left`` seconds to live: under a month, the next refresh rotates."""
+        with self._lock:
+            for grant in self._refresh.values():
+                grant.expires_at = self.clock() + left
+
     def revoke_all(self) -> None:
         """Revoke every token, as a logout from another device or a password change would."""
         with self._lock:

@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import http.server
 import json
-import os
 import ssl
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from kakao_auth import workers
 from kakao_auth.testing import FakeKakao
-
-WORKER = str(Path(__file__).with_name("worker.py"))
 
 
 class EchoServer:
@@ -68,28 +63,10 @@ def token_file(fake_kakao: FakeKakao) -> Path:
 
 
 def run_workers(
-    fake: FakeKakao,
-    path: Path,
-    *,
-    processes: int,
-    threads: int,
-    calls: int = 1,
-    extra: list[str] | None = None,
+    fake: FakeKakao, path: Path, *, processes: int, threads: int, calls: int = 1
 ) -> list[dict[str, Any]]:
-    """Start ``processes`` worker processes that all begin at once; return their reports."""
-    go = path.with_name("go")
-    env = {**os.environ, **fake.environ()}
-    argv = [sys.executable, WORKER, "--file", str(path), "--url", fake.kapi_url + "/v2/user/me"]
-    argv += ["--threads", str(threads), "--calls", str(calls), "--go", str(go), *(extra or [])]
-    procs = [subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True) for _ in range(processes)]
-    time.sleep(0.2)
-    deadline = time.monotonic() + 60
-    while sum(1 for _ in path.parent.glob("ready.*")) < processes and time.monotonic() < deadline:
-        time.sleep(0.02)
-    go.touch()
-    reports = []
-    for proc in procs:
-        out, _ = proc.communicate(timeout=120)
-        assert proc.returncode == 0, out
-        reports.append(json.loads(out.strip().splitlines()[-1]))
-    return reports
+    """Start worker processes that all meet the token in ``path`` at once; return their reports."""
+    url = fake.kapi_url + "/v2/user/me"
+    return workers.run_workers(
+        str(path), url, processes=processes, threads=threads, calls=calls, env=fake.environ()
+    )

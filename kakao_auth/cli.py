@@ -1,0 +1,375 @@
+"""``kakao-auth``: log in without copy-pasting, and inspect and use the token file.
+
+Every command takes ``--token-file`` (else ``KAKAO_TOKEN_FILE``, else ``./kakao_token.json``) and
+honours the library's environment. Expected failures print one line, ``kakao-auth: what
+happened; what to do``, and exit 1; usage errors exit 2. Only ``kakao-auth token`` prints a token.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import stat
+import sys
+import time
+import webbrowser
+from collections.abc import Sequence
+from typing import Any, Callable, Optional
+
+import requests
+
+from .auth import KakaoAuth
+from .callback import CallbackServer, is_local_redirect
+from .config import token_file_path
+from .errors import KakaoAuthError, LoginRequired, redact
+from .session import KakaoSession
+from .store import FileTokenStore, TokenStore
+from .timefmt import describe
+from .token import Token
+
+__all__ = ["main"]
+
+DEFAULT_REDIRECT_URI = "http://localhost:8765/callback"
+REGISTER_HINT = (
+    "Register the redirect URI once under Kakao Developers > My Application > Kakao Login > "
+    "Redirect URI (default http://localhost:8765/callback)."
+)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the command line; return the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except KakaoAuthError as e:
+        return fail(str(e))
+    except requests.RequestException as e:
+        return fail(f"network error talking to Kakao ({type(e).__name__}: {redact(str(e))}); try again")
+    except KeyboardInterrupt:
+        return 130
+
+
+def fail(message: str) -> int:
+    """Print ``kakao-auth: message`` to stderr and return the failure status."""
+    print(f"kakao-auth: {message}", file=sys.stderr)
+    return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``kakao-auth`` argument parser."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--token-file", help="the token file (default: $KAKAO_TOKEN_FILE, else ./kakao_token.json)"
+    )
+    parser = argparse.ArgumentParser(prog="kakao-auth", description="Kakao REST API tokens, kept alive.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (run, add_arguments, help_text) in COMMANDS.items():
+        sub = commands.add_parser(name, parents=[common], help=help_text, description=help_text)
+        add_arguments(sub)
+        sub.set_defaults(run=run)
+    return parser
+
+
+def store_of(args: argparse.Namespace) -> TokenStore:
+    """The token store the command works on."""
+    return FileTokenStore(token_file_path(args.token_file))
+
+
+# -- login ------------------------------------------------------------------------------------
+
+
+def _login_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--client-id", help="the app's REST API key (default: $KAKAO_REST_API_KEY)")
+    p.add_argument("--client-secret", help="the app's client secret, if on (default: $KAKAO_CLIENT_SECRET)")
+    p.add_argument("--redirect-uri", default=DEFAULT_REDIRECT_URI, help=f"default {DEFAULT_REDIRECT_URI}")
+    p.add_argument("--scope", action="append", default=[], help="a consent item to ask for (repeatable)")
+    p.add_argument("--no-browser", action="store_true", help="print the URL and read the redirect from stdin")
+    p.add_argument(
+        "--timeout", type=float, default=300.0, help="seconds to wait for the browser (default 300)"
+    )
+    p.epilog = REGISTER_HINT
+
+
+def cmd_login(args: argparse.Namespace) -> int:
+    """Log in through the browser (or by pasting) and save the token file."""
+    store = store_of(args)
+    session = KakaoSession(
+        args.client_id,
+        args.client_secret,
+        redirect_uri=args.redirect_uri,
+        scope=args.scope or None,
+        store=store,
+    )
+    url, state = session.authorization_url()
+    if args.no_browser or not is_local_redirect(args.redirect_uri) or not can_open_browser():
+        redirected = paste_redirect(url)
+    else:
+        redirected = browser_redirect(url, state, args.redirect_uri, args.timeout)
+    session.fetch_token(authorization_response=redirected)
+    me = session.get(session.kakao_auth.settings.kapi_url + "/v2/user/me", timeout=30).json()
+    print(f"Logged in as {nickname(me)} (id {me.get('id')}). Saved {store.location}")
+    print_expiries(session.kakao_auth.token)
+    return 0
+
+
+def can_open_browser() -> bool:
+    """Whether a graphical browser can be opened here (not over SSH without a display)."""
+    if os.environ.get("BROWSER"):
+        return True
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):
+        return False
+    try:
+        webbrowser.get()
+    except webbrowser.Error:
+        return False
+    return True
+
+
+def browser_redirect(url: str, state: str, redirect_uri: str, timeout: float) -> str:
+    """Open the browser at ``url`` and receive Kakao's redirect on the local server."""
+    with CallbackServer(redirect_uri, state) as server:  # bound first: a busy port fails fast
+        print(f"Opening the browser to log in with Kakao (waiting up to {timeout:g}s)...", flush=True)
+        if not webbrowser.open(url):
+            return paste_redirect(url)
+        try:
+            return server.wait(timeout)
+        except KakaoAuthError as e:
+            if "no redirect" in str(e):
+                raise KakaoAuthError(f"{e}. If the browser shows KOE006: {REGISTER_HINT}") from None
+            raise
+
+
+def paste_redirect(url: str) -> str:
+    """Print ``url`` and read the redirected URL (or the bare code) from stdin."""
+    print("Open this URL in a browser and log in:\n\n  " + url + "\n", flush=True)
+    print("Then paste the address the browser was redirected to (or just the code):", flush=True)
+    line = sys.stdin.readline()
+    if not line.strip():
+        raise KakaoAuthError("nothing was pasted; run `kakao-auth login` again")
+    return line.strip()
+
+
+def nickname(me: dict[str, Any]) -> str:
+    """The nickname in a ``/v2/user/me`` answer, or a placeholder."""
+    props = me.get("properties") or {}
+    profile = (me.get("kakao_account") or {}).get("profile") or {}
+    return str(props.get("nickname") or profile.get("nickname") or "(no nickname consented)")
+
+
+def print_expiries(token: Token) -> None:
+    """Print when the access and refresh tokens expire."""
+    now = time.time()
+    if token.expires_at is not None:
+        print(f"Access token expires:  {describe(token.expires_at, now)}")
+    if token.refresh_token_expires_at is not None:
+        print(f"Refresh token expires: {describe(token.refresh_token_expires_at, now)}")
+
+
+# -- status, token, refresh --------------------------------------------------------------------
+
+
+def _status_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print the status as JSON")
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Describe the stored login without refreshing or printing a token."""
+    store = store_of(args)
+    info = status_info(store, store.load(), time.time())
+    if args.json:
+        print(json.dumps(info, indent=2, ensure_ascii=False))
+        return 0
+    print_status(info)
+    return 0
+
+
+def status_info(store: TokenStore, token: Token, now: float) -> dict[str, Any]:
+    """The facts ``status`` shows, as a JSON-ready dict."""
+    return {
+        "store": store.location,
+        "client_id": token.client_id,
+        "client_secret_stored": token.client_secret is not None,
+        "scopes": (token.scope or "").split(),
+        "access_token": {"expires_at": token.expires_at, "state": token.state(now).value},
+        "refresh_token": {
+            "present": token.refresh_token is not None,
+            "expires_at": token.refresh_token_expires_at,
+            "renews_at_next_refresh": token.renews_at_next_refresh(now),
+        },
+        "permissions": file_mode(store),
+    }
+
+
+def file_mode(store: TokenStore) -> Optional[str]:
+    """The token file's permission bits as ``0600``, or None where they do not apply."""
+    if not isinstance(store, FileTokenStore) or os.name == "nt":
+        return None
+    return format(stat.S_IMODE(os.stat(store.path).st_mode), "04o")
+
+
+def print_status(info: dict[str, Any]) -> None:
+    """Print ``status_info`` for people."""
+    now = time.time()
+    access, refresh = info["access_token"], info["refresh_token"]
+    print(f"Token file:    {info['store']}")
+    print(f"Client id:     {info['client_id'] or '(not stored: set KAKAO_REST_API_KEY)'}")
+    print(f"Scopes:        {' '.join(info['scopes']) or '(none recorded)'}")
+    print(f"Access token:  {_expiry_text(access['expires_at'], now)} [{access['state']}]")
+    if refresh["present"]:
+        print(f"Refresh token: {_expiry_text(refresh['expires_at'], now)}")
+        renews = "yes (under a month left)" if refresh["renews_at_next_refresh"] else "no"
+        print(f"Renews at next refresh: {renews}")
+    else:
+        print("Refresh token: none (run `kakao-auth login`)")
+    mode = info["permissions"]
+    if mode is not None:
+        private = int(mode, 8) & 0o077 == 0
+        warning = "" if private else f"  WARNING: readable by others; run: chmod 600 {info['store']}"
+        print(f"Permissions:   {mode}{warning}")
+
+
+def _expiry_text(at: Optional[float], now: float) -> str:
+    return "expiry unknown" if at is None else f"expires {describe(at, now)}"
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    """Print a valid access token and nothing else (refreshing first if needed)."""
+    print(KakaoAuth.from_store(store_of(args)).valid_token().access_token)
+    return 0
+
+
+def cmd_refresh(args: argparse.Namespace) -> int:
+    """Refresh now through the locked path and report the new expiries."""
+    auth = KakaoAuth.from_store(store_of(args))
+    before = auth.token.refresh_token
+    token = auth.refresh()
+    print(
+        "Refreshed." + (" Kakao issued a new refresh token; saved." if token.refresh_token != before else "")
+    )
+    print_expiries(token)
+    return 0
+
+
+# -- api, logout ---------------------------------------------------------------------------------
+
+
+def _api_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "words", nargs="+", metavar="[METHOD] PATH", help="e.g. /v2/user/me or POST /v1/user/logout"
+    )
+    p.add_argument("-d", "--data", action="append", default=[], metavar="KEY=VALUE", help="a form field")
+    p.add_argument(
+        "-f", "--field", action="append", default=[], metavar="KEY=@FILE", help="a form field from a file"
+    )
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    """Call the API host with the token and print the JSON answer."""
+    method, path = _method_and_path(args.words)
+    fields = dict(_pair(item, from_file=False) for item in args.data)
+    fields.update(_pair(item, from_file=True) for item in args.field)
+    method = method or ("POST" if fields else "GET")
+    session = KakaoSession.from_store(store_of(args))
+    url = session.kakao_auth.settings.kapi_url + "/" + path.lstrip("/")
+    response = session.request(method, url, data=fields or None, timeout=30)
+    body = _body(response)
+    print(json.dumps(body, indent=2, ensure_ascii=False) if not isinstance(body, str) else body)
+    if response.ok:
+        return 0
+    return fail(api_error(response.status_code, body))
+
+
+def _method_and_path(words: list[str]) -> tuple[Optional[str], str]:
+    if len(words) == 1:
+        return None, words[0]
+    if len(words) == 2:
+        return words[0].upper(), words[1]
+    raise KakaoAuthError("usage: kakao-auth api [METHOD] PATH")
+
+
+def _pair(item: str, *, from_file: bool) -> tuple[str, str]:
+    key, sep, value = item.partition("=")
+    if not sep or not key:
+        raise KakaoAuthError(f"expected KEY=VALUE, got {item!r}")
+    if not from_file:
+        return key, value
+    if not value.startswith("@"):
+        raise KakaoAuthError(f"-f takes KEY=@FILE, got {item!r}")
+    try:
+        with open(value[1:], encoding="utf-8") as f:
+            return key, f.read()
+    except OSError as e:
+        raise KakaoAuthError(f"cannot read {value[1:]}: {e.strerror}") from None
+
+
+def _body(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return response.text
+
+
+def api_error(status: int, body: Any) -> str:
+    """One line for a non-2xx kapi answer, with advice for a missing consent (-402)."""
+    code = body.get("code") if isinstance(body, dict) else None
+    msg = body.get("msg") if isinstance(body, dict) else None
+    line = f"the API answered HTTP {status}" + (f", code {code}: {msg}" if code is not None else "")
+    if code == -402:
+        scopes = body.get("required_scopes") or []
+        flags = " ".join(f"--scope {s}" for s in scopes)
+        return f"{line}. Missing consent: {', '.join(scopes)}; run: kakao-auth login {flags}"
+    if code == -401:
+        return f"{line}. The login is no longer valid; run: kakao-auth login"
+    return line
+
+
+def _logout_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--unlink", action="store_true", help="also withdraw the app's consent (unlink)")
+
+
+def cmd_logout(args: argparse.Namespace) -> int:
+    """Revoke the tokens at Kakao, then remove the token file."""
+    store = store_of(args)
+    session = KakaoSession.from_store(store)
+    path = "/v1/user/unlink" if args.unlink else "/v1/user/logout"
+    try:
+        response = session.post(session.kakao_auth.settings.kapi_url + path, timeout=30)
+    except LoginRequired:
+        response = None  # the refresh token is dead already: nothing is left to revoke
+    if response is not None and response.status_code != 401 and not response.ok:
+        return fail(api_error(response.status_code, _body(response)) + f"; {store.location} was kept")
+    store.delete()
+    what = "Unlinked" if args.unlink else "Logged out"
+    if response is None or response.status_code == 401:
+        what = "The login had already ended at Kakao"
+    print(f"{what}; removed {store.location}")
+    return 0
+
+
+# -- demo ----------------------------------------------------------------------------------------
+
+
+def _no_arguments(p: argparse.ArgumentParser) -> None:
+    pass
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Tell the whole story offline against the bundled fake Kakao."""
+    from .demo import run_demo
+
+    return run_demo()
+
+
+Command = Callable[[argparse.Namespace], int]
+COMMANDS: dict[str, tuple[Command, Callable[[argparse.ArgumentParser], None], str]] = {
+    "login": (cmd_login, _login_arguments, "log in with Kakao in the browser and save the token file"),
+    "status": (cmd_status, _status_arguments, "show the stored login: client, scopes, expiries, permissions"),
+    "token": (cmd_token, _no_arguments, "print a valid access token (and nothing else)"),
+    "refresh": (cmd_refresh, _no_arguments, "refresh the access token now"),
+    "api": (cmd_api, _api_arguments, "call the Kakao API with the stored token and print the JSON"),
+    "logout": (cmd_logout, _logout_arguments, "revoke the tokens at Kakao and remove the token file"),
+    "demo": (cmd_demo, _no_arguments, "run the whole story offline against a fake Kakao"),
+}

@@ -1,0 +1,295 @@
+"""`kakao-auth`, end to end: every command as a subprocess against the fake Kakao."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from kakao_auth.testing import FakeKakao
+
+BROWSER = Path(__file__).with_name("browser.py")
+
+
+class CLI:
+    """Runs `python -m kakao_auth` with the environment pointed at the fake."""
+
+    def __init__(self, fake: FakeKakao, tmp_path: Path) -> None:
+        self.fake = fake
+        self.port = _free_port()
+        self.redirect_uri = f"http://localhost:{self.port}/callback"
+        fake.redirect_uris.add(self.redirect_uri)
+        self.env = {**os.environ, **fake.environ(), "BROWSER": f"{sys.executable} {BROWSER} %s"}
+        self.env["KAKAO_TOKEN_FILE"] = str(tmp_path / "kakao_token.json")
+        self.path = tmp_path / "kakao_token.json"
+        self.outputs: list[str] = []
+
+    def run(self, *args: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "kakao_auth", *args]
+        done = subprocess.run(
+            argv, env={**self.env, **env}, input=stdin, capture_output=True, text=True, timeout=60
+        )
+        self.outputs += [done.stdout, done.stderr]
+        return done
+
+    def login(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        return self.run("login", "--redirect-uri", self.redirect_uri, *args, **env)
+
+    def paste_login(self, answer: str = "url", *args: str) -> subprocess.CompletedProcess[str]:
+        """Log in with --no-browser: read the printed URL, play the browser, paste the result."""
+        argv = [
+            sys.executable,
+            "-m",
+            "kakao_auth",
+            "login",
+            "--no-browser",
+            "--redirect-uri",
+            self.redirect_uri,
+        ]
+        proc = subprocess.Popen(
+            [*argv, *args],
+            env=self.env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stdout is not None and proc.stdin is not None
+        url = ""
+        while "/oauth/authorize?" not in url:
+            url = proc.stdout.readline().strip()
+        redirected = self.fake.authorize(url)
+        pasted = redirected if answer == "url" else redirected.split("code=")[1].split("&")[0]
+        out, err = proc.communicate(pasted + "\n", timeout=60)
+        self.outputs += [out, err]
+        return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+
+    def secrets(self) -> set[str]:
+        data = json.loads(self.path.read_text())
+        return {data[k] for k in ("access_token", "refresh_token") if k in data}
+
+
+@pytest.fixture
+def cli(fake_kakao: FakeKakao, tmp_path: Path) -> CLI:
+    return CLI(fake_kakao, tmp_path)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_login_through_the_browser(cli: CLI) -> None:
+    done = cli.login("--scope", "talk_message")
+    assert done.returncode == 0, done.stderr
+    assert "Logged in as 라이언 (id 4242424242)" in done.stdout
+    assert "Access token expires:" in done.stdout
+    assert "Refresh token expires:" in done.stdout
+    saved = json.loads(cli.path.read_text())
+    assert saved["client_id"] == cli.fake.client_id
+    if os.name != "nt":
+        assert stat.S_IMODE(cli.path.stat().st_mode) == 0o600
+    assert not set(cli.secrets()) & {w for o in cli.outputs for w in o.split()}
+
+
+def test_login_rejects_a_forged_state(cli: CLI) -> None:
+    done = cli.login(FAKE_BROWSER="forge")
+    assert done.returncode == 1
+    assert "state does not match" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not cli.path.exists()
+    assert cli.fake.token_calls == 0
+
+
+def test_login_fails_fast_on_a_busy_port(cli: CLI) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", cli.port))
+        busy.listen()
+        done = cli.login(FAKE_BROWSER="silent")
+    assert done.returncode == 1
+    assert f"port {cli.port} is busy" in done.stderr
+
+
+def test_login_times_out_with_advice(cli: CLI) -> None:
+    done = cli.login("--timeout", "1", FAKE_BROWSER="silent")
+    assert done.returncode == 1
+    assert "no redirect from Kakao within 1s" in done.stderr
+    assert "KOE006" in done.stderr
+
+
+def test_login_with_a_pasted_url(cli: CLI) -> None:
+    done = cli.paste_login("url")
+    assert done.returncode == 0, done.stderr
+    assert "Logged in as 라이언" in done.stdout
+
+
+def test_login_with_a_pasted_bare_code(cli: CLI) -> None:
+    done = cli.paste_login("code")
+    assert done.returncode == 0, done.stderr
+    assert cli.path.exists()
+
+
+def test_login_without_a_browser_falls_back_to_pasting(cli: CLI) -> None:
+    env = {k: v for k, v in cli.env.items() if k not in ("BROWSER", "DISPLAY", "WAYLAND_DISPLAY")}
+    argv = [sys.executable, "-m", "kakao_auth", "login", "--redirect-uri", cli.redirect_uri]
+    done = subprocess.run(argv, env=env, input="\n", capture_output=True, text=True, timeout=60)
+    assert "Open this URL in a browser" in done.stdout
+    assert done.returncode == 1
+    assert "nothing was pasted" in done.stderr
+
+
+def test_login_cancelled_in_the_browser(cli: CLI) -> None:
+    cli.fake.deny_next_login = True
+    done = cli.login()
+    assert done.returncode == 1
+    assert "access_denied" in done.stderr
+    assert "cancelled in the browser" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("fault", "words"),
+    [
+        ("KOE010", "client secret"),
+        ("KOE101", "app key"),
+        ("KOE303", "redirect_uri"),
+        ("KOE320", "kakao-auth login"),
+    ],
+)
+def test_login_exchange_errors_are_explained(cli: CLI, fault: str, words: str) -> None:
+    cli.fake.fail_token(fault)
+    done = cli.paste_login()
+    assert done.returncode == 1
+    assert fault in done.stderr
+    assert words in done.stderr
+    assert done.stderr.count("\n") == 1
+    assert not cli.path.exists()
+
+
+def test_status_on_a_tutorial_file(cli: CLI) -> None:
+    cli.fake.write_token_file(cli.path, tutorial=True)
+    cli.path.chmod(0o644)
+    done = cli.run("status")
+    assert done.returncode == 0, done.stderr
+    assert str(cli.path) in done.stdout
+    assert "Scopes:        profile_nickname talk_message" in done.stdout
+    assert "(in 5h 59m)" in done.stdout
+    assert "(in 59d 23h)" in done.stdout
+    assert "Renews at next refresh: no" in done.stdout
+    assert "WARNING: readable by others" in done.stdout
+    info = json.loads(cli.run("status", "--json").stdout)
+    assert info["permissions"] == "0644"
+    assert info["refresh_token"]["renews_at_next_refresh"] is False
+    assert cli.fake.token_calls == 0
+    assert not cli.secrets() & {w for o in cli.outputs for w in o.split()}
+
+
+def test_status_without_a_file(cli: CLI) -> None:
+    done = cli.run("status")
+    assert done.returncode == 1
+    assert "does not exist" in done.stderr
+    assert "kakao-auth login" in done.stderr
+
+
+def test_token_prints_only_a_valid_token(cli: CLI) -> None:
+    cli.fake.write_token_file(cli.path, access_ttl=0)
+    done = cli.run("token")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == json.loads(cli.path.read_text())["access_token"] + "\n"
+    assert cli.fake.access_token_alive(done.stdout.strip())
+    assert cli.fake.refresh_calls == 1
+    assert done.stderr == ""
+
+
+def test_refresh_reports_the_new_expiry(cli: CLI) -> None:
+    cli.fake.write_token_file(cli.path)
+    done = cli.run("refresh")
+    assert done.returncode == 0, done.stderr
+    assert "Refreshed." in done.stdout
+    assert "(in 5h 59m)" in done.stdout
+    assert cli.fake.refresh_calls == 1
+
+
+def test_api_get_with_a_minus_401_refresh(cli: CLI) -> None:
+    cli.fake.write_token_file(cli.path)
+    cli.fake.expire_access_tokens()
+    done = cli.run("api", "/v2/user/me")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["id"] == cli.fake.user_id
+    assert cli.fake.refresh_calls == 1
+
+
+def test_api_post_from_a_file(cli: CLI, tmp_path: Path) -> None:
+    cli.fake.write_token_file(cli.path)
+    template = tmp_path / "memo.json"
+    template.write_text(json.dumps({"object_type": "text", "text": "hi", "link": {}}))
+    done = cli.run("api", "POST", "/v2/api/talk/memo/default/send", "-f", f"template_object=@{template}")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"result_code": 0}
+    assert cli.fake.memos == [{"object_type": "text", "text": "hi", "link": {}}]
+
+
+def test_api_minus_402_names_the_missing_consent(cli: CLI) -> None:
+    cli.fake.scope = "profile_nickname"
+    cli.fake.write_token_file(cli.path)
+    done = cli.run("api", "/v2/api/talk/memo/default/send", "-d", "template_object={}")
+    assert done.returncode == 1
+    assert "code -402" in done.stderr
+    assert "kakao-auth login --scope talk_message" in done.stderr
+
+
+def test_api_not_found_exits_non_zero(cli: CLI) -> None:
+    cli.fake.write_token_file(cli.path)
+    done = cli.run("api", "/v9/nothing")
+    assert done.returncode == 1
+    assert "HTTP 404" in done.stderr
+
+
+@pytest.mark.parametrize("unlink", [False, True])
+def test_logout_revokes_and_removes_the_file(cli: CLI, unlink: bool) -> None:
+    token = cli.fake.write_token_file(cli.path)
+    done = cli.run("logout", *(["--unlink"] if unlink else []))
+    assert done.returncode == 0, done.stderr
+    assert ("Unlinked" if unlink else "Logged out") in done.stdout
+    assert not cli.path.exists()
+    assert not cli.fake.refresh_token_alive(token.refresh_token)
+
+
+def test_logout_when_the_login_is_already_dead(cli: CLI) -> None:
+    cli.fake.write_token_file(cli.path)
+    cli.fake.revoke_all()
+    done = cli.run("logout")
+    assert done.returncode == 0, done.stderr
+    assert "already ended" in done.stdout
+    assert not cli.path.exists()
+
+
+def test_demo_holds(cli: CLI) -> None:
+    done = cli.run("demo")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("   ok: ") == 6
+    assert "Every step held" in done.stdout
+
+
+def test_no_token_in_any_output_but_tokens(cli: CLI, tmp_path: Path) -> None:
+    assert cli.login().returncode == 0
+    seen = cli.secrets()
+    for args in (["status"], ["status", "--json"], ["refresh"], ["api", "/v2/user/me"]):
+        assert cli.run(*args).returncode == 0
+        seen |= cli.secrets()
+    cli.fake.fail_token("KOE322")
+    assert cli.run("refresh").returncode == 1
+    assert cli.run("logout").returncode == 0
+    text = "\n".join(cli.outputs)
+    for secret in seen:
+        assert secret not in text
+
+
+def test_usage_errors_exit_2(cli: CLI) -> None:
+    assert cli.run().returncode == 2
+    assert cli.run("nonsense").returncode == 2
