@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import requests
 from requests.cookies import extract_cookies_to_jar
 
-from .config import resolve, token_file_path
+from .config import KAPI_URL, resolve, token_file_path
 from .errors import KakaoAuthError
 from .oauth import DEFAULT_RETRIES, DEFAULT_TIMEOUT, TOKEN_PATH, TokenEndpoint
 from .refresh import Refresher
@@ -64,6 +64,9 @@ class KakaoAuth(requests.auth.AuthBase):
         self._clock = clock
         api = urlsplit(settings.kapi_url)
         self._api_origin = (api.hostname, api.port or 443)
+        # With KAKAO_KAPI_URL pointing elsewhere (tests, staging), scripts that spell out
+        # https://kapi.kakao.com are routed there instead of being refused.
+        self._reroute = settings.kapi_url != KAPI_URL
         endpoint = TokenEndpoint(settings.kauth_url + TOKEN_PATH, timeout=timeout, retries=retries)
         self._refresher = Refresher(
             store,
@@ -149,6 +152,8 @@ class KakaoAuth(requests.auth.AuthBase):
             return self._token
 
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        if self._reroute and r.url and r.url.startswith(KAPI_URL + "/"):
+            r.url = self.settings.kapi_url + r.url[len(KAPI_URL) :]
         self._check_destination(r.url or "")
         r.headers["Authorization"] = _bearer(self.valid_token())
         hook = functools.partial(self._handle_401, body_pos=_body_position(r))

@@ -33,6 +33,13 @@ def test_token_refused_for_foreign_hosts_and_plain_http(fake_kakao: FakeKakao, t
     assert fake_kakao.api_calls == 0
 
 
+def test_kapi_urls_follow_kakao_kapi_url(fake_kakao: FakeKakao, token_file: Path) -> None:
+    fake_kakao.write_token_file()
+    r = requests.get("https://kapi.kakao.com/v2/user/me", auth=KakaoAuth.from_file(token_file))
+    assert r.url == fake_kakao.kapi_url + "/v2/user/me"
+    assert r.json()["id"] == fake_kakao.user_id
+
+
 def test_a_redirect_to_another_host_never_gets_the_token(
     fake_kakao: FakeKakao, token_file: Path, echo: EchoServer
 ) -> None:
