@@ -127,8 +127,10 @@ class FileTokenStore(TokenStore):
         # Threads first: filelock's lock is reentrant per thread, not exclusive between threads
         # that each build their own FileLock on the same path.
         with _process_lock(real):
+            lock = filelock.FileLock(real + ".lock", timeout=self.lock_timeout, mode=0o600)
             try:
-                with filelock.FileLock(real + ".lock", timeout=self.lock_timeout, mode=0o600):
+                # filelock polls; a refresh holds the lock for one round trip, so poll often.
+                with lock.acquire(poll_interval=0.01):
                     yield
             except filelock.Timeout:
                 msg = f"timed out after {self.lock_timeout:g}s waiting for the lock {real}.lock"

@@ -1,9 +1,10 @@
 """Worker processes that meet one token at once: for the demo, the tests and the benchmarks.
 
-``run_workers`` starts P processes of T threads each (``python -m kakao_auth.workers``); each
-process builds one ``KakaoAuth`` on the shared token, announces itself with ``ready.<pid>`` in the
-rendezvous folder, waits for the ``go`` file so every worker meets the token at the same moment,
-calls the API, and prints a JSON report on its last line.
+``run_workers`` starts P processes of T threads each. A worker builds one client on the shared
+token, announces itself with ``ready.<pid>`` in a rendezvous folder, waits for the ``go`` file so
+that every worker meets the token at the same moment, calls the API, and prints a JSON report on
+its last line. ``python -m kakao_auth.workers`` is the kakao_auth worker; a benchmark can start
+its own worker module for another client, built with :func:`serve`.
 """
 
 from __future__ import annotations
@@ -17,9 +18,13 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
-__all__ = ["run_workers"]
+__all__ = ["Caller", "run_workers", "serve"]
+
+# One authenticated GET of a URL, safe to call from many threads; returns the HTTP status.
+Caller = Callable[[str], int]
+KAKAO_AUTH_WORKER = (sys.executable, "-m", "kakao_auth.workers")
 
 
 def run_workers(
@@ -30,14 +35,13 @@ def run_workers(
     threads: int,
     calls: int = 1,
     env: Optional[Mapping[str, str]] = None,
-    rendezvous: Optional[str] = None,
-    extra: Sequence[str] = (),
+    worker: Sequence[str] = KAKAO_AUTH_WORKER,
 ) -> list[dict[str, Any]]:
     """Run the workers and return their reports (``ok``, ``failed``, ``seconds``)."""
-    folder = Path(rendezvous or Path(token_file).parent) / f"rendezvous-{time.monotonic_ns()}"
+    folder = Path(token_file).parent / f"rendezvous-{time.monotonic_ns()}"
     folder.mkdir()
-    argv = [sys.executable, "-m", "kakao_auth.workers", "--file", token_file, "--url", url]
-    argv += ["--threads", str(threads), "--calls", str(calls), "--rendezvous", str(folder), *extra]
+    argv = [*worker, "--file", token_file, "--url", url, "--threads", str(threads)]
+    argv += ["--calls", str(calls), "--rendezvous", str(folder)]
     full_env = {**os.environ, **(env or {})}
     procs = [
         subprocess.Popen(argv, env=full_env, stdout=subprocess.PIPE, text=True) for _ in range(processes)
@@ -60,20 +64,15 @@ def _report(proc: subprocess.Popen[str]) -> dict[str, Any]:
     return report
 
 
-def _main() -> None:
+def serve(make_caller: Callable[[str], Caller], argv: Optional[Sequence[str]] = None) -> None:
+    """The worker's side: build the caller on ``--file``, meet the others, call, report."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("--file", required=True)
-    parser.add_argument("--url", required=True)
+    for name in ("--file", "--url", "--rendezvous"):
+        parser.add_argument(name, required=True)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--calls", type=int, default=1)
-    parser.add_argument("--rendezvous", required=True)
-    args = parser.parse_args()
-
-    import requests
-
-    from .auth import KakaoAuth
-
-    auth = KakaoAuth.from_file(args.file, retries=0)
+    args = parser.parse_args(argv)
+    call = make_caller(args.file)
     folder = Path(args.rendezvous)
     (folder / f"ready.{os.getpid()}").touch()
     while not (folder / "go").exists():
@@ -83,17 +82,16 @@ def _main() -> None:
     failed: list[str] = []
 
     def work() -> None:
-        with requests.Session() as http:
-            for _ in range(args.calls):
-                try:
-                    r = http.get(args.url, auth=auth, timeout=60)
-                except Exception as e:  # a failed call is the finding: report it, do not die
-                    failed.append(f"{type(e).__name__}: {e}")
-                    continue
-                if r.status_code == 200:
-                    ok.append(True)
-                else:
-                    failed.append(f"HTTP {r.status_code}")
+        for _ in range(args.calls):
+            try:
+                status = call(args.url)
+            except Exception as e:  # a failed call is the finding: report it, do not die
+                failed.append(f"{type(e).__name__}: {e}")
+                continue
+            if status == 200:
+                ok.append(True)
+            else:
+                failed.append(f"HTTP {status}")
 
     pool = [threading.Thread(target=work) for _ in range(args.threads)]
     for t in pool:
@@ -103,5 +101,23 @@ def _main() -> None:
     print(json.dumps({"ok": len(ok), "failed": failed, "seconds": time.monotonic() - start}))
 
 
+def kakao_auth_caller(token_file: str) -> Caller:
+    """One KakaoAuth per process, one requests.Session per thread."""
+    import requests
+
+    from .auth import KakaoAuth
+
+    auth = KakaoAuth.from_file(token_file, retries=0)
+    local = threading.local()
+
+    def call(url: str) -> int:
+        if not hasattr(local, "http"):
+            local.http = requests.Session()
+        status: int = local.http.get(url, auth=auth, timeout=60).status_code
+        return status
+
+    return call
+
+
 if __name__ == "__main__":
-    _main()
+    serve(kakao_auth_caller)

@@ -9,7 +9,6 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-
 from kakao_auth import LoginRequired
 from kakao_auth.testing import FakeKakao
 
