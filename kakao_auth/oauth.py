@@ -114,7 +114,7 @@ class TokenEndpoint:
         self.retries = retries
         self.backoff = backoff
         self._sleep = sleep
-        self._http = requests.Session()
+        self._http: Optional[requests.Session] = None  # made on first use: most runs never refresh
 
     def __repr__(self) -> str:
         return f"TokenEndpoint({self.url!r})"
@@ -140,6 +140,8 @@ class TokenEndpoint:
     def _send(self, form: Mapping[str, str]) -> requests.Response:
         grant = form.get("grant_type")
         log.debug("POST %s (grant_type=%s)", self.url, grant)
+        if self._http is None:
+            self._http = requests.Session()
         response = self._http.post(
             self.url, data=dict(form), timeout=self.timeout, headers={"Accept": "application/json"}
         )

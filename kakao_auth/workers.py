@@ -36,9 +36,13 @@ def run_workers(
     calls: int = 1,
     env: Optional[Mapping[str, str]] = None,
     worker: Sequence[str] = KAKAO_AUTH_WORKER,
+    meeting_place: Optional[str] = None,
 ) -> list[dict[str, Any]]:
-    """Run the workers and return their reports (``ok``, ``failed``, ``seconds``)."""
-    folder = Path(token_file).parent / f"rendezvous-{time.monotonic_ns()}"
+    """Run the workers and return their reports (``ok``, ``failed``, ``seconds``).
+
+    ``token_file`` may be a store URL; the rendezvous folder is then made in ``meeting_place``.
+    """
+    folder = Path(meeting_place or Path(token_file).parent) / f"rendezvous-{time.monotonic_ns()}"
     folder.mkdir()
     argv = [*worker, "--file", token_file, "--url", url, "--threads", str(threads)]
     argv += ["--calls", str(calls), "--rendezvous", str(folder)]

@@ -1,0 +1,26 @@
+"""A stampede worker using the requests-oauthlib file pattern (one OAuth2Session per process)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from kakao_auth.workers import Caller, serve
+
+from common import oauthlib_file_session
+
+
+def caller(token_file: str) -> Caller:
+    session = oauthlib_file_session(token_file)
+
+    def call(url: str) -> int:
+        status: int = session.get(url, timeout=60).status_code
+        return status
+
+    return call
+
+
+if __name__ == "__main__":
+    serve(caller)
