@@ -12,7 +12,15 @@ The public names are below; everything else is internal and may change.
 from __future__ import annotations
 
 from .auth import KakaoAuth
-from .errors import KakaoAuthError, KakaoOAuthError, LoginRequired, TokenFileError, TokenStoreError
+from .errors import (
+    KakaoAuthError,
+    KakaoOAuthError,
+    LoginRequired,
+    TokenFileError,
+    TokenStoreConflict,
+    TokenStoreError,
+)
+from .redis_store import RedisTokenStore
 from .session import KakaoSession
 from .store import FileTokenStore, TokenStore
 from .token import Token, TokenState
@@ -24,10 +32,12 @@ __all__ = [
     "KakaoOAuthError",
     "KakaoSession",
     "LoginRequired",
+    "RedisTokenStore",
     "Token",
     "TokenFileError",
     "TokenState",
     "TokenStore",
+    "TokenStoreConflict",
     "TokenStoreError",
     "__version__",
 ]

@@ -20,11 +20,11 @@ from urllib.parse import urlsplit
 import requests
 from requests.cookies import extract_cookies_to_jar
 
-from .config import KAPI_URL, resolve, token_file_path
+from .config import KAPI_URL, resolve
 from .errors import KakaoAuthError
 from .oauth import DEFAULT_RETRIES, DEFAULT_TIMEOUT, TOKEN_PATH, TokenEndpoint
 from .refresh import Refresher
-from .store import FileTokenStore, PathLike, TokenStore
+from .store import PathLike, TokenStore
 from .token import DEFAULT_LEEWAY, Token
 
 __all__ = ["KakaoAuth"]
@@ -87,11 +87,15 @@ class KakaoAuth(requests.auth.AuthBase):
         client_secret: Optional[str] = None,
         **options: Any,
     ) -> _A:
-        """Use the token file ``path`` (else ``KAKAO_TOKEN_FILE``, else ``./kakao_token.json``).
+        """Use the token file ``path``; a store URL (``redis://...``) works where a path does.
 
-        The file is read now, so a missing or broken file raises :class:`TokenFileError` here.
+        Without ``path``: ``KAKAO_TOKEN_STORE``, else ``KAKAO_TOKEN_FILE``, else
+        ``./kakao_token.json``. The file is read now, so a missing or broken file raises
+        :class:`TokenFileError` here.
         """
-        store = FileTokenStore(token_file_path(path))
+        from .stores import open_store
+
+        store = open_store(path, client_id=client_id)
         return cls.from_store(store, client_id, client_secret, **options)
 
     @classmethod

@@ -1,7 +1,8 @@
 """``kakao-auth``: log in without copy-pasting, and inspect and use the token file.
 
-Every command takes ``--token-file`` (else ``KAKAO_TOKEN_FILE``, else ``./kakao_token.json``) and
-honours the library's environment. Expected failures print one line, ``kakao-auth: what
+Every command takes ``--token-file`` or ``--store`` (a path or a store URL such as
+``redis://host:6379/0``; else ``KAKAO_TOKEN_STORE``, ``KAKAO_TOKEN_FILE``, ``./kakao_token.json``)
+and honours the library's environment. Expected failures print one line, ``kakao-auth: what
 happened; what to do``, and exit 1; usage errors exit 2. Only ``kakao-auth token`` prints a token.
 """
 
@@ -21,10 +22,10 @@ import requests
 
 from .auth import KakaoAuth
 from .callback import CallbackServer, is_local_redirect
-from .config import token_file_path
 from .errors import KakaoAuthError, LoginRequired, redact
 from .session import KakaoSession
 from .store import FileTokenStore, TokenStore
+from .stores import open_store
 from .timefmt import describe
 from .token import Token
 
@@ -59,8 +60,12 @@ def fail(message: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The ``kakao-auth`` argument parser."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
+    where = common.add_mutually_exclusive_group()
+    where.add_argument(
         "--token-file", help="the token file (default: $KAKAO_TOKEN_FILE, else ./kakao_token.json)"
+    )
+    where.add_argument(
+        "--store", help="a token file or a store URL such as redis://host:6379/0 ($KAKAO_TOKEN_STORE)"
     )
     parser = argparse.ArgumentParser(prog="kakao-auth", description="Kakao REST API tokens, kept alive.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -72,8 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def store_of(args: argparse.Namespace) -> TokenStore:
-    """The token store the command works on."""
-    return FileTokenStore(token_file_path(args.token_file))
+    """The token store the command works on: --store, --token-file, or the environment's."""
+    return open_store(args.store or args.token_file, client_id=getattr(args, "client_id", None))
 
 
 # -- login ------------------------------------------------------------------------------------
@@ -349,6 +354,24 @@ def cmd_logout(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- copy ----------------------------------------------------------------------------------------
+
+
+def _copy_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("source", help="a token file or a store URL")
+    p.add_argument("destination", help="a token file or a store URL, e.g. redis://host:6379/0")
+
+
+def cmd_copy(args: argparse.Namespace) -> int:
+    """Copy the token from one store to another (a file path or a URL on either side)."""
+    token = open_store(args.source).load()
+    destination = open_store(args.destination, client_id=token.client_id)
+    with destination.lock():
+        destination.save(token)
+    print(f"Copied the token from {open_store(args.source).location} to {destination.location}")
+    return 0
+
+
 # -- demo ----------------------------------------------------------------------------------------
 
 
@@ -371,5 +394,6 @@ COMMANDS: dict[str, tuple[Command, Callable[[argparse.ArgumentParser], None], st
     "refresh": (cmd_refresh, _no_arguments, "refresh the access token now"),
     "api": (cmd_api, _api_arguments, "call the Kakao API with the stored token and print the JSON"),
     "logout": (cmd_logout, _logout_arguments, "revoke the tokens at Kakao and remove the token file"),
+    "copy": (cmd_copy, _copy_arguments, "copy the token between stores, e.g. a file to redis://host:6379/0"),
     "demo": (cmd_demo, _no_arguments, "run the whole story offline against a fake Kakao"),
 }

@@ -9,7 +9,6 @@ import contextlib
 import dataclasses
 import json
 import os
-import socket
 import sys
 import tempfile
 import threading
@@ -23,7 +22,7 @@ from .auth import KakaoAuth
 from .callback import CallbackServer
 from .session import KakaoSession
 from .store import FileTokenStore
-from .testing import FakeKakao
+from .testing import FakeKakao, free_port
 from .workers import run_workers
 
 __all__ = ["run_demo"]
@@ -55,7 +54,7 @@ def run_demo() -> int:
         )
         return 1
     started = time.monotonic()
-    port = _free_port()
+    port = free_port()
     redirect_uri = f"http://localhost:{port}/callback"
     fake = FakeKakao(redirect_uris=[redirect_uri])
     with tempfile.TemporaryDirectory() as tmp, fake, _environ(fake.environ()):
@@ -153,13 +152,6 @@ STEPS: list[tuple[str, Callable[[Story], str]]] = [
     ("Start several processes on an expired token", stampede),
     ("Rotate the refresh token in its last month", rotate),
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @contextlib.contextmanager

@@ -4,7 +4,8 @@ Everything the library raises on purpose is a :class:`KakaoAuthError`::
 
     KakaoAuthError                the root: catch this to catch everything
     ├── TokenStoreError           the token store failed (lock wait exhausted, backend down)
-    │   └── TokenFileError        the token file is missing, unreadable or holds no usable token
+    │   ├── TokenFileError        the token file is missing, unreadable or holds no usable token
+    │   └── TokenStoreConflict    a save was fenced off: the stored token changed since it was read
     └── KakaoOAuthError           kauth.kakao.com answered a token request with an error
         └── LoginRequired         invalid_grant: the login is gone, run `kakao-auth login`
 
@@ -23,6 +24,7 @@ __all__ = [
     "KakaoOAuthError",
     "LoginRequired",
     "TokenFileError",
+    "TokenStoreConflict",
     "TokenStoreError",
     "redact",
 ]
@@ -86,6 +88,14 @@ class TokenFileError(TokenStoreError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.path, self.problem, self.hint))
+
+
+class TokenStoreConflict(TokenStoreError):
+    """A save was refused because the stored token is no longer the one read under the lock.
+
+    Raised by stores whose lock can lapse (Redis): a holder paused past its lock TTL must not
+    overwrite the newer token saved meanwhile. The refresh path then adopts the stored token.
+    """
 
 
 class KakaoOAuthError(KakaoAuthError):

@@ -15,7 +15,7 @@ import logging
 import time
 from typing import Callable, Optional
 
-from .errors import KakaoAuthError, TokenStoreError
+from .errors import KakaoAuthError, TokenStoreConflict, TokenStoreError
 from .oauth import TokenEndpoint, refresh_form
 from .store import TokenStore
 from .token import DEFAULT_LEEWAY, Token
@@ -59,9 +59,24 @@ class Refresher:
                 log.info("adopted a token refreshed by another holder of %s", self.store.location)
                 return current
             new = self._call(current)
-            self._save(new, current)
+            try:
+                self._save(new, current)
+            except TokenStoreConflict:
+                return self._adopt_after_conflict()
             log.info("refreshed the access token in %s", self.store.location)
             return new
+
+    def _adopt_after_conflict(self) -> Token:
+        # This holder's lock lapsed mid-refresh and another holder saved meanwhile: theirs stands.
+        stored = self.store.load()
+        if not stored.is_fresh(self.clock(), self.leeway):
+            raise TokenStoreError(
+                f"the token in {self.store.location} changed during a refresh and is not fresh"
+            )
+        log.warning(
+            "the lock on %s lapsed during a refresh; adopted the newer stored token", self.store.location
+        )
+        return stored
 
     def _adoptable(self, current: Token, failed: Optional[str]) -> bool:
         return current.access_token != failed and current.is_fresh(self.clock(), self.leeway)
@@ -84,6 +99,8 @@ class Refresher:
     def _save(self, new: Token, current: Token) -> None:
         try:
             self.store.save(new, previous=current)
+        except TokenStoreConflict:
+            raise
         except TokenStoreError as e:
             raise TokenStoreError(
                 f"Kakao issued a new token but it could not be saved to {self.store.location} "

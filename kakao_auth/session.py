@@ -16,11 +16,12 @@ import requests
 from requests_oauthlib import OAuth2Session
 
 from .auth import KakaoAuth
-from .config import resolve, token_file_path
+from .config import resolve
 from .errors import KakaoAuthError
 from .login import AUTHORIZE_PATH, Scope, authorize_url, new_pkce, new_state, parse_redirect
 from .oauth import TOKEN_PATH, TokenEndpoint, code_form
-from .store import FileTokenStore, PathLike, TokenStore
+from .store import PathLike, TokenStore
+from .stores import open_store
 from .token import Token
 
 __all__ = ["KakaoSession"]
@@ -53,7 +54,7 @@ class KakaoSession(OAuth2Session):
     ) -> None:
         settings = resolve(client_id, client_secret, options.get("kauth_url"), options.get("kapi_url"))
         super().__init__(client_id=settings.client_id, redirect_uri=redirect_uri, scope=scope)
-        store = store if store is not None else FileTokenStore(token_file_path(token_file))
+        store = store if store is not None else open_store(token_file, client_id=settings.client_id)
         self.kakao_auth = KakaoAuth(store, client_id=client_id, client_secret=client_secret, **options)
         self.auth = self.kakao_auth
         self._settings = settings

@@ -24,14 +24,12 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from typing import ContextManager, Optional, Union
+from typing import Callable, ContextManager, Optional, Union
 
-import filelock
-
-from .errors import TokenFileError, TokenStoreError
+from .errors import TokenFileError, TokenStoreConflict, TokenStoreError
 from .token import Token
 
-__all__ = ["FileTokenStore", "PathLike", "TokenStore"]
+__all__ = ["FileTokenStore", "PathLike", "TokenStore", "TokenStoreConflict", "parse_token"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -48,7 +46,12 @@ class TokenStore(abc.ABC):
 
     @abc.abstractmethod
     def save(self, token: Token, *, previous: Optional[Token] = None) -> None:
-        """Store ``token`` as one whole value (``previous``: what ``load()`` gave under the lock)."""
+        """Store ``token`` as one whole value.
+
+        ``previous`` is what ``load()`` gave under the lock. A store whose lock can lapse (a TTL)
+        must refuse, with :class:`TokenStoreConflict`, to overwrite a value that is no longer
+        ``previous``: a holder paused past its lock must not undo a newer refresh.
+        """
 
     @abc.abstractmethod
     def lock(self) -> ContextManager[None]:
@@ -94,7 +97,7 @@ class FileTokenStore(TokenStore):
 
     def load(self) -> Token:
         raw, mtime = self._read()
-        return parse_token_file(raw, mtime, self.path)
+        return parse_token(raw, mtime, self.error)
 
     def _read(self) -> tuple[bytes, float]:
         try:
@@ -123,6 +126,9 @@ class FileTokenStore(TokenStore):
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
+        # Imported here: a run whose token is fresh never locks, and filelock costs ~13 ms to import.
+        import filelock
+
         real = self._real()
         # Threads first: filelock's lock is reentrant per thread, not exclusive between threads
         # that each build their own FileLock on the same path.
@@ -137,20 +143,24 @@ class FileTokenStore(TokenStore):
                 raise TokenStoreError(f"{msg}; another process holds it") from None
 
 
-def parse_token_file(raw: bytes, mtime: float, path: str) -> Token:
-    """Parse a token file's bytes; ``mtime`` dates tutorial files that store no expiry."""
+def parse_token(raw: bytes, issued_at: float, error: Callable[[str], TokenStoreError]) -> Token:
+    """Parse a stored token; ``issued_at`` dates tutorial files that store no expiry.
+
+    ``error`` builds the store's own error for a problem (a :class:`TokenFileError` naming the
+    file, for the file store).
+    """
     if not raw.strip():
-        raise TokenFileError(path, "is empty", _LOGIN_HINT)
+        raise error("is empty")
     try:
         data = json.loads(raw)
     except ValueError as e:
-        raise TokenFileError(path, f"is not JSON ({_json_where(e)})", _LOGIN_HINT) from None
+        raise error(f"is not JSON ({_json_where(e)})") from None
     if not isinstance(data, dict):
-        raise TokenFileError(path, f"holds a JSON {type(data).__name__}, not an object", _LOGIN_HINT)
+        raise error(f"holds a JSON {type(data).__name__}, not an object")
     try:
-        return Token.from_dict(data, issued_at=mtime)
+        return Token.from_dict(data, issued_at=issued_at)
     except ValueError as e:
-        raise TokenFileError(path, f"has {e}", _LOGIN_HINT) from None
+        raise error(f"has {e}") from None
 
 
 def _json_where(e: ValueError) -> str:

@@ -26,9 +26,11 @@ import http.server
 import json
 import os
 import secrets
+import signal
 import socket
 import ssl
 import struct
+import subprocess
 import tempfile
 import threading
 import time
@@ -39,7 +41,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from .store import atomic_write
 from .token import Token
 
-__all__ = ["DEFAULT_REDIRECT_URI", "FakeKakao"]
+__all__ = ["DEFAULT_REDIRECT_URI", "FakeKakao", "RedisServer", "free_port"]
 
 DEFAULT_CLIENT_ID = "fake-rest-api-key"
 DEFAULT_REDIRECT_URI = "http://localhost:8765/callback"
@@ -110,6 +112,7 @@ class FakeKakao:
         self.clock = clock
         self.token_file: Optional[str] = None  # where write_token_file writes by default
         self.fault_delay = 3.0  # how long the "timeout" fault keeps the client waiting
+        self.token_delay = 0.0  # seconds every token answer waits (a slow Kakao, a long refresh)
         self.deny_next_login = False  # the next /oauth/authorize answers error=access_denied
         self.reject_all_tokens = False  # kapi answers -401 to every access token
         self.token_calls = 0
@@ -308,6 +311,8 @@ class FakeKakao:
             fault = self._faults.popleft() if self._faults else None
         if fault is not None and fault not in _KOE:
             return _fault_answer(fault, self.fault_delay)
+        if self.token_delay:
+            time.sleep(self.token_delay)
         with self._lock:
             return _json(*self._token_answer(form, fault))
 
@@ -560,3 +565,88 @@ class _KapiHandler(_Handler):
     def _api(self, method: str, form: Mapping[str, str]) -> None:
         path = urlsplit(self.path).path
         self._reply(self.server.fake._api(method, path, self.headers.get("Authorization", ""), form))
+
+
+class RedisServer:
+    """A throwaway ``redis-server`` (Debian's, on PATH) on a free loopback port.
+
+    ``persistent=True`` keeps the data across :meth:`restart` (append-only file, fsync always).
+    """
+
+    def __init__(self, *, persistent: bool = False) -> None:
+        self.persistent = persistent
+        self._tmp = tempfile.TemporaryDirectory(prefix="kakao-auth-redis-")
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._proc: Optional[subprocess.Popen[bytes]] = None
+
+    def start(self) -> RedisServer:
+        """Start the server and wait until it answers PING."""
+        argv = [
+            "redis-server",
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--dir",
+            self._tmp.name,
+        ]
+        argv += (
+            ["--appendonly", "yes", "--appendfsync", "always"] if self.persistent else ["--appendonly", "no"]
+        )
+        self._proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while not self._answers():
+            if time.monotonic() > deadline or self._proc.poll() is not None:
+                raise RuntimeError(f"redis-server did not start on port {self.port}")
+            time.sleep(0.02)
+        return self
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, as a restart or a crash of the host would)."""
+        if self._proc is not None:
+            self._proc.terminate()
+            self._proc.wait(timeout=10)
+            self._proc = None
+
+    def restart(self) -> None:
+        """Stop and start again on the same port."""
+        self.stop()
+        self.start()
+
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): connections hang, as with a stalled network."""
+        assert self._proc is not None
+        self._proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Unfreeze a paused server (SIGCONT)."""
+        assert self._proc is not None
+        self._proc.send_signal(signal.SIGCONT)
+
+    def __enter__(self) -> RedisServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        if self._proc is not None:
+            self.resume()
+        self.stop()
+        self._tmp.cleanup()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from kakao_auth.testing import FakeKakao
+from kakao_auth.testing import FakeKakao, free_port
 
 BROWSER = Path(__file__).with_name("browser.py")
 
@@ -21,7 +21,7 @@ class CLI:
 
     def __init__(self, fake: FakeKakao, tmp_path: Path) -> None:
         self.fake = fake
-        self.port = _free_port()
+        self.port = free_port()
         self.redirect_uri = f"http://localhost:{self.port}/callback"
         fake.redirect_uris.add(self.redirect_uri)
         self.env = {**os.environ, **fake.environ(), "BROWSER": f"{sys.executable} {BROWSER} %s"}
@@ -77,12 +77,6 @@ class CLI:
 @pytest.fixture
 def cli(fake_kakao: FakeKakao, tmp_path: Path) -> CLI:
     return CLI(fake_kakao, tmp_path)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_login_through_the_browser(cli: CLI) -> None:

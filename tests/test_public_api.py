@@ -16,10 +16,12 @@ def test_all_is_pinned() -> None:
         "KakaoOAuthError",
         "KakaoSession",
         "LoginRequired",
+        "RedisTokenStore",
         "Token",
         "TokenFileError",
         "TokenState",
         "TokenStore",
+        "TokenStoreConflict",
         "TokenStoreError",
         "__version__",
     ]
@@ -51,7 +53,23 @@ def test_session_constructor_signature() -> None:
     assert sig.parameters["scope"].default is None
 
 
+def test_from_store_signatures() -> None:
+    for cls in (KakaoAuth, KakaoSession):
+        params = _params(cls.from_store)
+        assert params[0] == "store: 'TokenStore'"
+        assert params[1:3] == ["client_id: 'Optional[str]' = None", "client_secret: 'Optional[str]' = None"]
+        assert params[-1] == "**options: 'Any'"
+
+
+def test_redis_store_signature() -> None:
+    sig = inspect.signature(kakao_auth.RedisTokenStore)
+    assert next(iter(sig.parameters)) == "url"
+    assert sig.parameters["key"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert sig.parameters["key"].default is None
+
+
 def test_error_tree() -> None:
+    assert issubclass(kakao_auth.TokenStoreConflict, kakao_auth.TokenStoreError)
     assert issubclass(kakao_auth.TokenFileError, kakao_auth.TokenStoreError)
     assert issubclass(kakao_auth.TokenStoreError, kakao_auth.KakaoAuthError)
     assert issubclass(kakao_auth.LoginRequired, kakao_auth.KakaoOAuthError)

@@ -1,0 +1,225 @@
+"""RedisTokenStore against a real redis-server, with real processes, as separate machines would be.
+
+In CI (CI=true) these tests must run: a missing redis-server fails them instead of skipping.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from kakao_auth import KakaoAuth, RedisTokenStore, TokenStoreError
+from kakao_auth.testing import FakeKakao, RedisServer
+from kakao_auth.workers import run_workers
+
+ME = "/v2/user/me"
+
+if shutil.which("redis-server") is None:
+    if os.environ.get("CI") == "true":
+        raise RuntimeError("CI must run the Redis tests: .ci/run installs Debian's redis-server")
+    pytest.skip("redis-server is not installed (apt-get install redis-server)", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def redis_server() -> Iterator[RedisServer]:
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> Iterator[str]:
+    import redis
+
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushdb()
+    yield redis_server.url
+    client.close()
+
+
+def _seed(fake: FakeKakao, url: str, **kwargs: object) -> RedisTokenStore:
+    """Log in into Redis as `kakao-auth copy kakao_token.json redis://...` would."""
+    path = Path(str(fake.token_file))
+    token = fake.write_token_file(path, **kwargs)  # type: ignore[arg-type]
+    path.unlink()  # the workers share nothing but Redis
+    store = RedisTokenStore(url, client_id=fake.client_id)
+    store.save(token)
+    return store
+
+
+def test_round_trip_and_the_default_key_per_client_id(fake_kakao: FakeKakao, redis_url: str) -> None:
+    store = _seed(fake_kakao, redis_url)
+    assert store.key == f"kakao_auth:token:{fake_kakao.client_id}"
+    assert RedisTokenStore(redis_url, key="other:key", client_id="x").key == "other:key"
+    assert RedisTokenStore(redis_url, prefix="team1:").key == f"team1:token:{fake_kakao.client_id}"
+    assert store.load().refresh_token is not None
+    assert requests.get(fake_kakao.kapi_url + ME, auth=KakaoAuth.from_file(redis_url)).status_code == 200
+
+
+def test_the_password_never_shows(redis_url: str) -> None:
+    url = redis_url.replace("redis://", "redis://:hunter2-secret-password@")
+    store = RedisTokenStore(url, client_id="app")
+    assert "hunter2" not in repr(store)
+    with pytest.raises(TokenStoreError) as info:
+        store.load()  # this Redis has no password: the AUTH fails
+    assert "hunter2" not in str(info.value)
+
+
+def test_no_client_id_no_key(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KAKAO_REST_API_KEY", raising=False)
+    with pytest.raises(TokenStoreError, match="needs a key"):
+        RedisTokenStore(redis_url)
+
+
+def test_empty_store_is_a_clear_error(fake_kakao: FakeKakao, redis_url: str) -> None:
+    with pytest.raises(TokenStoreError, match=r"holds no token.*kakao-auth login"):
+        KakaoAuth.from_file(redis_url)
+
+
+@pytest.mark.parametrize("rotation", [False, True], ids=["fresh-refresh-token", "rotation-window"])
+def test_16_processes_on_one_redis_make_one_refresh(
+    fake_kakao: FakeKakao, redis_url: str, tmp_path: Path, rotation: bool
+) -> None:
+    old = _seed(fake_kakao, redis_url, access_ttl=0, refresh_ttl=20 * 86400 if rotation else None).load()
+    reports = run_workers(
+        redis_url,
+        fake_kakao.kapi_url + ME,
+        processes=16,
+        threads=2,
+        env=fake_kakao.environ(),
+        meeting_place=str(tmp_path),
+    )
+    assert [f for r in reports for f in r["failed"]] == []
+    assert sum(r["ok"] for r in reports) == 32
+    assert fake_kakao.token_calls == 1
+    stored = RedisTokenStore(redis_url).load()
+    assert fake_kakao.refresh_token_alive(stored.refresh_token)
+    assert (stored.refresh_token != old.refresh_token) is rotation
+    assert list(tmp_path.glob("*.json")) == []
+
+
+REFRESH_ONCE = """
+import sys
+from kakao_auth import KakaoAuth
+from kakao_auth.redis_store import RedisTokenStore
+store = RedisTokenStore(sys.argv[1], lock_ttl=float(sys.argv[2]))
+token = KakaoAuth.from_store(store).valid_token()
+print("done", token.access_token[:8], flush=True)
+"""
+
+
+def _holder(fake: FakeKakao, url: str, lock_ttl: float) -> subprocess.Popen[str]:
+    """A process that starts a refresh and is left waiting in Kakao's answer (token_delay)."""
+    env = {**os.environ, **fake.environ()}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", REFRESH_ONCE, url, str(lock_ttl)], env=env, stdout=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 20
+    while fake.token_calls == 0:  # it holds the lock and waits for Kakao
+        assert time.monotonic() < deadline, "the holder never reached the token endpoint"
+        time.sleep(0.01)
+    return proc
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
+def test_a_holder_killed_mid_refresh_blocks_only_until_its_ttl(fake_kakao: FakeKakao, redis_url: str) -> None:
+    _seed(fake_kakao, redis_url, access_ttl=0)
+    fake_kakao.token_delay = 5.0
+    holder = _holder(fake_kakao, redis_url, lock_ttl=1.5)
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    fake_kakao.token_delay = 0.0
+    started = time.monotonic()
+    auth = KakaoAuth.from_store(RedisTokenStore(redis_url))
+    assert requests.get(fake_kakao.kapi_url + ME, auth=auth).status_code == 200
+    waited = time.monotonic() - started
+    assert 0.5 < waited < 5.0, waited  # blocked by the dead holder's lock, then went on
+    stored = RedisTokenStore(redis_url).load()
+    assert fake_kakao.access_token_alive(stored.access_token)
+    assert fake_kakao.refresh_token_alive(stored.refresh_token)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGSTOP")
+def test_a_holder_paused_past_its_ttl_cannot_overwrite_the_newer_token(
+    fake_kakao: FakeKakao, redis_url: str
+) -> None:
+    _seed(fake_kakao, redis_url, access_ttl=0)
+    fake_kakao.token_delay = 1.0
+    holder = _holder(fake_kakao, redis_url, lock_ttl=0.5)
+    holder.send_signal(signal.SIGSTOP)
+    time.sleep(1.2)  # the holder's lock lapses while it is frozen
+    fake_kakao.token_delay = 0.0
+    newer = KakaoAuth.from_store(RedisTokenStore(redis_url)).valid_token()  # takes the lapsed lock
+    holder.send_signal(signal.SIGCONT)
+    out, _ = holder.communicate(timeout=30)
+    assert holder.returncode == 0
+    assert out.strip() == f"done {newer.access_token[:8]}"  # the paused holder adopted the newer one
+    assert RedisTokenStore(redis_url).load().access_token == newer.access_token
+    assert fake_kakao.token_calls == 2
+
+
+def test_redis_frozen_or_stopped_mid_run_then_back(fake_kakao: FakeKakao, tmp_path: Path) -> None:
+    with RedisServer(persistent=True) as server:
+        # A lock request sent to the frozen Redis runs when it thaws, and (append-only file) even
+        # survives the restart: nobody holds it, and it blocks others until its TTL lapses.
+        store = RedisTokenStore(
+            server.url, client_id=fake_kakao.client_id, socket_timeout=0.5, lock_ttl=2, lock_wait=3
+        )
+        token = fake_kakao.write_token_file(tmp_path / "seed.json")
+        store.save(token)
+        auth = KakaoAuth.from_store(store)
+        server.pause()  # a frozen Redis: calls must time out, not hang
+        assert requests.get(fake_kakao.kapi_url + ME, auth=auth).status_code == 200  # fresh: no Redis needed
+        fake_kakao.expire_access_tokens()
+        started = time.monotonic()
+        with pytest.raises(TokenStoreError) as info:
+            requests.get(fake_kakao.kapi_url + ME, auth=auth)
+        assert time.monotonic() - started < 3.0
+        assert "Timeout" in str(info.value)
+        server.resume()
+        server.stop()  # a stopped Redis: refused at once
+        with pytest.raises(TokenStoreError, match="ConnectionError"):
+            requests.get(fake_kakao.kapi_url + ME, auth=auth)
+        server.start()  # back, with its data
+        assert requests.get(fake_kakao.kapi_url + ME, auth=auth).status_code == 200
+        assert fake_kakao.refresh_token_alive(store.load().refresh_token)
+        assert fake_kakao.refresh_calls == 1
+
+
+def test_cli_copy_and_store_urls(fake_kakao: FakeKakao, redis_url: str, token_file: Path) -> None:
+    fake_kakao.write_token_file(token_file)
+    env = {**os.environ, **fake_kakao.environ()}
+    cli = [sys.executable, "-m", "kakao_auth"]
+    done = subprocess.run([*cli, "copy", str(token_file), redis_url], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert f"key kakao_auth:token:{fake_kakao.client_id}" in done.stdout
+    status = subprocess.run(
+        [*cli, "status", "--json", "--store", redis_url], env=env, capture_output=True, text=True
+    )
+    assert json.loads(status.stdout)["store"].startswith(redis_url)
+    token = subprocess.run(
+        [*cli, "token"], env={**env, "KAKAO_TOKEN_STORE": redis_url}, capture_output=True, text=True
+    )
+    assert token.stdout.strip() == json.loads(token_file.read_text())["access_token"]
+    keyed = f"{redis_url}?key=elsewhere"
+    assert subprocess.run([*cli, "copy", redis_url, keyed], env=env, capture_output=True).returncode == 0
+    assert RedisTokenStore(redis_url, key="elsewhere").load().access_token == token.stdout.strip()
+
+
+def test_import_works_without_redis_py(tmp_path: Path) -> None:
+    script = (
+        "import sys; sys.modules['redis'] = None\n"
+        "import kakao_auth\n"
+        "try:\n    kakao_auth.RedisTokenStore('redis://127.0.0.1:1/0', key='k')\n"
+        "except kakao_auth.TokenStoreError as e:\n    print(e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert "pip install 'kakao-auth[redis]'" in out
