@@ -1,7 +1,8 @@
 """Per-request cost of attaching the token, with a transport that answers at once (no network).
 
 Each client sends N GETs to https://kapi.kakao.com/v2/user/me through an adapter that returns a
-canned 200, so what is measured is the client's own work per request. The floor is a plain
+canned 200, and every session has trust_env off (no .netrc or proxy lookups), so what is
+measured is the client's own work per request. The floor is a plain
 requests.Session with a static Authorization header. Rounds are interleaved; the best round of
 each client is reported, as microseconds per request and as a ratio to the floor.
 
@@ -83,6 +84,9 @@ def main() -> None:
         FileTokenStore(path).save(token)
         sessions = clients(token.to_dict(now), path)
         for session in sessions.values():
+            # Without this, a session with no auth (the floor) reads ~/.netrc on every request
+            # and proxies are looked up in the environment: requests' work, not the client's.
+            session.trust_env = False
             session.mount("https://", InstantAdapter())
             timed(session, 500)  # warm up
         best = {name: float("inf") for name in sessions}

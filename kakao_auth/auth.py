@@ -120,6 +120,11 @@ class KakaoAuth(requests.auth.AuthBase):
         return self.settings.client_id or (self._token.client_id if self._token else None)
 
     @property
+    def held(self) -> Optional[Token]:
+        """The token in hand, without reading the store (None before first use)."""
+        return self._token
+
+    @property
     def token(self) -> Token:
         """The token in hand (read from the store on first use); it may be due for refresh."""
         return self._token if self._token is not None else self.reload()

@@ -70,9 +70,8 @@ class KakaoSession(OAuth2Session):
         **options: Any,
     ) -> _S:
         """A session on the token file ``path`` (read now; see :meth:`KakaoAuth.from_file`)."""
-        session = cls(client_id, client_secret, token_file=path, **options)
-        session.kakao_auth.reload()
-        return session
+        store = open_store(path, client_id=client_id)
+        return cls.from_store(store, client_id, client_secret, **options)
 
     @classmethod
     def from_store(
@@ -95,10 +94,10 @@ class KakaoSession(OAuth2Session):
     @property
     def token(self) -> dict[str, Any]:
         """The token in hand as Kakao's fields plus absolute expiries ({} before login)."""
-        held = self.__dict__.get("kakao_auth")
-        if held is None or held._token is None:
+        auth = self.__dict__.get("kakao_auth")  # absent while OAuth2Session.__init__ runs
+        if auth is None or auth.held is None:
             return {}
-        data: dict[str, Any] = held._token.to_dict(time.time())
+        data: dict[str, Any] = auth.held.to_dict(time.time())
         data.pop("client_secret", None)
         return data
 

@@ -495,6 +495,9 @@ class _ResetConnection(Exception):
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False  # keep-alive connections must not hold up stop()
+    # socketserver's default backlog of 5 drops SYNs when dozens of workers connect at once,
+    # and each dropped SYN costs its client a 1 s retransmit: a stall of the fake, not the client.
+    request_queue_size = 256
 
     def __init__(
         self, address: tuple[str, int], handler: type[_Handler], fake: FakeKakao, context: ssl.SSLContext
