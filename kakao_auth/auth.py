@@ -22,7 +22,7 @@ from requests.cookies import extract_cookies_to_jar
 
 from .config import KAPI_URL, resolve
 from .errors import KakaoAuthError
-from .oauth import DEFAULT_RETRIES, DEFAULT_TIMEOUT, TOKEN_PATH, TokenEndpoint
+from .oauth import DEFAULT_BACKOFF, DEFAULT_RETRIES, DEFAULT_TIMEOUT, TOKEN_PATH, TokenEndpoint
 from .refresh import Refresher
 from .store import PathLike, TokenStore
 from .token import DEFAULT_LEEWAY, Token
@@ -40,8 +40,8 @@ class KakaoAuth(requests.auth.AuthBase):
 
     Build it with :meth:`from_file` or :meth:`from_store`. Options: ``kauth_url``, ``kapi_url``
     (else ``KAKAO_KAUTH_URL`` / ``KAKAO_KAPI_URL``), ``leeway`` (seconds before expiry to refresh,
-    clamped to a tenth of the token's lifetime), ``timeout`` and ``retries`` for the token
-    endpoint, ``clock`` (a ``time.time`` stand-in for tests).
+    clamped to a tenth of the token's lifetime), ``timeout``, ``retries`` and ``backoff`` (first
+    delay, doubling) for the token endpoint, ``clock`` (a ``time.time`` stand-in for tests).
     """
 
     def __init__(
@@ -55,6 +55,7 @@ class KakaoAuth(requests.auth.AuthBase):
         leeway: float = DEFAULT_LEEWAY,
         timeout: float = DEFAULT_TIMEOUT,
         retries: int = DEFAULT_RETRIES,
+        backoff: float = DEFAULT_BACKOFF,
         clock: Callable[[], float] = time.time,
     ) -> None:
         settings = resolve(client_id, client_secret, kauth_url, kapi_url)
@@ -67,7 +68,9 @@ class KakaoAuth(requests.auth.AuthBase):
         # With KAKAO_KAPI_URL pointing elsewhere (tests, staging), scripts that spell out
         # https://kapi.kakao.com are routed there instead of being refused.
         self._reroute = settings.kapi_url != KAPI_URL
-        endpoint = TokenEndpoint(settings.kauth_url + TOKEN_PATH, timeout=timeout, retries=retries)
+        endpoint = TokenEndpoint(
+            settings.kauth_url + TOKEN_PATH, timeout=timeout, retries=retries, backoff=backoff
+        )
         self._refresher = Refresher(
             store,
             endpoint,
@@ -155,7 +158,7 @@ class KakaoAuth(requests.auth.AuthBase):
         with self._refreshing:
             # Another thread of this process may have refreshed while this one waited.
             mine = self._token
-            if mine is not None and mine.access_token != failed and mine.is_fresh(self._clock(), self.leeway):
+            if mine is not None and mine.supersedes(failed, self._clock(), self.leeway):
                 return mine
             self._token = self._refresher.refresh(failed)
             return self._token

@@ -55,7 +55,7 @@ class Refresher:
         """
         with self.store.lock():
             current = self.store.load()
-            if not force and self._adoptable(current, failed):
+            if not force and current.supersedes(failed, self.clock(), self.leeway):
                 log.info("adopted a token refreshed by another holder of %s", self.store.location)
                 return current
             new = self._call(current)
@@ -77,9 +77,6 @@ class Refresher:
             "the lock on %s lapsed during a refresh; adopted the newer stored token", self.store.location
         )
         return stored
-
-    def _adoptable(self, current: Token, failed: Optional[str]) -> bool:
-        return current.access_token != failed and current.is_fresh(self.clock(), self.leeway)
 
     def _call(self, current: Token) -> Token:
         if not current.refresh_token:

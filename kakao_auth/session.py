@@ -19,7 +19,7 @@ from .auth import KakaoAuth
 from .config import resolve
 from .errors import KakaoAuthError
 from .login import AUTHORIZE_PATH, Scope, authorize_url, new_pkce, new_state, parse_redirect
-from .oauth import TOKEN_PATH, TokenEndpoint, code_form
+from .oauth import DEFAULT_TIMEOUT, TOKEN_PATH, TokenEndpoint, code_form
 from .store import PathLike, TokenStore
 from .stores import open_store
 from .token import Token
@@ -59,7 +59,7 @@ class KakaoSession(OAuth2Session):
         self.auth = self.kakao_auth
         self._settings = settings
         self._code_verifier: Optional[str] = None
-        self._timeout = float(options.get("timeout", 10.0))
+        self._timeout = float(options.get("timeout", DEFAULT_TIMEOUT))
 
     @classmethod
     def from_file(

@@ -139,6 +139,14 @@ class Token:
         """True when the token can be used at ``now`` without refreshing first."""
         return self.state(now, leeway) is TokenState.FRESH
 
+    def supersedes(self, failed: Optional[str], now: float, leeway: float = DEFAULT_LEEWAY) -> bool:
+        """True when this token can stand in for the access token ``failed``: newer, and fresh.
+
+        The single-flight rule: a holder that finds such a token (refreshed by another thread,
+        process or machine) adopts it instead of calling Kakao.
+        """
+        return self.access_token != failed and self.is_fresh(now, leeway)
+
     def renews_at_next_refresh(self, now: float) -> bool:
         """True when Kakao will rotate the refresh token at the next refresh (under a month left)."""
         if self.refresh_token_expires_at is None:

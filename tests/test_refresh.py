@@ -207,8 +207,7 @@ def test_transient_faults_are_retried_then_succeed(
 ) -> None:
     fake_kakao.write_token_file(access_ttl=0)
     fake_kakao.fail_token(fault, times=2)
-    auth = KakaoAuth.from_file(token_file)
-    auth._refresher.endpoint.backoff = 0.01
+    auth = KakaoAuth.from_file(token_file, backoff=0.01)
     assert requests.get(fake_kakao.kapi_url + ME, auth=auth).status_code == 200
     assert fake_kakao.token_calls == 3
 
@@ -219,8 +218,7 @@ def test_persistent_faults_raise_with_the_cause_and_leave_the_file(
 ) -> None:
     fake_kakao.fault_delay = 1.0
     fake_kakao.fail_token(fault, times=3)
-    auth = KakaoAuth.from_file(token_file, timeout=0.3, retries=2)
-    auth._refresher.endpoint.backoff = 0.01
+    auth = KakaoAuth.from_file(token_file, timeout=0.3, retries=2, backoff=0.01)
     with pytest.raises(KakaoAuthError) as info:
         requests.get(fake_kakao.kapi_url + ME, auth=auth)
     assert not isinstance(info.value, KakaoOAuthError)

@@ -97,6 +97,14 @@ def test_leeway_is_clamped_for_short_lived_tokens() -> None:
     assert token.state(NOW + 1.9, leeway=60) is TokenState.DUE
 
 
+def test_a_token_supersedes_another_only_when_newer_and_fresh() -> None:
+    token = Token.from_response(TUTORIAL, NOW)
+    assert token.supersedes("some-other-token", NOW)
+    assert not token.supersedes(token.access_token, NOW)  # the one that failed
+    assert not token.supersedes("some-other-token", NOW + 21599)  # expired
+    assert token.supersedes(None, NOW)
+
+
 def test_unknown_expiry_counts_as_fresh() -> None:
     assert Token("x" * 30).is_fresh(NOW)
 
