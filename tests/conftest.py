@@ -49,6 +49,14 @@ class EchoServer:
         self.server.server_close()
 
 
+REPORT: list[str] = []  # figures tests report rather than hide (printed after the run)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for line in REPORT:
+        terminalreporter.write_line(f"kakao_auth report: {line}")
+
+
 @pytest.fixture
 def echo(fake_kakao: FakeKakao) -> Iterator[EchoServer]:
     server = EchoServer(fake_kakao)

@@ -43,6 +43,18 @@ def test_pre_emptive_refresh_sends_no_doomed_request(fake_kakao: FakeKakao, toke
     assert (fake_kakao.refresh_calls, fake_kakao.api_calls) == (1, 1)
 
 
+def test_the_hot_path_reads_no_file_and_takes_no_lock(fake_kakao: FakeKakao, token_file: Path) -> None:
+    fake_kakao.write_token_file()
+    auth = KakaoAuth.from_file(token_file)
+    token_file.write_text("not JSON any more")  # any read of the store would now raise
+    lock = token_file.with_name(token_file.name + ".lock")
+    with requests.Session() as http:
+        for _ in range(20):
+            assert http.get(fake_kakao.kapi_url + ME, auth=auth).status_code == 200
+    assert not lock.exists()  # the lock file is made by the first lock taken: none was
+    assert fake_kakao.token_calls == 0
+
+
 def test_reactive_refresh_on_minus_401_retries_once(fake_kakao: FakeKakao, token_file: Path) -> None:
     fake_kakao.write_token_file()
     auth = KakaoAuth.from_file(token_file)

@@ -20,7 +20,7 @@ import requests
 from kakao_auth import FileTokenStore, KakaoAuth
 from kakao_auth.testing import FakeKakao
 
-from tests.conftest import run_workers
+from tests.conftest import REPORT, run_workers
 
 ME = "/v2/user/me"
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
@@ -125,9 +125,9 @@ def test_sigkill_at_random_moments_never_tears_the_file(fake_kakao: FakeKakao, t
             w.wait()
         reader.stop()
     refreshes = fake_kakao.refresh_calls
-    print(
-        f"\n{kills} kills, {refreshes} refreshes, {rotations} rotations, {lost} logins lost in the "
-        f"rotation window, {reader.reads} unlocked reads, {len(reader.torn)} torn"
+    REPORT.append(
+        f"crash test: {kills} SIGKILLs, {refreshes} refreshes, {rotations} rotations, "
+        f"{lost} logins lost in the rotation window, {reader.reads} unlocked reads, {len(reader.torn)} torn"
     )
     assert reader.torn == []
     assert reader.reads > 1000
