@@ -364,11 +364,12 @@ def _copy_arguments(p: argparse.ArgumentParser) -> None:
 
 def cmd_copy(args: argparse.Namespace) -> int:
     """Copy the token from one store to another (a file path or a URL on either side)."""
-    token = open_store(args.source).load()
+    source = open_store(args.source)
+    token = source.load()
     destination = open_store(args.destination, client_id=token.client_id)
     with destination.lock():
         destination.save(token)
-    print(f"Copied the token from {open_store(args.source).location} to {destination.location}")
+    print(f"Copied the token from {source.location} to {destination.location}")
     return 0
 
 

@@ -57,7 +57,6 @@ class KakaoSession(OAuth2Session):
         store = store if store is not None else open_store(token_file, client_id=settings.client_id)
         self.kakao_auth = KakaoAuth(store, client_id=client_id, client_secret=client_secret, **options)
         self.auth = self.kakao_auth
-        self._settings = settings
         self._code_verifier: Optional[str] = None
         self._timeout = float(options.get("timeout", DEFAULT_TIMEOUT))
 
@@ -130,7 +129,7 @@ class KakaoSession(OAuth2Session):
         self._code_verifier, challenge = new_pkce()
         base = url[: -len(AUTHORIZE_PATH)] if url and url.endswith(AUTHORIZE_PATH) else url
         link = authorize_url(
-            base or self._settings.kauth_url,
+            base or self.kakao_auth.settings.kauth_url,
             client_id,
             redirect_uri,
             state=self._state,
@@ -153,10 +152,10 @@ class KakaoSession(OAuth2Session):
         if not code:
             raise KakaoAuthError("pass code= or authorization_response= to fetch_token()")
         client_id = self._require_client_id()
-        secret = self._settings.client_secret
+        secret = self.kakao_auth.settings.client_secret
         form = code_form(client_id, self._require_redirect_uri(), code, secret, self._code_verifier)
         endpoint = TokenEndpoint(
-            token_url or self._settings.kauth_url + TOKEN_PATH, timeout=self._timeout, retries=0
+            token_url or self.kakao_auth.settings.kauth_url + TOKEN_PATH, timeout=self._timeout, retries=0
         )
         issued = time.time()
         token = Token.from_response(endpoint.post(form), issued, client_id=client_id, client_secret=secret)
@@ -189,11 +188,11 @@ class KakaoSession(OAuth2Session):
         return requests.Session.request(self, method, url, data=data, headers=headers, files=files, **kwargs)
 
     def _require_client_id(self) -> str:
-        if not self._settings.client_id:
+        if not self.kakao_auth.settings.client_id:
             raise KakaoAuthError(
                 "no client id: pass client_id= (the app's REST API key) or set KAKAO_REST_API_KEY"
             )
-        return self._settings.client_id
+        return self.kakao_auth.settings.client_id
 
     def _require_redirect_uri(self) -> str:
         if not self.redirect_uri:
