@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from .auth import KakaoAuth
 from .errors import (
+    ConfigurationError,
     KakaoAuthError,
     KakaoOAuthError,
+    KakaoUnavailable,
     LoginRequired,
     TokenFileError,
     TokenStoreConflict,
@@ -26,11 +28,13 @@ from .store import FileTokenStore, TokenStore
 from .token import Token, TokenState
 
 __all__ = [
+    "ConfigurationError",
     "FileTokenStore",
     "KakaoAuth",
     "KakaoAuthError",
     "KakaoOAuthError",
     "KakaoSession",
+    "KakaoUnavailable",
     "LoginRequired",
     "RedisTokenStore",
     "Token",

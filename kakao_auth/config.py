@@ -12,9 +12,9 @@ import os
 from typing import Optional
 from urllib.parse import urlsplit
 
-from .errors import KakaoAuthError
+from .errors import ConfigurationError, printable
 
-__all__ = ["Settings", "resolve", "token_file_path"]
+__all__ = ["Settings", "require_https", "resolve", "token_file_path"]
 
 KAUTH_URL = "https://kauth.kakao.com"
 KAPI_URL = "https://kapi.kakao.com"
@@ -56,8 +56,16 @@ def _env(name: str) -> Optional[str]:
 
 
 def _https_base(url: str, name: str) -> str:
-    # Tokens and codes travel to these hosts, so plain http is refused outright.
-    parts = urlsplit(url)
-    if parts.scheme != "https" or not parts.hostname:
-        raise KakaoAuthError(f"{name} must be an https:// URL, got {url!r}")
-    return url.rstrip("/")
+    return require_https(url, name).rstrip("/")
+
+
+def require_https(url: str, what: str) -> str:
+    """Return ``url`` if it is an https:// URL with a host; tokens and codes never go over http."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  # raises ValueError for a port that is not a number
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme != "https" or not parts.hostname or any(c in url for c in "\r\n\t "):
+        raise ConfigurationError(f"{what} must be an https:// URL, got {printable(url)!r}")
+    return url

@@ -3,14 +3,22 @@
 Everything the library raises on purpose is a :class:`KakaoAuthError`::
 
     KakaoAuthError                the root: catch this to catch everything
+    ├── ConfigurationError        fix the setup: app key, URLs, redirect URI, where a token may go
+    ├── KakaoUnavailable          try later: Kakao unreachable, too slow, 5xx, a garbled answer
     ├── TokenStoreError           the token store failed (lock wait exhausted, backend down)
     │   ├── TokenFileError        the token file is missing, unreadable or holds no usable token
     │   └── TokenStoreConflict    a save was fenced off: the stored token changed since it was read
-    └── KakaoOAuthError           kauth.kakao.com answered a token request with an error
+    └── KakaoOAuthError           kauth.kakao.com answered a token request with an error (KOEnnn)
         └── LoginRequired         invalid_grant: the login is gone, run `kakao-auth login`
 
+A cron job that wants to tell "try again later" from "a person must act" catches
+:class:`KakaoUnavailable` first. Whatever is raised, the token store is left as it was.
+
 Messages never contain a token, a client secret or an authorization code: they name the file or
-the Kakao error code (KOEnnn) and say what to do. Every exception pickles, so it survives
+the Kakao error code (KOEnnn) and say what to do. Nor does the chain: an exception caused by a
+transport failure is chained to a :class:`TransportFailure` that holds only the failure's type
+name, never the original exception, whose request carries the refresh form (error reporters
+such as Sentry walk ``__cause__`` and ``__context__``). Every exception pickles, so it survives
 ``multiprocessing`` and ``concurrent.futures``.
 """
 
@@ -20,12 +28,16 @@ import re
 from typing import Any, Optional
 
 __all__ = [
+    "ConfigurationError",
     "KakaoAuthError",
     "KakaoOAuthError",
+    "KakaoUnavailable",
     "LoginRequired",
     "TokenFileError",
     "TokenStoreConflict",
     "TokenStoreError",
+    "TransportFailure",
+    "printable",
     "redact",
 ]
 
@@ -59,6 +71,17 @@ _ADVICE = {
 }
 
 
+def printable(text: str, limit: int = 200) -> str:
+    """``text`` made safe for a message: token-shaped runs hidden, control characters dropped.
+
+    A hostile server or file could otherwise put a token, a newline or a terminal escape
+    sequence into a message that reaches a log or a terminal.
+    """
+    clean = "".join(c if c.isprintable() else " " for c in text[: limit * 4])
+    clean = _SECRET_LIKE.sub("***", clean)
+    return clean if len(clean) <= limit else clean[: limit - 3] + "..."
+
+
 def redact(text: Optional[str]) -> Optional[str]:
     """Return ``text`` with anything shaped like a token or code replaced by ``***``."""
     if text is None:
@@ -68,6 +91,29 @@ def redact(text: Optional[str]) -> Optional[str]:
 
 class KakaoAuthError(Exception):
     """The root of every error kakao_auth raises."""
+
+
+class ConfigurationError(KakaoAuthError):
+    """The setup is wrong: a missing app key, a URL that is not https, a host a token may not reach.
+
+    Retrying cannot help; the message says what to change.
+    """
+
+
+class KakaoUnavailable(KakaoAuthError):
+    """Kakao could not be reached or answered nothing usable: try again later.
+
+    Raised for connection failures, timeouts (the whole exchange has a deadline), 5xx answers and
+    garbled bodies, after the configured retries. The token store is unchanged.
+    """
+
+
+class TransportFailure(Exception):
+    """The cause chained to a :class:`KakaoAuthError` that a transport failure led to.
+
+    It holds the failure's type name only: the original exception (and the request, form and
+    secrets it references) is dropped.
+    """
 
 
 class TokenStoreError(KakaoAuthError):
@@ -115,7 +161,7 @@ class KakaoOAuthError(KakaoAuthError):
     ) -> None:
         self.error = error
         self.error_code = error_code
-        self.description = redact(description)
+        self.description = printable(description) if description is not None else None
         self.status_code = status_code
         super().__init__(self._message())
 

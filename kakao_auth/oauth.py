@@ -3,19 +3,39 @@
 Kakao takes client authentication in the form body only (``client_secret_post``), and answers
 errors as ``{"error", "error_description", "error_code": "KOEnnn"}``. Errors are classified by
 ``error`` and ``error_code``, never by the description (Kakao says its text may change).
+
+The form carries a refresh token or an authorization code and the client secret, so the exchange
+is locked down: HTTPS only, redirects are an error (never followed: a 307 would re-post the form
+to wherever it points), the whole exchange has a deadline (requests' ``timeout`` bounds each
+socket read, so a server dripping a byte a second could hold a refresh, and the store's lock,
+for ever), the answer is capped in size, and no exception raised from here references the
+request that carried the form.
 """
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
 import logging
+import threading
 import time
 from collections.abc import Mapping
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Union
 
 import requests
+import urllib3
+from requests.adapters import HTTPAdapter
 
-from .errors import KakaoAuthError, KakaoOAuthError, LoginRequired
+from .config import require_https
+from .errors import (
+    ConfigurationError,
+    KakaoOAuthError,
+    KakaoUnavailable,
+    LoginRequired,
+    TransportFailure,
+    printable,
+)
 
 __all__ = ["TokenEndpoint", "code_form", "error_from_answer", "parse_answer", "refresh_form"]
 
@@ -25,6 +45,16 @@ TOKEN_PATH = "/oauth/token"
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_RETRIES = 2
 DEFAULT_BACKOFF = 0.5
+# Kakao's token answers are under 2 KiB; anything far larger is not Kakao.
+MAX_ANSWER = 64 * 1024
+_KOE_CODE = "KOE"
+# requests exceptions that mean the request itself is malformed: no retry can help.
+_NOT_TRANSIENT = (
+    requests.exceptions.InvalidURL,
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidHeader,
+)
 
 
 def refresh_form(client_id: str, refresh_token: str, client_secret: Optional[str]) -> dict[str, str]:
@@ -59,45 +89,71 @@ def _with_secret(form: dict[str, str], client_secret: Optional[str]) -> dict[str
 
 
 def parse_answer(status: int, body: bytes) -> dict[str, Any]:
-    """Return a successful token answer as a dict, or raise the error it carries."""
+    """Return a successful token answer as a dict, or raise the error it carries.
+
+    Only the answer's shape is checked here; :meth:`Token.from_response` validates every field.
+    """
     data = _json_object(body)
     if status == 200 and data is not None and isinstance(data.get("access_token"), str):
         return data
     if data is not None and isinstance(data.get("error"), str):
         raise error_from_answer(status, data)
-    what = "a body that is not a token" if status == 200 else f"HTTP {status}"
-    raise KakaoAuthError(f"Kakao's token endpoint answered {what}; try again later")
+    if status == 200:
+        raise KakaoUnavailable("Kakao's token endpoint answered a body that is not a token; try again later")
+    if 400 <= status < 500 and status != 429:
+        raise ConfigurationError(
+            f"the token endpoint answered HTTP {status} in a format that is not Kakao's: "
+            "check KAKAO_KAUTH_URL (it should be https://kauth.kakao.com)"
+        )
+    raise KakaoUnavailable(f"Kakao's token endpoint answered HTTP {status}; try again later")
 
 
 def error_from_answer(status: Optional[int], data: Mapping[str, Any]) -> KakaoOAuthError:
     """The typed error for Kakao's error object; ``invalid_grant`` means the login is gone.
 
     KOE303 is an ``invalid_grant`` too, but it is a redirect-URI mismatch: configuration, not a
-    dead login.
+    dead login. Every field is the server's text: it is checked and cleaned before it can reach
+    a message or a terminal.
     """
-    error = str(data.get("error"))
-    code = data.get("error_code")
-    code = code if isinstance(code, str) else None
+    error = _word(data.get("error")) or "unknown_error"
+    code = _word(data.get("error_code"))
+    code = code if code and code.startswith(_KOE_CODE) else None
     description = data.get("error_description")
-    description = description if isinstance(description, str) else None
+    description = printable(description) if isinstance(description, str) else None
     cls = LoginRequired if error == "invalid_grant" and code != "KOE303" else KakaoOAuthError
     return cls(error, code, description, status)
 
 
+def _word(value: Any) -> Optional[str]:
+    # error and error_code are short identifiers; anything else is not Kakao's.
+    ok = isinstance(value, str) and 0 < len(value) <= 64 and value.isascii()
+    return value if ok and value.replace("_", "").isalnum() else None
+
+
 def _json_object(body: bytes) -> Optional[dict[str, Any]]:
     try:
-        data = json.loads(body)
-    except ValueError:
+        data = json.loads(body, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
         return None
     return data if isinstance(data, dict) else None
 
 
-class TokenEndpoint:
-    """Posts forms to Kakao's token endpoint with its own plain session.
+def _reject_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON (RFC 8259), though Python's parser accepts them by default.
+    raise ValueError(f"{name} is not JSON")
 
-    Connection errors, timeouts and 5xx answers are retried ``retries`` times with doubling
-    backoff; Kakao's 4xx answers never are (KOE237 means stop). A caller's request arguments
-    never reach this class: it only ever sends the form it is given.
+
+# One exchange's raw outcome: (status, body), or the name of the transient failure.
+_Outcome = Union[tuple[int, bytes], str]
+
+
+class TokenEndpoint:
+    """Posts forms to Kakao's token endpoint, one bounded exchange per attempt.
+
+    Each attempt has a deadline of ``timeout`` seconds for the whole exchange (connect, send,
+    answer). Connection failures, timeouts, garbled transfers and 5xx answers are retried
+    ``retries`` times with doubling ``backoff``; Kakao's 4xx answers never are (KOE237 means
+    stop). A caller's request arguments never reach this class: it only sends the form given.
     """
 
     def __init__(
@@ -109,46 +165,207 @@ class TokenEndpoint:
         backoff: float = DEFAULT_BACKOFF,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.url = url
-        self.timeout = timeout
-        self.retries = retries
-        self.backoff = backoff
+        self.url = require_https(url, "the token endpoint URL")
+        self.timeout = _positive(timeout, "timeout")
+        self.retries = int(_positive(retries, "retries", zero=True))
+        self.backoff = _positive(backoff, "backoff", zero=True)
         self._sleep = sleep
-        self._http: Optional[requests.Session] = None  # made on first use: most runs never refresh
 
     def __repr__(self) -> str:
         return f"TokenEndpoint({self.url!r})"
+
+    @property
+    def worst_case(self) -> float:
+        """The longest :meth:`post` can take: every attempt's deadline plus the backoff."""
+        return self.timeout * (self.retries + 1) + self.backoff * (float(2**self.retries) - 1)
 
     def post(self, form: Mapping[str, str]) -> dict[str, Any]:
         """Send ``form`` and return Kakao's token answer, or raise a typed error."""
         for attempt in range(self.retries + 1):
             last = attempt == self.retries
-            try:
-                response = self._send(form)
-            except (requests.ConnectionError, requests.Timeout) as e:
+            outcome = self._exchange(form)
+            if isinstance(outcome, str):
                 if last:
-                    raise KakaoAuthError(
-                        f"cannot reach Kakao's token endpoint {self.url}: {type(e).__name__}; try again later"
-                    ) from e
-                self._wait(attempt, type(e).__name__)
+                    # Raised outside any except block: no __context__ leads back to the request.
+                    raise KakaoUnavailable(
+                        f"cannot reach Kakao's token endpoint {self.url} ({outcome}); try again later"
+                    ) from TransportFailure(outcome)
+                self._wait(attempt, outcome)
                 continue
-            if response.status_code < 500 or last:
-                return parse_answer(response.status_code, response.content)
-            self._wait(attempt, f"HTTP {response.status_code}")
+            status, body = outcome
+            if 300 <= status < 400:
+                raise ConfigurationError(
+                    f"the token endpoint {self.url} answered a redirect (HTTP {status}); it is never "
+                    "followed, since it would re-send the form with its secrets: check KAKAO_KAUTH_URL"
+                )
+            if status < 500 or last:
+                return parse_answer(status, body)
+            self._wait(attempt, f"HTTP {status}")
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _send(self, form: Mapping[str, str]) -> requests.Response:
+    def _exchange(self, form: Mapping[str, str]) -> _Outcome:
         grant = form.get("grant_type")
         log.debug("POST %s (grant_type=%s)", self.url, grant)
-        if self._http is None:
-            self._http = requests.Session()
-        response = self._http.post(
-            self.url, data=dict(form), timeout=self.timeout, headers={"Accept": "application/json"}
-        )
-        log.debug("token endpoint answered HTTP %s", response.status_code)
-        return response
+        deadline = _Deadline(self.timeout)
+        failure: Optional[str] = None
+        # A new session per exchange: refreshes are hours apart, a pooled connection would be dead.
+        with requests.Session() as client, deadline:
+            client.mount("https://", _WatchedAdapter(deadline))
+            client.mount("http://", _WatchedAdapter(deadline))
+            try:
+                response = client.post(
+                    self.url,
+                    data=dict(form),
+                    timeout=self.timeout,
+                    headers={"Accept": "application/json"},
+                    allow_redirects=False,
+                    stream=True,
+                )
+                with response:
+                    outcome: _Outcome = (response.status_code, _read_capped(response))
+            except _NOT_TRANSIENT as e:
+                failure = f"!{type(e).__name__}"
+            except _TooLarge:
+                failure = f"an answer over {MAX_ANSWER // 1024} KiB"
+            except (
+                requests.RequestException,
+                urllib3.exceptions.HTTPError,
+                http.client.HTTPException,
+                OSError,
+                ValueError,
+            ) as e:
+                failure = type(e).__name__
+        if failure is not None and failure.startswith("!"):
+            raise ConfigurationError(
+                f"the token endpoint URL {self.url} cannot be requested ({failure[1:]})"
+            ) from TransportFailure(failure[1:])
+        if failure is not None:
+            return f"no answer within {self.timeout:g}s" if deadline.fired else failure
+        log.debug("token endpoint answered HTTP %s", outcome[0])
+        return outcome
 
     def _wait(self, attempt: int, why: str) -> None:
         delay = self.backoff * (2**attempt)
         log.warning("token endpoint failed (%s); retrying in %.1fs", why, delay)
         self._sleep(delay)
+
+
+def _positive(value: float, name: str, *, zero: bool = False) -> float:
+    number = float(value)
+    if not (number >= 0 if zero else number > 0) or number != number or number == float("inf"):
+        raise ConfigurationError(f"{name} must be a finite number {'>= 0' if zero else '> 0'}, got {value!r}")
+    return number
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _read_capped(response: requests.Response) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_content(8192):
+        size += len(chunk)
+        if size > MAX_ANSWER:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class _Deadline:
+    """Shuts the sockets of one exchange when its time is up, ending any read in progress.
+
+    requests' ``timeout`` bounds each socket read: a server that drips one byte a second never
+    trips it. A timer that shuts the socket down bounds the whole exchange instead.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.fired = False
+        self._sockets: list[Any] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+
+    def watch(self, sock: Any) -> None:
+        """Shut ``sock`` down at the deadline (at once if it has passed)."""
+        with self._lock:
+            self._sockets.append(sock)
+            if self.fired:
+                _shut(sock)
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            for sock in self._sockets:
+                _shut(sock)
+
+
+def _shut(sock: Any) -> None:
+    import socket
+
+    # socket.socket's own shutdown, not SSLSocket's: that one also drops the TLS object under
+    # the reading thread's feet. Shutting the descriptor makes the blocked read return at once.
+    with contextlib.suppress(OSError, TypeError):
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+_exchange_deadline = threading.local()
+
+
+class _WatchedHTTPSConnection(urllib3.connection.HTTPSConnection):
+    def connect(self) -> None:
+        deadline: Optional[_Deadline] = getattr(_exchange_deadline, "current", None)
+        super().connect()
+        if deadline is not None:
+            deadline.watch(self.sock)
+
+
+class _WatchedHTTPConnection(urllib3.connection.HTTPConnection):
+    def connect(self) -> None:
+        deadline: Optional[_Deadline] = getattr(_exchange_deadline, "current", None)
+        super().connect()
+        if deadline is not None:
+            deadline.watch(self.sock)
+
+
+class _WatchedHTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+class _WatchedHTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+_WATCHED_POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+
+
+class _WatchedAdapter(HTTPAdapter):
+    """An adapter whose connections hand their sockets to the exchange's deadline."""
+
+    def __init__(self, deadline: _Deadline) -> None:
+        self._deadline = deadline
+        super().__init__(max_retries=0)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _WATCHED_POOLS
+
+    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **kwargs)
+        if isinstance(manager, urllib3.ProxyManager):  # SOCKS managers have pools of their own
+            manager.pool_classes_by_scheme = _WATCHED_POOLS
+        return manager
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        _exchange_deadline.current = self._deadline
+        try:
+            return super().send(request, *args, **kwargs)
+        finally:
+            _exchange_deadline.current = None

@@ -49,7 +49,22 @@ DEFAULT_SCOPE = "profile_nickname talk_message"
 MONTH = 30 * 24 * 3600
 
 # The token endpoint's injectable faults; a KOE code (e.g. "KOE237") injects that Kakao error.
-FAULTS = ("500", "502-html", "not-json", "timeout", "reset")
+# "drip" sends a valid answer one byte every ``fault_delay`` / 10 seconds; "cut" resets the
+# connection halfway through the body; "bad-gzip" claims gzip and sends garbage; "redirect"
+# answers 307 to ``redirect_target``; "huge" and "deep" send a 1 MiB and a 30,000-deep body.
+FAULTS = (
+    "500",
+    "502-html",
+    "not-json",
+    "timeout",
+    "reset",
+    "drip",
+    "cut",
+    "bad-gzip",
+    "redirect",
+    "huge",
+    "deep",
+)
 _KOE = {
     "KOE320": (400, "invalid_grant", "authorization code not found for code={code}"),
     "KOE322": (400, "invalid_grant", "Refresh token not found"),
@@ -112,6 +127,7 @@ class FakeKakao:
         self.clock = clock
         self.token_file: Optional[str] = None  # where write_token_file writes by default
         self.fault_delay = 3.0  # how long the "timeout" fault keeps the client waiting
+        self.redirect_target = "http://127.0.0.1:9/steal"  # where the "redirect" fault points
         self.token_delay = 0.0  # seconds every token answer waits (a slow Kakao, a long refresh)
         self.deny_next_login = False  # the next /oauth/authorize answers error=access_denied
         self.reject_all_tokens = False  # kapi answers -401 to every access token
@@ -310,7 +326,7 @@ class FakeKakao:
             self.token_form_fields.append(sorted(form))
             fault = self._faults.popleft() if self._faults else None
         if fault is not None and fault not in _KOE:
-            return _fault_answer(fault, self.fault_delay)
+            return _fault_answer(fault, self.fault_delay, self.redirect_target)
         if self.token_delay:
             time.sleep(self.token_delay)
         with self._lock:
@@ -475,7 +491,18 @@ def _with_headers(
     return answer[0], {**answer[1], **extra}, answer[2]
 
 
-def _fault_answer(fault: str, delay: float) -> tuple[int, dict[str, str], bytes]:
+def _fault_answer(fault: str, delay: float, target: str) -> tuple[int, dict[str, str], bytes]:
+    token = json.dumps({"access_token": "x" * 40, "token_type": "bearer", "expires_in": 60}).encode()
+    if fault in ("drip", "cut"):
+        return 200, {"Content-Type": "application/json", _WRITE: f"{fault}:{delay / 10}"}, token
+    if fault == "bad-gzip":
+        return 200, {"Content-Type": "application/json", "Content-Encoding": "gzip"}, b"not gzip at all"
+    if fault == "redirect":
+        return 307, {"Location": target}, b""
+    if fault == "huge":
+        return 200, {"Content-Type": "application/json"}, b'{"pad": "' + b"x" * (1 << 20) + b'"}'
+    if fault == "deep":
+        return 200, {"Content-Type": "application/json"}, b"[" * 30_000 + b"]" * 30_000
     if fault == "timeout":
         time.sleep(delay)
         return _json(500, {"error": "server_error", "error_description": "too late"})
@@ -486,6 +513,10 @@ def _fault_answer(fault: str, delay: float) -> tuple[int, dict[str, str], bytes]
     if fault == "not-json":
         return 200, {"Content-Type": "text/plain"}, b"this is not JSON"
     return 500, {"Content-Type": "text/plain"}, b"Internal Server Error"
+
+
+# A header the handler consumes: write the body in a hostile way instead of at once.
+_WRITE = "X-Fake-Write"
 
 
 class _ResetConnection(Exception):
@@ -535,12 +566,25 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _reply(self, answer: tuple[int, dict[str, str], bytes]) -> None:
         status, headers, body = answer
+        headers = dict(headers)
+        how = headers.pop(_WRITE, None)
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        if how is None:
+            self.wfile.write(body)
+            return
+        mode, _, pause = how.partition(":")
+        if mode == "cut":
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            raise _ResetConnection
+        for i in range(len(body)):  # drip: a byte at a time, each well inside a read timeout
+            self.wfile.write(body[i : i + 1])
+            self.wfile.flush()
+            time.sleep(float(pause))
 
 
 class _KauthHandler(_Handler):

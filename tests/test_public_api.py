@@ -10,11 +10,13 @@ from kakao_auth import KakaoAuth, KakaoSession
 
 def test_all_is_pinned() -> None:
     assert sorted(kakao_auth.__all__) == [
+        "ConfigurationError",
         "FileTokenStore",
         "KakaoAuth",
         "KakaoAuthError",
         "KakaoOAuthError",
         "KakaoSession",
+        "KakaoUnavailable",
         "LoginRequired",
         "RedisTokenStore",
         "Token",

@@ -13,7 +13,16 @@ from pathlib import Path
 
 import pytest
 import requests
-from kakao_auth import KakaoAuth, KakaoAuthError, KakaoOAuthError, KakaoSession, LoginRequired, TokenFileError
+from kakao_auth import (
+    KakaoAuth,
+    KakaoAuthError,
+    KakaoOAuthError,
+    KakaoSession,
+    KakaoUnavailable,
+    LoginRequired,
+    TokenFileError,
+)
+from kakao_auth.errors import TransportFailure
 from kakao_auth.testing import FakeKakao
 
 ME = "/v2/user/me"
@@ -231,11 +240,10 @@ def test_persistent_faults_raise_with_the_cause_and_leave_the_file(
     fake_kakao.fault_delay = 1.0
     fake_kakao.fail_token(fault, times=3)
     auth = KakaoAuth.from_file(token_file, timeout=0.3, retries=2, backoff=0.01)
-    with pytest.raises(KakaoAuthError) as info:
+    with pytest.raises(KakaoUnavailable) as info:
         requests.get(fake_kakao.kapi_url + ME, auth=auth)
-    assert not isinstance(info.value, KakaoOAuthError)
     if fault in ("reset", "timeout"):
-        assert isinstance(info.value.__cause__, requests.RequestException)
+        assert isinstance(info.value.__cause__, TransportFailure)
     assert fake_kakao.token_calls == (1 if fault == "not-json" else 3)
 
 

@@ -1,0 +1,160 @@
+"""The token endpoint under attack: no redirect followed, every fault typed and bounded, no secret
+reachable from an exception (issue #8, points 1 and 2)."""
+
+from __future__ import annotations
+
+import pickle
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from kakao_auth import (
+    ConfigurationError,
+    KakaoAuth,
+    KakaoOAuthError,
+    KakaoSession,
+    KakaoUnavailable,
+)
+from kakao_auth.errors import TransportFailure
+from kakao_auth.oauth import TokenEndpoint, error_from_answer, refresh_form
+from kakao_auth.testing import DEFAULT_REDIRECT_URI, FakeKakao
+
+from tests.conftest import Recorder, exception_chain
+
+ME = "/v2/user/me"
+SECRET = "app-secret-0123456789abcdef"
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_a_redirect_from_the_token_endpoint_is_never_followed(
+    fake_kakao: FakeKakao, token_file: Path, recorder: Recorder, scheme: str
+) -> None:
+    fake_kakao.write_token_file(access_ttl=0)
+    before = token_file.read_bytes()
+    target = recorder.url if scheme == "http" else fake_kakao.kapi_url
+    fake_kakao.redirect_target = target + "/oauth/token"
+    fake_kakao.fail_token("redirect")
+    auth = KakaoAuth.from_file(token_file, client_secret=SECRET)
+    with pytest.raises(ConfigurationError, match="redirect") as info:
+        requests.get(fake_kakao.kapi_url + ME, auth=auth)
+    assert recorder.requests == []
+    assert fake_kakao.token_calls == 1  # not retried either
+    assert fake_kakao.api_calls == 0  # the https target (kapi) never saw the form
+    assert token_file.read_bytes() == before
+    assert "\n" not in str(info.value)
+
+
+def test_the_login_code_exchange_never_follows_a_redirect(fake_kakao: FakeKakao, recorder: Recorder) -> None:
+    session = KakaoSession(redirect_uri=DEFAULT_REDIRECT_URI, client_secret=SECRET)
+    url, _ = session.authorization_url()
+    redirected = fake_kakao.authorize(url)
+    fake_kakao.redirect_target = recorder.url + "/steal"
+    fake_kakao.fail_token("redirect")
+    with pytest.raises(ConfigurationError, match="redirect"):
+        session.fetch_token(authorization_response=redirected)
+    assert recorder.requests == []
+    assert not Path(str(fake_kakao.token_file)).exists()
+
+
+def test_fetch_token_refuses_a_plain_http_token_url(fake_kakao: FakeKakao, recorder: Recorder) -> None:
+    session = KakaoSession(redirect_uri=DEFAULT_REDIRECT_URI, client_secret=SECRET)
+    url, _ = session.authorization_url()
+    redirected = fake_kakao.authorize(url)
+    with pytest.raises(ConfigurationError, match="https"):
+        session.fetch_token(recorder.url + "/oauth/token", authorization_response=redirected)
+    assert recorder.requests == []
+
+
+@pytest.mark.parametrize("fault", ["cut", "bad-gzip", "huge"])
+def test_garbled_transfers_are_typed_and_retried(fake_kakao: FakeKakao, token_file: Path, fault: str) -> None:
+    fake_kakao.write_token_file(access_ttl=0)
+    before = token_file.read_bytes()
+    fake_kakao.fail_token(fault, times=3)
+    auth = KakaoAuth.from_file(token_file, retries=2, backoff=0.01)
+    with pytest.raises(KakaoUnavailable, match="try again later") as info:
+        auth.valid_token()
+    assert fake_kakao.token_calls == 3
+    assert isinstance(info.value.__cause__, TransportFailure)
+    assert token_file.read_bytes() == before
+
+
+def test_a_garbled_transfer_then_success(fake_kakao: FakeKakao, token_file: Path) -> None:
+    fake_kakao.write_token_file(access_ttl=0)
+    fake_kakao.fail_token("cut")
+    auth = KakaoAuth.from_file(token_file, backoff=0.01)
+    assert requests.get(fake_kakao.kapi_url + ME, auth=auth).status_code == 200
+    assert fake_kakao.token_calls == 2
+
+
+def test_json_nested_100000_deep_is_typed(fake_kakao: FakeKakao, token_file: Path) -> None:
+    fake_kakao.write_token_file(access_ttl=0)
+    fake_kakao.fail_token("deep")
+    with pytest.raises(KakaoUnavailable, match="not a token"):
+        KakaoAuth.from_file(token_file, retries=0).valid_token()
+
+
+def test_a_dripping_token_endpoint_is_bounded_by_the_timeout(fake_kakao: FakeKakao, token_file: Path) -> None:
+    fake_kakao.write_token_file(access_ttl=0)
+    fake_kakao.fault_delay = 5.0  # 0.5 s a byte: the ~70-byte answer would take 35 s
+    fake_kakao.fail_token("drip")
+    auth = KakaoAuth.from_file(token_file, timeout=1, retries=0)
+    started = time.monotonic()
+    with pytest.raises(KakaoUnavailable, match="no answer within 1s"):
+        auth.valid_token()
+    # 35 s unbounded against a 1 s deadline: 15 s separates them on any machine.
+    assert time.monotonic() - started < 15
+
+
+def test_the_store_lock_is_free_after_a_bounded_failure(fake_kakao: FakeKakao, token_file: Path) -> None:
+    fake_kakao.write_token_file(access_ttl=0)
+    fake_kakao.fault_delay = 5.0
+    fake_kakao.fail_token("drip")
+    with pytest.raises(KakaoUnavailable):
+        KakaoAuth.from_file(token_file, timeout=0.5, retries=0).valid_token()
+    assert KakaoAuth.from_file(token_file).valid_token().access_token
+
+
+def test_no_exception_in_the_chain_holds_the_form(fake_kakao: FakeKakao, token_file: Path) -> None:
+    token = fake_kakao.write_token_file(access_ttl=0, client_secret=SECRET)
+    fake_kakao.fail_token("reset", times=3)
+    with pytest.raises(KakaoUnavailable) as info:
+        KakaoAuth.from_file(token_file, backoff=0.01).valid_token()
+    chain = exception_chain(info.value)
+    assert len(chain) == 2  # the typed error and its TransportFailure, nothing else
+    for e in chain:
+        assert not hasattr(e, "request")
+        assert not isinstance(e, requests.RequestException)
+        for text in (str(e), repr(e), repr(vars(e)), repr(pickle.dumps(e))):
+            assert token.refresh_token is not None and token.refresh_token not in text
+            assert SECRET not in text
+
+
+def test_transport_failures_outside_requests_wording_are_typed() -> None:
+    # Nothing listens on port 9 of loopback: a connection failure, typed, never a bare requests error.
+    endpoint = TokenEndpoint("https://127.0.0.1:9/oauth/token", timeout=2, retries=1, sleep=lambda s: None)
+    with pytest.raises(KakaoUnavailable) as info:
+        endpoint.post(refresh_form("id", "r" * 40, SECRET))
+    assert [type(e) for e in exception_chain(info.value)] == [KakaoUnavailable, TransportFailure]
+
+
+@pytest.mark.parametrize("bad", ["ftp://kauth.kakao.com/oauth/token", "http://kauth.kakao.com/x", "https://"])
+def test_the_token_endpoint_takes_https_only(bad: str) -> None:
+    with pytest.raises(ConfigurationError):
+        TokenEndpoint(bad)
+
+
+def test_kakao_error_fields_cannot_inject_into_messages() -> None:
+    error = error_from_answer(
+        400,
+        {
+            "error": "invalid_grant\n\x1b[31mFAKE",
+            "error_code": "KOE999\nx",
+            "error_description": "line one\nline two \x1b[2J code=abcdefghijklmnopqrstuvwxyz0123",
+        },
+    )
+    assert isinstance(error, KakaoOAuthError)
+    message = str(error)
+    assert "\n" not in message and "\x1b" not in message
+    assert "abcdefghijklmnopqrstuvwxyz0123" not in message
+    assert error.error == "unknown_error" and error.error_code is None
