@@ -15,6 +15,7 @@ request that carried the form.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import http.client
 import json
 import logging
@@ -36,8 +37,16 @@ from .errors import (
     TransportFailure,
     printable,
 )
+from .token import Token
 
-__all__ = ["TokenEndpoint", "code_form", "error_from_answer", "parse_answer", "refresh_form"]
+__all__ = [
+    "TokenEndpoint",
+    "code_form",
+    "error_from_answer",
+    "merge_answer",
+    "parse_answer",
+    "refresh_form",
+]
 
 log = logging.getLogger("kakao_auth")
 
@@ -106,6 +115,21 @@ def parse_answer(status: int, body: bytes) -> dict[str, Any]:
             "check KAKAO_KAUTH_URL (it should be https://kauth.kakao.com)"
         )
     raise KakaoUnavailable(f"Kakao's token endpoint answered HTTP {status}; try again later")
+
+
+def merge_answer(current: Optional[Token], answer: Mapping[str, Any], now: float, **extra: Any) -> Token:
+    """The token Kakao's ``answer`` (received at ``now``) gives, merged into ``current`` if any.
+
+    Every field is validated (:class:`Token`); an answer that fails is Kakao's fault, typed as
+    :class:`KakaoUnavailable` and never saved.
+    """
+    try:
+        token = current.merge(answer, now) if current is not None else Token.from_response(answer, now)
+        return dataclasses.replace(token, **extra) if extra else token
+    except ValueError as e:
+        raise KakaoUnavailable(
+            f"Kakao's token endpoint answered a token that fails a check ({e}); try again later"
+        ) from None
 
 
 def error_from_answer(status: Optional[int], data: Mapping[str, Any]) -> KakaoOAuthError:

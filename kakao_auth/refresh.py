@@ -10,13 +10,12 @@ kills the old one at once: a refresh whose answer is not saved can lose the logi
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from typing import Callable, Optional
 
 from .errors import KakaoAuthError, TokenStoreConflict, TokenStoreError
-from .oauth import TokenEndpoint, refresh_form
+from .oauth import TokenEndpoint, merge_answer, refresh_form
 from .store import TokenStore
 from .token import DEFAULT_LEEWAY, Token
 
@@ -91,7 +90,7 @@ class Refresher:
         sent_at = self.clock()
         answer = self.endpoint.post(refresh_form(client_id, current.refresh_token, secret))
         # Remember the app the token belongs to, so later runs need no KAKAO_REST_API_KEY.
-        return dataclasses.replace(current.merge(answer, sent_at), client_id=client_id)
+        return merge_answer(current, answer, sent_at, client_id=client_id)
 
     def _save(self, new: Token, current: Token) -> None:
         try:

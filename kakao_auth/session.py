@@ -19,7 +19,7 @@ from .auth import KakaoAuth
 from .config import resolve
 from .errors import KakaoAuthError
 from .login import AUTHORIZE_PATH, Scope, authorize_url, new_pkce, new_state, parse_redirect
-from .oauth import DEFAULT_TIMEOUT, TOKEN_PATH, TokenEndpoint, code_form
+from .oauth import DEFAULT_TIMEOUT, TOKEN_PATH, TokenEndpoint, code_form, merge_answer
 from .store import PathLike, TokenStore
 from .stores import open_store
 from .token import Token
@@ -158,7 +158,7 @@ class KakaoSession(OAuth2Session):
             token_url or self.kakao_auth.settings.kauth_url + TOKEN_PATH, timeout=self._timeout, retries=0
         )
         issued = time.time()
-        token = Token.from_response(endpoint.post(form), issued, client_id=client_id, client_secret=secret)
+        token = merge_answer(None, endpoint.post(form), issued, client_id=client_id, client_secret=secret)
         store = self.kakao_auth.store
         with store.lock():
             store.save(token)

@@ -24,7 +24,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from typing import Callable, ContextManager, Optional, Union
+from typing import Any, Callable, ContextManager, Optional, Union
 
 from .errors import TokenFileError, TokenStoreConflict, TokenStoreError
 from .token import Token
@@ -152,7 +152,9 @@ def parse_token(raw: bytes, issued_at: float, error: Callable[[str], TokenStoreE
     if not raw.strip():
         raise error("is empty")
     try:
-        data = json.loads(raw)
+        data = json.loads(raw, parse_constant=_reject_constant)
+    except RecursionError:
+        raise error("is not JSON (nested too deep)") from None
     except ValueError as e:
         raise error(f"is not JSON ({_json_where(e)})") from None
     if not isinstance(data, dict):
@@ -161,6 +163,11 @@ def parse_token(raw: bytes, issued_at: float, error: Callable[[str], TokenStoreE
         return Token.from_dict(data, issued_at=issued_at)
     except ValueError as e:
         raise error(f"has {e}") from None
+
+
+def _reject_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON (RFC 8259), though Python's parser takes them by default.
+    raise ValueError(f"{name} is not JSON")
 
 
 def _json_where(e: ValueError) -> str:

@@ -22,6 +22,9 @@ def span(seconds: float) -> str:
 
 def describe(at: float, now: float) -> str:
     """``2026-11-21 18:00 KST (in 5h 12m)``, or ``(expired 3m 5s ago)`` once past."""
-    local = datetime.datetime.fromtimestamp(at).astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    try:
+        local = datetime.datetime.fromtimestamp(at).astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    except (OverflowError, ValueError, OSError):  # beyond what this platform's time can show
+        local = f"epoch {at:.0f}"
     relative = f"in {span(at - now)}" if at > now else f"expired {span(now - at)} ago"
     return f"{local} ({relative})"

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import math
+import re
 from collections.abc import Mapping
 from typing import Any, Optional
 
@@ -32,7 +34,9 @@ class TokenState(enum.Enum):
 class Token:
     """One Kakao login: access token, refresh token and their absolute expiries.
 
-    ``repr()`` and ``str()`` never show a token or secret.
+    ``repr()`` and ``str()`` never show a token or secret. Every field is checked on
+    construction (type, range, characters), so a Token that exists is safe to send, print the
+    expiry of and save; a bad value raises ``ValueError`` naming the field, never the value.
     """
 
     access_token: str = dataclasses.field(repr=False)
@@ -45,6 +49,19 @@ class Token:
     id_token: Optional[str] = dataclasses.field(default=None, repr=False)
     client_id: Optional[str] = None
     client_secret: Optional[str] = dataclasses.field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        _check_text("access_token", self.access_token, _B64TOKEN, required=True)
+        _check_text("refresh_token", self.refresh_token, _B64TOKEN)
+        _check_text("id_token", self.id_token, _B64TOKEN)
+        _check_text("client_id", self.client_id, _CLIENT_ID)
+        _check_text("client_secret", self.client_secret, _VISIBLE)
+        _check_text("scope", self.scope, _SCOPE)
+        if self.token_type.lower() != "bearer":
+            raise ValueError("token_type is not bearer")
+        _check_number("expires_in", self.expires_in, _MAX_LIFETIME)
+        _check_number("expires_at", self.expires_at, _MAX_EPOCH)
+        _check_number("refresh_token_expires_at", self.refresh_token_expires_at, _MAX_EPOCH)
 
     @classmethod
     def from_response(cls, data: Mapping[str, Any], now: float, **extra: Any) -> Token:
@@ -60,14 +77,14 @@ class Token:
         naming the field when the object has no usable access token or a field has a bad type.
         """
         access = data.get("access_token")
-        if not isinstance(access, str) or not access:
+        if access is None or access == "":
             raise ValueError("no access_token")
         fields: dict[str, Any] = {
             "access_token": access,
             "token_type": _text(data, "token_type") or "bearer",
             "expires_in": _seconds(data, "expires_in"),
             "expires_at": _expiry(data, "expires_at", "expires_in", issued_at),
-            "refresh_token": _text(data, "refresh_token") or None,
+            "refresh_token": _nonempty(data, "refresh_token"),
             "refresh_token_expires_at": _expiry(
                 data, "refresh_token_expires_at", "refresh_token_expires_in", issued_at
             ),
@@ -157,6 +174,37 @@ class Token:
 # Kakao issues a new refresh token once the current one has less than a month left.
 _ROTATION_WINDOW = 30 * 24 * 3600
 
+# RFC 6750 section 2.1's b64token: what may follow "Bearer " in a header. A token outside it (a
+# newline, a space) could split a header or a terminal line; Kakao's tokens are base64url.
+_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]{1,4096}=*")
+_CLIENT_ID = re.compile(r"[A-Za-z0-9_\-.]{1,128}")
+_VISIBLE = re.compile(r"[\x21-\x7e]{1,512}")  # printable ASCII, no spaces
+_SCOPE = re.compile(r"[\x20-\x7e]{0,4096}")  # consent items, space- or comma-separated
+# Lifetimes Kakao gives are hours to months; ten years is far beyond any and keeps floats exact.
+_MAX_LIFETIME = 10 * 366 * 86400
+_MAX_EPOCH = 32503680000.0  # the year 3000: beyond it an expiry is garbage, not a date
+
+
+def _check_text(name: str, value: Any, pattern: re.Pattern[str], *, required: bool = False) -> None:
+    if value is None and not required:
+        return
+    if not isinstance(value, str):
+        raise ValueError(f"{name} is not a string")
+    if not value and required:
+        raise ValueError(f"{name} is empty")
+    if not pattern.fullmatch(value):
+        raise ValueError(f"{name} has characters a token cannot have, or is too long")
+
+
+def _check_number(name: str, value: Any, largest: float) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} is not a number")
+    # Compared before any float(): a 400-digit int would overflow the conversion.
+    if not (0 <= value <= largest) or (isinstance(value, float) and not math.isfinite(value)):
+        raise ValueError(f"{name} is out of range")
+
 
 def _text(data: Mapping[str, Any], name: str) -> Optional[str]:
     value = data.get(name)
@@ -169,9 +217,15 @@ def _number(data: Mapping[str, Any], name: str) -> Optional[float]:
     value = data.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name} is not a number")
+    relative = name.endswith("_in")
+    _check_number(name, value, _MAX_LIFETIME if relative else _MAX_EPOCH)
     return float(value)
+
+
+def _nonempty(data: Mapping[str, Any], name: str) -> Optional[str]:
+    # The tutorials' files sometimes hold "refresh_token": "" after a bad refresh: treat as absent.
+    value = data.get(name)
+    return None if value == "" else value
 
 
 def _seconds(data: Mapping[str, Any], name: str) -> Optional[int]:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 from kakao_auth import Token, TokenState
+from kakao_auth.errors import TokenStoreError
+from kakao_auth.store import parse_token
+from kakao_auth.timefmt import describe, span
 
 NOW = 1_800_000_000.0
 TUTORIAL = {
@@ -127,11 +130,51 @@ def test_repr_hides_every_secret() -> None:
     [
         ({}, "no access_token"),
         ({"access_token": ""}, "no access_token"),
-        ({"access_token": 5}, "no access_token"),
+        ({"access_token": 5}, "access_token is not a string"),
         ({"access_token": "x", "expires_in": "soon"}, "expires_in is not a number"),
+        ({"access_token": "x", "expires_in": "21599"}, "expires_in is not a number"),
+        ({"access_token": "x", "expires_in": float("inf")}, "expires_in is out of range"),
+        ({"access_token": "x", "expires_in": float("nan")}, "expires_in is out of range"),
+        ({"access_token": "x", "expires_in": 10**400}, "expires_in is out of range"),
+        ({"access_token": "x", "expires_in": -5}, "expires_in is out of range"),
+        ({"access_token": "x", "expires_in": True}, "expires_in is not a number"),
+        ({"access_token": "x", "expires_at": float("nan")}, "expires_at is out of range"),
+        ({"access_token": "x", "refresh_token_expires_at": float("nan")}, "refresh_token_expires_at is out"),
+        ({"access_token": "x", "refresh_token_expires_in": 1e300}, "refresh_token_expires_in is out"),
         ({"access_token": "x", "refresh_token": 7}, "refresh_token is not a string"),
+        ({"access_token": "x", "scope": ["talk_message"]}, "scope is not a string"),
+        ({"access_token": "x\nInjected: 1"}, "access_token has characters"),
+        ({"access_token": "x y"}, "access_token has characters"),
+        ({"access_token": "x" * 5000}, "access_token has characters a token cannot have, or is too long"),
+        ({"access_token": "x", "refresh_token": "r\r\n"}, "refresh_token has characters"),
+        ({"access_token": "x", "client_id": "id\u001b[2J"}, "client_id has characters"),
+        ({"access_token": "x", "token_type": "mac"}, "token_type is not bearer"),
     ],
 )
 def test_bad_objects_are_rejected_naming_the_field(data: dict[str, object], problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
         Token.from_dict(data, issued_at=NOW)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"access_token": "x", "expires_in": NaN}',
+        b'{"access_token": "x", "expires_in": Infinity}',
+        b'{"access_token": "x", "expires_in": 1e999}',
+        b'{"access_token": "x", "refresh_token_expires_at": NaN, "refresh_token": "r"}',
+        b'{"access_token": "x", "expires_in": 1' + b"0" * 400 + b"}",
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"a": ' * 100_000 + b"1" + b"}" * 100_000,
+        b'{"access_token": "a\\nb"}',
+    ],
+)
+def test_hostile_files_are_a_typed_error(raw: bytes) -> None:
+    with pytest.raises(TokenStoreError) as info:
+        parse_token(raw, NOW, lambda problem: TokenStoreError(problem))
+    assert "\n" not in str(info.value)
+
+
+def test_far_future_expiries_are_described_not_crashed() -> None:
+    assert describe(32503680000.0, NOW).endswith("(in " + span(32503680000.0 - NOW) + ")")
+    assert "epoch" in describe(1e300, NOW) or describe(1e300, NOW)
