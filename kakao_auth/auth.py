@@ -1,29 +1,28 @@
 """KakaoAuth: a requests auth that attaches the Kakao access token and keeps it alive.
 
-Per request the hot path is memory only: a fresh token in hand is attached with no file I/O and
-no lock. A token inside its leeway is refreshed first; a 401 with Kakao's ``-401`` (or
-``WWW-Authenticate: ... invalid_token``) triggers one refresh and one re-send of the same
-request, the way requests' ``HTTPDigestAuth.handle_401`` re-sends: the adapter runs no hooks, so
-the retry cannot loop. The token only ever travels over HTTPS to the API host.
+The token itself is held by :class:`~kakao_auth.core.TokenCore` (shared with the httpx adapter);
+this module is the requests glue. Per request the hot path is memory only: a fresh token in hand
+is attached with no file I/O and no lock. A token inside its leeway is refreshed first; a 401
+with Kakao's ``-401`` (or ``WWW-Authenticate: ... invalid_token``) triggers one refresh and one
+re-send of the same request, the way requests' ``HTTPDigestAuth.handle_401`` re-sends: the
+adapter runs no hooks, so the retry cannot loop. The token only ever travels over HTTPS to the
+API host (:class:`~kakao_auth.routing.ApiRoute`).
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import logging
-import threading
 import time
 from typing import Any, Callable, Optional, TypeVar
-from urllib.parse import urlsplit
 
 import requests
 from requests.cookies import extract_cookies_to_jar
 
-from .config import KAPI_URL, resolve
-from .errors import KakaoAuthError
+from .config import resolve
+from .core import TokenCore
 from .oauth import DEFAULT_BACKOFF, DEFAULT_RETRIES, DEFAULT_TIMEOUT, TOKEN_PATH, TokenEndpoint
-from .refresh import Refresher
+from .routing import ApiRoute, is_invalid_token
 from .store import PathLike, TokenStore
 from .token import DEFAULT_LEEWAY, Token
 
@@ -40,8 +39,9 @@ class KakaoAuth(requests.auth.AuthBase):
 
     Build it with :meth:`from_file` or :meth:`from_store`. Options: ``kauth_url``, ``kapi_url``
     (else ``KAKAO_KAUTH_URL`` / ``KAKAO_KAPI_URL``), ``leeway`` (seconds before expiry to refresh,
-    clamped to a tenth of the token's lifetime), ``timeout``, ``retries`` and ``backoff`` (first
-    delay, doubling) for the token endpoint, ``clock`` (a ``time.time`` stand-in for tests).
+    clamped to a tenth of the token's lifetime), ``timeout`` (seconds for one whole exchange with
+    the token endpoint), ``retries`` and ``backoff`` (first delay, doubling) for it, ``clock`` (a
+    ``time.time`` stand-in for tests).
     """
 
     def __init__(
@@ -62,16 +62,11 @@ class KakaoAuth(requests.auth.AuthBase):
         self.store = store
         self.settings = settings
         self.leeway = leeway
-        self._clock = clock
-        api = urlsplit(settings.kapi_url)
-        self._api_origin = (api.hostname, api.port or 443)
-        # With KAKAO_KAPI_URL pointing elsewhere (tests, staging), scripts that spell out
-        # https://kapi.kakao.com are routed there instead of being refused.
-        self._reroute = settings.kapi_url != KAPI_URL
+        self.route = ApiRoute(settings.kapi_url)
         endpoint = TokenEndpoint(
             settings.kauth_url + TOKEN_PATH, timeout=timeout, retries=retries, backoff=backoff
         )
-        self._refresher = Refresher(
+        self.core = TokenCore(
             store,
             endpoint,
             client_id=settings.client_id,
@@ -79,8 +74,6 @@ class KakaoAuth(requests.auth.AuthBase):
             leeway=leeway,
             clock=clock,
         )
-        self._token: Optional[Token] = None
-        self._refreshing = threading.Lock()
 
     @classmethod
     def from_file(
@@ -120,83 +113,58 @@ class KakaoAuth(requests.auth.AuthBase):
     @property
     def client_id(self) -> Optional[str]:
         """The app's REST API key: the setting, else the one stored with the token."""
-        return self.settings.client_id or (self._token.client_id if self._token else None)
+        held = self.core.held
+        return self.settings.client_id or (held.client_id if held else None)
 
     @property
     def held(self) -> Optional[Token]:
         """The token in hand, without reading the store (None before first use)."""
-        return self._token
+        return self.core.held
 
     @property
     def token(self) -> Token:
         """The token in hand (read from the store on first use); it may be due for refresh."""
-        return self._token if self._token is not None else self.reload()
+        return self.core.token
 
     def reload(self) -> Token:
         """Read the store again and hold what it has."""
-        self._token = self.store.load()
-        return self._token
+        return self.core.reload()
 
     def adopt(self, token: Token) -> None:
         """Hold ``token``, just saved to the store by a login."""
-        self._token = token
+        self.core.adopt(token)
 
     def valid_token(self) -> Token:
         """A token fresh enough to use now, refreshing it first when due."""
-        token = self.token
-        if token.is_fresh(self._clock(), self.leeway):
-            return token
-        return self._refresh(token.access_token)
+        return self.core.valid_token()
 
     def refresh(self) -> Token:
         """Refresh now, through the locked path, even when the token is fresh."""
-        with self._refreshing:
-            self._token = self._refresher.refresh(self.token.access_token, force=True)
-            return self._token
-
-    def _refresh(self, failed: str) -> Token:
-        with self._refreshing:
-            # Another thread of this process may have refreshed while this one waited.
-            mine = self._token
-            if mine is not None and mine.supersedes(failed, self._clock(), self.leeway):
-                return mine
-            self._token = self._refresher.refresh(failed)
-            return self._token
+        return self.core.refresh(self.token.access_token, force=True)
 
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
-        if self._reroute and r.url and r.url.startswith(KAPI_URL + "/"):
-            r.url = self.settings.kapi_url + r.url[len(KAPI_URL) :]
-        self._check_destination(r.url or "")
-        r.headers["Authorization"] = _bearer(self.valid_token())
+        r.url = self.route.check(r.url or "")
+        r.headers["Authorization"] = _bearer(self.core.valid_token())
         hook = functools.partial(self._handle_401, body_pos=_body_position(r))
         r.register_hook("response", hook)  # type: ignore[no-untyped-call]
         return r
 
     def is_api_url(self, url: str) -> bool:
         """True when ``url`` may carry the token: HTTPS to the API host and port."""
-        parts = urlsplit(url)
-        return parts.scheme == "https" and (parts.hostname, parts.port or 443) == self._api_origin
-
-    def _check_destination(self, url: str) -> None:
-        if not self.is_api_url(url):
-            parts = urlsplit(url)
-            raise KakaoAuthError(
-                f"refusing to send the Kakao access token to {parts.scheme}://{parts.netloc}: "
-                f"it only goes to {self.settings.kapi_url} over HTTPS"
-            )
+        return self.route.allows(url)
 
     def _handle_401(
         self, r: requests.Response, *, body_pos: Optional[int], **kwargs: Any
     ) -> requests.Response:
         request = r.request
-        if r.status_code != 401 or not _is_invalid_token(r):
+        if r.status_code != 401 or not is_invalid_token(r.headers.get("WWW-Authenticate"), r.content):
             return r
         # Response hooks also run on redirected hops: never re-send the token off the API host.
         if not self.is_api_url(request.url or ""):
             return r
         sent = (request.headers.get("Authorization") or "").partition(" ")[2]
         log.info("the API host answered -401; refreshing once and retrying")
-        new = self._refresh(sent)
+        new = self.core.refresh(sent)
         if not _rewind(request, body_pos):
             log.warning("the request body cannot be rewound; returning the 401 unretried")
             return r
@@ -205,16 +173,6 @@ class KakaoAuth(requests.auth.AuthBase):
 
 def _bearer(token: Token) -> str:
     return f"Bearer {token.access_token}"
-
-
-def _is_invalid_token(r: requests.Response) -> bool:
-    if "invalid_token" in r.headers.get("WWW-Authenticate", ""):
-        return True
-    try:
-        data = json.loads(r.content)
-    except ValueError:
-        return False
-    return isinstance(data, dict) and data.get("code") == -401
 
 
 def _body_position(r: requests.PreparedRequest) -> Optional[int]:

@@ -1,20 +1,34 @@
 """The one refresh path: lock, re-read, adopt or refresh once, save, release.
 
 Every refresh, pre-emptive or after a -401, from any thread or process, goes through
-:meth:`Refresher.refresh`. Under the store's lock it re-reads the store: when someone else
-already refreshed (the stored access token is not the one that failed, and it is fresh) it adopts
-that token without calling Kakao. Otherwise it calls the token endpoint once and saves the merged
-answer before the lock is released, because Kakao rotates refresh tokens in their last month and
-kills the old one at once: a refresh whose answer is not saved can lose the login for good.
+:meth:`Refresher.refresh`. It first looks at the store without the lock (the file is replaced
+atomically, so an unlocked read sees a whole token): when someone else already refreshed (the
+stored access token is not the one that failed, and it is fresh; :meth:`Token.supersedes`) it
+adopts that token. Otherwise it waits for the store's lock, and keeps looking while it waits, so
+that once the holder saves, every waiter adopts at once instead of queueing for the lock. The
+holder re-reads under the lock, calls the token endpoint once and saves the merged answer before
+the lock is released, because Kakao rotates refresh tokens in their last month and kills the old
+one at once: a refresh whose answer is not saved can lose the login for good. So Kakao is never
+called unless the store can take the answer (:meth:`TokenStore.check_writable`).
+
+A refresh token Kakao refused (``invalid_grant``) is remembered: later calls fail fast instead of
+posting it again (toward KOE237), until the store holds a different one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from typing import Callable, Optional
 
-from .errors import KakaoAuthError, TokenStoreConflict, TokenStoreError
+from .errors import (
+    ConfigurationError,
+    KakaoAuthError,
+    LoginRequired,
+    TokenStoreConflict,
+    TokenStoreError,
+)
 from .oauth import TokenEndpoint, merge_answer, refresh_form
 from .store import TokenStore
 from .token import DEFAULT_LEEWAY, Token
@@ -43,6 +57,8 @@ class Refresher:
         self._client_secret = client_secret
         self.leeway = leeway
         self.clock = clock
+        # Digests of refresh tokens Kakao refused, with the error it gave: never posted again.
+        self._dead: dict[str, LoginRequired] = {}
 
     def __repr__(self) -> str:
         return f"Refresher({self.store!r}, client_id={self.client_id!r})"
@@ -52,25 +68,74 @@ class Refresher:
 
         ``force`` refreshes even when the store holds a newer fresh token (``kakao-auth refresh``).
         """
-        with self.store.lock():
+        adopt = None if force else (lambda: self._newer_in_store(failed))
+        with self.store.lock_or_adopt(adopt) as adopted:
+            if adopted is not None:
+                log.info("adopted a token refreshed by another holder of %s", self.store.location)
+                return adopted
             current = self.store.load()
             if not force and current.supersedes(failed, self.clock(), self.leeway):
                 log.info("adopted a token refreshed by another holder of %s", self.store.location)
                 return current
+            return self._refresh_locked(current, failed)
+
+    def save(self, token: Token) -> None:
+        """Store a login's or a copy's ``token`` under the store's lock (the one write path)."""
+        with self.store.lock():
+            self.store.check_writable()
+            self._save(token, None)
+        self._dead.clear()  # a new login: nothing remembered applies to it
+
+    def _newer_in_store(self, failed: Optional[str]) -> Optional[Token]:
+        # Unlocked: the store is replaced as a whole, so this sees the old token or the new one.
+        try:
+            stored = self.store.load()
+        except TokenStoreError:
+            return None
+        return stored if stored.supersedes(failed, self.clock(), self.leeway) else None
+
+    def _refresh_locked(self, current: Token, failed: Optional[str], *, look_again: bool = True) -> Token:
+        self._check_not_dead(current)
+        self.store.check_writable()  # never call Kakao for an answer that could not be saved
+        try:
             new = self._call(current)
-            try:
-                self._save(new, current)
-            except TokenStoreConflict:
-                return self._adopt_after_conflict()
-            log.info("refreshed the access token in %s", self.store.location)
-            return new
+        except LoginRequired as e:
+            self._remember_dead(current, e)
+            if not look_again:
+                raise
+            return self._after_invalid_grant(current, failed, e)
+        try:
+            self._save(new, current)
+        except TokenStoreConflict:
+            return self._adopt_after_conflict()
+        log.info("refreshed the access token in %s", self.store.location)
+        return new
+
+    def _after_invalid_grant(self, current: Token, failed: Optional[str], error: LoginRequired) -> Token:
+        # A holder whose lock lapsed (Redis TTL) may have posted a refresh token that another
+        # holder had just rotated away: the store then holds the live one. Look once.
+        stored = self.store.load()
+        if stored.refresh_token == current.refresh_token:
+            raise error
+        if stored.supersedes(failed, self.clock(), self.leeway):
+            log.warning("Kakao refused a rotated-away refresh token; adopted the stored one")
+            return stored
+        return self._refresh_locked(stored, failed, look_again=False)
+
+    def _check_not_dead(self, current: Token) -> None:
+        refused = self._dead.get(_digest(current.refresh_token))
+        if refused is not None:
+            raise LoginRequired(refused.error, refused.error_code, None, refused.status_code)
+
+    def _remember_dead(self, current: Token, error: LoginRequired) -> None:
+        self._dead[_digest(current.refresh_token)] = error
 
     def _adopt_after_conflict(self) -> Token:
         # This holder's lock lapsed mid-refresh and another holder saved meanwhile: theirs stands.
         stored = self.store.load()
         if not stored.is_fresh(self.clock(), self.leeway):
             raise TokenStoreError(
-                f"the token in {self.store.location} changed during a refresh and is not fresh"
+                f"the token in {self.store.location} changed during a refresh and is not fresh; try again"
             )
         log.warning(
             "the lock on %s lapsed during a refresh; adopted the newer stored token", self.store.location
@@ -82,9 +147,10 @@ class Refresher:
             raise self.store.error("has no refresh_token, so the access token cannot be renewed")
         client_id = self.client_id or current.client_id
         if not client_id:
-            raise KakaoAuthError(
-                f"no client id to refresh the token in {self.store.location}: pass client_id=, "
-                "set KAKAO_REST_API_KEY, or log in with `kakao-auth login` (it stores the id)"
+            raise ConfigurationError(
+                f"no client id to refresh the token in {self.store.location}: pass --client-id "
+                "(client_id= in Python), set KAKAO_REST_API_KEY, or log in with `kakao-auth login` "
+                "(it stores the id)"
             )
         secret = self._client_secret or current.client_secret
         sent_at = self.clock()
@@ -92,13 +158,22 @@ class Refresher:
         # Remember the app the token belongs to, so later runs need no KAKAO_REST_API_KEY.
         return merge_answer(current, answer, sent_at, client_id=client_id)
 
-    def _save(self, new: Token, current: Token) -> None:
+    def _save(self, new: Token, current: Optional[Token]) -> None:
         try:
             self.store.save(new, previous=current)
         except TokenStoreConflict:
             raise
-        except TokenStoreError as e:
+        except KakaoAuthError as e:
             raise TokenStoreError(
                 f"Kakao issued a new token but it could not be saved to {self.store.location} "
                 f"({e}); if Kakao rotated the refresh token, run `kakao-auth login`"
-            ) from e
+            ) from None
+        except (OSError, ValueError) as e:
+            raise TokenStoreError(
+                f"Kakao issued a new token but it could not be saved to {self.store.location} "
+                f"({type(e).__name__}); if Kakao rotated the refresh token, run `kakao-auth login`"
+            ) from None
+
+
+def _digest(refresh_token: Optional[str]) -> str:
+    return hashlib.sha256((refresh_token or "").encode()).hexdigest()

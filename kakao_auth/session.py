@@ -17,9 +17,9 @@ from requests_oauthlib import OAuth2Session
 
 from .auth import KakaoAuth
 from .config import resolve
-from .errors import KakaoAuthError
+from .errors import ConfigurationError
 from .login import AUTHORIZE_PATH, Scope, authorize_url, new_pkce, new_state, parse_redirect
-from .oauth import DEFAULT_TIMEOUT, TOKEN_PATH, TokenEndpoint, code_form, merge_answer
+from .oauth import DEFAULT_TIMEOUT, TOKEN_PATH, TokenEndpoint, code_form
 from .store import PathLike, TokenStore
 from .stores import open_store
 from .token import Token
@@ -146,23 +146,25 @@ class KakaoSession(OAuth2Session):
         authorization_response: Optional[str] = None,
         **kwargs: Any,
     ) -> dict[str, Any]:
-        """Exchange the code (or the redirected URL) for tokens and save them to the store."""
+        """Exchange the code (or the redirected URL) for tokens and save them to the store.
+
+        ``state`` and ``code_verifier`` may be passed, as a web app's callback (a new session
+        object) does; the redirect's state must then match. Other keyword arguments are ignored:
+        nothing a caller passes is forwarded into the token request.
+        """
+        state = kwargs.get("state") or self._state
+        verifier = kwargs.get("code_verifier") or self._code_verifier
         if authorization_response:
-            code = parse_redirect(authorization_response, self._state)
+            code = parse_redirect(authorization_response, state)
         if not code:
-            raise KakaoAuthError("pass code= or authorization_response= to fetch_token()")
+            raise ConfigurationError("pass code= or authorization_response= to fetch_token()")
         client_id = self._require_client_id()
         secret = self.kakao_auth.settings.client_secret
-        form = code_form(client_id, self._require_redirect_uri(), code, secret, self._code_verifier)
-        endpoint = TokenEndpoint(
-            token_url or self.kakao_auth.settings.kauth_url + TOKEN_PATH, timeout=self._timeout, retries=0
-        )
-        issued = time.time()
-        token = merge_answer(None, endpoint.post(form), issued, client_id=client_id, client_secret=secret)
-        store = self.kakao_auth.store
-        with store.lock():
-            store.save(token)
-        self.kakao_auth.adopt(token)
+        form = code_form(client_id, self._require_redirect_uri(), code, secret, verifier)
+        # retries=0: the code is single use, a retry after a lost answer could only fail (KOE320).
+        url = token_url or self.kakao_auth.settings.kauth_url + TOKEN_PATH
+        endpoint = TokenEndpoint(url, timeout=self._timeout, retries=0)
+        self.kakao_auth.core.log_in(endpoint, form, client_id=client_id, client_secret=secret)
         return self.token
 
     def refresh_token(self, token_url: Optional[str] = None, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
@@ -189,12 +191,12 @@ class KakaoSession(OAuth2Session):
 
     def _require_client_id(self) -> str:
         if not self.kakao_auth.settings.client_id:
-            raise KakaoAuthError(
+            raise ConfigurationError(
                 "no client id: pass client_id= (the app's REST API key) or set KAKAO_REST_API_KEY"
             )
         return self.kakao_auth.settings.client_id
 
     def _require_redirect_uri(self) -> str:
         if not self.redirect_uri:
-            raise KakaoAuthError("no redirect_uri: pass redirect_uri= (one registered for the app)")
+            raise ConfigurationError("no redirect_uri: pass redirect_uri= (one registered for the app)")
         return str(self.redirect_uri)

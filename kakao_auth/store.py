@@ -9,17 +9,25 @@ path (``refresh.py``) needs three things of it, and third-party stores implement
 - ``lock()``: a context manager that excludes every other holder sharing the store, bounded in
   time, raising :class:`TokenStoreError` when the wait is exhausted.
 
+Three more have defaults a store may refine: ``lock_or_adopt()`` (watch the store while waiting,
+so waiters adopt a token saved meanwhile instead of queueing), ``check_writable()`` (called before
+Kakao is asked for a token the store must then take) and ``expect_hold()`` (how long a holder
+may keep the lock: stores whose lock has a TTL lengthen it).
+
 :class:`FileTokenStore` keeps the token in a JSON file (``kakao_token.json``), locks a sidecar
 ``<file>.lock`` that is never deleted, and writes atomically so that a reader without the lock
-always sees a whole file.
+always sees a whole file. The file may sit in a hostile place (a shared folder, a root cron job on
+a user's file), so it trusts nothing there: see the class docstring.
 """
 
 from __future__ import annotations
 
 import abc
 import contextlib
+import errno
 import json
 import os
+import stat
 import tempfile
 import threading
 import time
@@ -32,8 +40,14 @@ from .token import Token
 __all__ = ["FileTokenStore", "PathLike", "TokenStore", "TokenStoreConflict", "parse_token"]
 
 PathLike = Union[str, "os.PathLike[str]"]
+# Looks for a token saved by another holder while waiting for the lock (None: not yet).
+Adopt = Callable[[], Optional[Token]]
 
 DEFAULT_LOCK_TIMEOUT = 30.0
+# A token file is under 2 KiB; a larger one is not ours (or is an attack on memory).
+MAX_FILE = 1 << 20
+# How often a waiter polls the lock and looks at the file (a stat, then a read only if it changed).
+POLL = 0.004
 _LOGIN_HINT = "run `kakao-auth login`"
 
 
@@ -66,6 +80,22 @@ class TokenStore(abc.ABC):
     def location(self) -> str:
         """Where the token lives, for messages: a path or a URL without credentials."""
 
+    @contextlib.contextmanager
+    def lock_or_adopt(self, adopt: Optional[Adopt]) -> Iterator[Optional[Token]]:
+        """Hold the lock (yield None), or yield the token ``adopt`` found while waiting for it.
+
+        The default takes the lock and never adopts; stores that can watch for a new token
+        cheaply while they wait override it, so that waiters do not queue after a refresh.
+        """
+        with self.lock():
+            yield None
+
+    def check_writable(self) -> None:  # noqa: B027  # optional: most stores cannot tell ahead
+        """Raise :class:`TokenStoreError` now if a save would certainly fail (before Kakao is asked)."""
+
+    def expect_hold(self, seconds: float) -> None:  # noqa: B027  # optional: only TTL locks care
+        """A holder may keep the lock up to ``seconds`` (a refresh's worst case); TTL locks adapt."""
+
     def error(self, problem: str) -> TokenStoreError:
         """The error to raise when the stored token itself is unusable (no refresh token...)."""
         return TokenStoreError(f"{self.location} {problem}; {_LOGIN_HINT}")
@@ -77,70 +107,371 @@ class TokenStore(abc.ABC):
 class FileTokenStore(TokenStore):
     """A JSON token file shared by threads and processes on one machine.
 
-    A symlinked token file is followed: the target is read, locked and replaced, so the link
-    keeps pointing at the live token.
+    What it does not trust, and why:
+
+    - A symbolic link at the path is followed only when the link and its target belong to the
+      user running or to root, as the kernel's ``protected_symlinks`` would have it: in a shared
+      folder another user can plant one to make a root job overwrite any file.
+    - Only a regular file is read, opened without blocking: a FIFO would hang every run. Files
+      over 1 MiB are refused.
+    - The replaced file keeps its owner and group when root writes a user's file (a ``sudo``
+      refresh or a root cron job must not lock the user out of their own login); a user never
+      replaces a file another user owns.
+    - The lock file ``<file>.lock`` is opened without following a link and never truncated;
+      one owned by someone other than the running user, root or the token's owner is refused.
+    - A temp file left by a writer killed mid-save is removed at the next save.
+
+    ``lock_timeout``: seconds to wait for the lock (default: 30, or longer when a refresh can
+    take longer: see :meth:`expect_hold`).
     """
 
-    def __init__(self, path: PathLike, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:
+    def __init__(self, path: PathLike, *, lock_timeout: Optional[float] = None) -> None:
         self.path = os.fspath(path)
-        self.lock_timeout = lock_timeout
+        self._lock_timeout = lock_timeout
+        self._hold = 0.0
 
     @property
     def location(self) -> str:
         return self.path
 
+    @property
+    def lock_timeout(self) -> float:
+        """Seconds a waiter waits for the lock before a :class:`TokenStoreError`."""
+        if self._lock_timeout is not None:
+            return self._lock_timeout
+        return max(DEFAULT_LOCK_TIMEOUT, self._hold + 15.0)
+
+    def expect_hold(self, seconds: float) -> None:
+        self._hold = max(self._hold, seconds)
+
     def error(self, problem: str) -> TokenFileError:
         return TokenFileError(self.path, problem)
 
-    def _real(self) -> str:
-        return os.path.realpath(self.path)
+    # -- where the file really is ------------------------------------------------------------
+
+    def _target(self) -> str:
+        """The path to read and replace: the path itself, or a link's target if it may be followed."""
+        try:
+            link = os.lstat(self.path)
+        except OSError:
+            return self.path  # absent (a login creates it) or unreadable: open() will say
+        if not stat.S_ISLNK(link.st_mode):
+            return self.path
+        real = os.path.realpath(self.path)
+        if not _trusted(link.st_uid):
+            raise TokenFileError(
+                self.path, "is a symbolic link owned by another user, not followed", "remove it"
+            )
+        with contextlib.suppress(FileNotFoundError):
+            if not _trusted(os.stat(real).st_uid):
+                raise TokenFileError(
+                    self.path, "is a symbolic link to a file owned by another user, not followed", "remove it"
+                )
+        return real
+
+    # -- load ------------------------------------------------------------------------------------
 
     def load(self) -> Token:
-        raw, mtime = self._read()
+        raw, mtime = self._read(self._target())
         return parse_token(raw, mtime, self.error)
 
-    def _read(self) -> tuple[bytes, float]:
+    def _read(self, real: str) -> tuple[bytes, float]:
         try:
-            with open(self._real(), "rb") as f:
-                return f.read(), os.fstat(f.fileno()).st_mtime
-        except FileNotFoundError:
-            raise TokenFileError(self.path, "does not exist", f"{_LOGIN_HINT} to create it") from None
-        except IsADirectoryError:
-            raise TokenFileError(self.path, "is a directory", "pass the path of a file") from None
-        except PermissionError:
-            hint = "run as its owner, or fix its permissions (chmod 600)"
-            raise TokenFileError(self.path, "cannot be read: permission denied", hint) from None
+            # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer for ever.
+            fd = os.open(real, os.O_RDONLY | _NOFOLLOW | _NONBLOCK | _CLOEXEC)
         except OSError as e:
-            raise TokenFileError(self.path, f"cannot be read: {e.strerror}") from e
+            raise self._open_error(e) from None
+        try:
+            info = os.fstat(fd)
+            if stat.S_ISDIR(info.st_mode):
+                raise TokenFileError(self.path, "is a directory", "pass the path of a file")
+            if not stat.S_ISREG(info.st_mode):
+                problem = "is not a regular file (a FIFO, device or socket)"
+                raise TokenFileError(self.path, problem, "remove it")
+            raw = _read_at_most(fd, MAX_FILE + 1)
+        finally:
+            os.close(fd)
+        if len(raw) > MAX_FILE:
+            raise TokenFileError(self.path, "is over 1 MiB, far too large for a token")
+        return raw, info.st_mtime
+
+    def _open_error(self, e: OSError) -> TokenFileError:
+        if e.errno == errno.ENOENT:
+            return TokenFileError(self.path, "does not exist", f"{_LOGIN_HINT} to create it")
+        if e.errno == errno.EISDIR:
+            return TokenFileError(self.path, "is a directory", "pass the path of a file")
+        if e.errno in (errno.EACCES, errno.EPERM):
+            hint = "run as its owner, or fix its permissions (chmod 600)"
+            return TokenFileError(self.path, "cannot be read: permission denied", hint)
+        if e.errno == errno.ELOOP:
+            return TokenFileError(self.path, "became a symbolic link while being opened", "remove it")
+        return TokenFileError(self.path, f"cannot be read: {e.strerror}")
+
+    # -- save ------------------------------------------------------------------------------------
+
+    def check_writable(self) -> None:
+        real = self._target()
+        try:
+            info: Optional[os.stat_result] = os.stat(real)
+        except FileNotFoundError:
+            info = None
+        except OSError as e:
+            raise TokenFileError(self.path, f"cannot be checked: {e.strerror}") from None
+        if info is not None and not stat.S_ISREG(info.st_mode):
+            kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+            raise TokenFileError(self.path, f"is {kind}, so no token can be saved there", "pass a file path")
+        if info is not None and _EUID not in (None, 0) and info.st_uid != _EUID:
+            raise TokenFileError(
+                self.path, f"belongs to another user (uid {info.st_uid})", "run as that user"
+            )
+        folder = os.path.dirname(real) or "."
+        if not os.path.isdir(folder):
+            raise TokenFileError(
+                self.path, f"cannot be saved: the folder {folder} does not exist", "create it"
+            )
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise TokenFileError(
+                self.path, f"cannot be saved: the folder {folder} is not writable", "fix its permissions"
+            )
 
     def save(self, token: Token, *, previous: Optional[Token] = None) -> None:
         data = json.dumps(token.to_dict(time.time()), indent=2) + "\n"
+        real = self._target()
+        self.check_writable()
         try:
-            atomic_write(self._real(), data.encode())
+            atomic_write(real, data.encode(), owner=_owner_to_keep(real))
         except OSError as e:
-            raise TokenFileError(self.path, f"cannot be written: {e.strerror}", "check the folder") from e
+            raise TokenFileError(self.path, f"cannot be written: {e.strerror}", "check the folder") from None
+        _remove_stale_temps(real)
 
     def delete(self) -> None:
         with contextlib.suppress(FileNotFoundError):
-            os.remove(self._real())
+            os.remove(self._target())
+
+    # -- lock ------------------------------------------------------------------------------------
+
+    def lock(self) -> ContextManager[None]:
+        return _discard(self.lock_or_adopt(None))
 
     @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
-        # Imported here: a run whose token is fresh never locks, and filelock costs ~13 ms to import.
-        import filelock
-
-        real = self._real()
-        # Threads first: filelock's lock is reentrant per thread, not exclusive between threads
-        # that each build their own FileLock on the same path.
-        with _process_lock(real):
-            lock = filelock.FileLock(real + ".lock", timeout=self.lock_timeout, mode=0o600)
+    def lock_or_adopt(self, adopt: Optional[Adopt]) -> Iterator[Optional[Token]]:
+        real = self._target()
+        if _reenter(real):  # this thread holds it already (a refresh inside a locked block)
             try:
-                # filelock polls; a refresh holds the lock for one round trip, so poll often.
-                with lock.acquire(poll_interval=0.01):
-                    yield
-            except filelock.Timeout:
-                msg = f"timed out after {self.lock_timeout:g}s waiting for the lock {real}.lock"
-                raise TokenStoreError(f"{msg}; another process holds it") from None
+                yield None
+            finally:
+                _leave(real)
+            return
+        if fcntl is None:  # Windows
+            with _windows_lock(real, self.lock_timeout):
+                yield None
+            return
+        fd = self._open_lock(real)
+        try:
+            adopted = self._acquire(fd, real, adopt)
+            if adopted is not None:
+                yield adopted
+                return
+            _enter(real)
+            try:
+                yield None
+            finally:
+                _leave(real)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    def _acquire(self, fd: int, real: str, adopt: Optional[Adopt]) -> Optional[Token]:
+        """Take the lock, or return a token saved meanwhile; bounded by ``lock_timeout``."""
+        assert fcntl is not None
+        deadline = time.monotonic() + self.lock_timeout
+        seen: Optional[tuple[int, int, int]] = None
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return None
+            except BlockingIOError:
+                pass
+            if adopt is not None:
+                # A stat per poll; the file is read only when it was replaced since the last look.
+                now_seen = _identity(real)
+                if now_seen != seen:
+                    seen = now_seen
+                    token = adopt()
+                    if token is not None:
+                        return token
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TokenStoreError(
+                    f"timed out after {self.lock_timeout:g}s waiting for the lock {real}.lock; "
+                    "another process holds it"
+                )
+            time.sleep(min(POLL, left))
+
+    def _open_lock(self, real: str) -> int:
+        path = real + ".lock"
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | _NOFOLLOW | _CLOEXEC | _NONBLOCK, 0o600)
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                raise TokenFileError(
+                    self.path, f"its lock file {path} is a symbolic link", "remove it"
+                ) from None
+            if e.errno in (errno.EACCES, errno.EPERM):
+                raise TokenFileError(
+                    self.path, f"its lock file {path} cannot be opened: permission denied", "run as its owner"
+                ) from None
+            raise TokenFileError(self.path, f"its lock file {path} cannot be opened: {e.strerror}") from None
+        try:
+            _check_lock_file(fd, real, path, self.path)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+
+def _check_lock_file(fd: int, real: str, path: str, shown: str) -> None:
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        raise TokenFileError(shown, f"its lock file {path} is not a regular file", "remove it")
+    owner = _owner_of(real)
+    if info.st_uid != _EUID and info.st_uid != 0 and info.st_uid != owner[0]:
+        raise TokenFileError(shown, f"its lock file {path} belongs to another user", "remove it")
+    if _EUID == 0 and info.st_uid == 0 and owner[0] not in (0, -1):
+        # Created by a root job on a user's file: hand it to the user, or their runs cannot lock.
+        with contextlib.suppress(OSError):
+            os.fchown(fd, owner[0], owner[1])
+
+
+_EUID: Optional[int] = os.geteuid() if hasattr(os, "geteuid") else None
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+
+fcntl: Any
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+
+
+def _trusted(uid: int) -> bool:
+    return _EUID is None or uid in (_EUID, 0)
+
+
+def _owner_of(real: str) -> tuple[int, int]:
+    """The token file's owner and group, else its folder's; (-1, -1) when unknown."""
+    for candidate in (real, os.path.dirname(real) or "."):
+        with contextlib.suppress(OSError):
+            info = os.stat(candidate)
+            return info.st_uid, info.st_gid
+    return -1, -1
+
+
+def _owner_to_keep(real: str) -> Optional[tuple[int, int]]:
+    """The (uid, gid) the replaced file must keep, -1 for "as created"; None: nothing to keep."""
+    try:
+        info = os.stat(real)
+    except OSError:
+        return None
+    if _EUID == 0:
+        return (info.st_uid, info.st_gid) if (info.st_uid, info.st_gid) != (0, 0) else None
+    if _EUID is not None and info.st_gid != os.getegid():
+        return -1, info.st_gid
+    return None
+
+
+def _read_at_most(fd: int, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit:
+        chunk = os.read(fd, limit - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def _identity(path: str) -> Optional[tuple[int, int, int]]:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_ino, info.st_mtime_ns, info.st_size
+
+
+def _remove_stale_temps(real: str) -> None:
+    # Called under the lock right after a save: any temp file of this store is a dead writer's.
+    folder = os.path.dirname(real) or "."
+    prefix = "." + os.path.basename(real) + "."
+    with contextlib.suppress(OSError):
+        for name in os.listdir(folder):
+            if not (name.startswith(prefix) and name.endswith(".tmp")):
+                continue
+            path = os.path.join(folder, name)
+            with contextlib.suppress(OSError):
+                info = os.lstat(path)
+                if stat.S_ISREG(info.st_mode) and _trusted(info.st_uid):
+                    os.remove(path)
+
+
+@contextlib.contextmanager
+def _discard(held: ContextManager[Optional[Token]]) -> Iterator[None]:
+    with held:
+        yield
+
+
+@contextlib.contextmanager
+def _windows_lock(real: str, timeout: float) -> Iterator[None]:
+    import filelock  # Windows only: POSIX uses flock directly
+
+    try:
+        with filelock.FileLock(real + ".lock", timeout=timeout).acquire(poll_interval=0.01):
+            yield
+    except filelock.Timeout:
+        raise TokenStoreError(f"timed out after {timeout:g}s waiting for the lock {real}.lock") from None
+
+
+# Which thread of this process holds which file's lock, and how deeply: flock excludes every
+# other open of the lock file, this thread's own included, so re-entry must not reach flock.
+_holders: dict[str, tuple[int, int]] = {}
+_holders_guard = threading.Lock()
+
+
+def _reenter(real: str) -> bool:
+    me = threading.get_ident()
+    with _holders_guard:
+        owner, depth = _holders.get(real, (None, 0))
+        if owner != me:
+            return False
+        _holders[real] = (me, depth + 1)
+        return True
+
+
+def _enter(real: str) -> None:
+    with _holders_guard:
+        _holders[real] = (threading.get_ident(), 1)
+
+
+def _leave(real: str) -> None:
+    with _holders_guard:
+        owner, depth = _holders[real]
+        if depth > 1:
+            _holders[real] = (owner, depth - 1)
+        else:
+            del _holders[real]
+
+
+def _forget_holders() -> None:
+    # A lock some other thread held at fork time is not held by the child.
+    global _holders_guard
+    _holders_guard = threading.Lock()
+    _holders.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_holders)
 
 
 def parse_token(raw: bytes, issued_at: float, error: Callable[[str], TokenStoreError]) -> Token:
@@ -176,16 +507,19 @@ def _json_where(e: ValueError) -> str:
     return "not UTF-8 text"
 
 
-def atomic_write(path: str, data: bytes) -> None:
+def atomic_write(path: str, data: bytes, *, owner: Optional[tuple[int, int]] = None) -> None:
     """Replace ``path`` with ``data`` so that a reader sees the old file or the new, never half.
 
     The temp file is created 0600 by ``mkstemp`` whatever the umask, in the target's folder so
     that ``os.replace`` is a rename on one file system; the folder is fsynced so the rename
-    survives a power cut. The temp file is removed on any failure.
+    survives a power cut. ``owner`` (uid, gid; -1 keeps one) is given to the temp file before it
+    replaces ``path``. The temp file is removed on any failure.
     """
     folder = os.path.dirname(path) or "."
     fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
     try:
+        if owner is not None:
+            _chown(fd, owner)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -196,6 +530,16 @@ def atomic_write(path: str, data: bytes) -> None:
             os.remove(tmp)
         raise
     _fsync_folder(folder)
+
+
+def _chown(fd: int, owner: tuple[int, int]) -> None:
+    uid, gid = owner
+    try:
+        os.fchown(fd, uid, gid)
+    except PermissionError:
+        if uid != -1:  # root keeping a user's file: must work, or the user is locked out
+            raise
+        # A user keeping a group they are not in: the file stays in their own group.
 
 
 def _replace(src: str, dst: str) -> None:
@@ -219,23 +563,3 @@ def _fsync_folder(folder: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-_process_locks: dict[str, threading.Lock] = {}
-_process_locks_guard = threading.Lock()
-
-
-def _process_lock(key: str) -> threading.Lock:
-    with _process_locks_guard:
-        return _process_locks.setdefault(key, threading.Lock())
-
-
-def _forget_process_locks() -> None:
-    # A lock some other thread held at fork time would stay held forever in the child.
-    global _process_locks_guard
-    _process_locks_guard = threading.Lock()
-    _process_locks.clear()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_process_locks)

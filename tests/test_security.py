@@ -78,7 +78,8 @@ def test_no_secret_in_logs_reprs_or_errors_across_a_full_cycle(
             repr(session.kakao_auth.token),
             str(session.kakao_auth.token),
         ]
-        shown += [repr(session.kakao_auth.store), repr(session.kakao_auth._refresher), repr(fake)]
+        core = session.kakao_auth.core
+        shown += [repr(session.kakao_auth.store), repr(core), repr(core.refresher), repr(fake)]
         fake.fail_token("KOE322")
         with pytest.raises(KakaoOAuthError) as info:
             session.refresh_token()

@@ -1,0 +1,179 @@
+"""The token holder, free of any HTTP stack: what ``KakaoAuth`` and ``KakaoHttpxAuth`` share.
+
+It keeps the token in hand and answers one question per request, "which token do I attach?",
+from memory when the token is fresh (no file I/O, no lock). When the token is due, or the API
+host refused it, it refreshes through the one cross-process path (``refresh.py``) under an
+in-process lock, so threads of one process make one refresh between them, and async tasks of
+one event loop share one refresh without a thread each. It is also the one write path: a login's
+code exchange and ``kakao-auth copy`` save through :meth:`TokenCore.save`, under the same locks.
+
+Every lock it takes is bounded: the wait is derived from the token endpoint's worst case, so a
+waiter never gives up while a legitimate refresh is still running, and never waits for ever.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+import weakref
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Optional
+
+from .errors import TokenStoreError
+from .oauth import TokenEndpoint, merge_answer
+from .refresh import Refresher
+from .store import TokenStore
+from .token import DEFAULT_LEEWAY, Token
+
+if TYPE_CHECKING:
+    import anyio
+
+__all__ = ["TokenCore"]
+
+# How much longer than a refresh's worst case a waiter waits before it gives up.
+LOCK_MARGIN = 15.0
+
+
+class TokenCore:
+    """Holds one login's token and keeps it valid; shared by the requests and httpx adapters."""
+
+    def __init__(
+        self,
+        store: TokenStore,
+        endpoint: TokenEndpoint,
+        *,
+        client_id: Optional[str] = None,
+        client_secret: Optional[str] = None,
+        leeway: float = DEFAULT_LEEWAY,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.leeway = leeway
+        self.clock = clock
+        self.refresher = Refresher(
+            store, endpoint, client_id=client_id, client_secret=client_secret, leeway=leeway, clock=clock
+        )
+        # A store whose lock has a TTL must outlive the slowest refresh (timeout x attempts + backoff).
+        store.expect_hold(endpoint.worst_case)
+        self.lock_wait = endpoint.worst_case + LOCK_MARGIN
+        self._token: Optional[Token] = None
+        # Re-entrant: a thread that refreshes from inside a refresh (a hook) must not deadlock.
+        self._lock = threading.RLock()
+        self._loop_locks: weakref.WeakKeyDictionary[Any, anyio.Lock] = weakref.WeakKeyDictionary()
+
+    def __repr__(self) -> str:
+        return f"TokenCore({self.store!r})"
+
+    # -- the token in hand ---------------------------------------------------------------------
+
+    @property
+    def held(self) -> Optional[Token]:
+        """The token in hand, without reading the store (None before first use)."""
+        return self._token
+
+    @property
+    def token(self) -> Token:
+        """The token in hand (read from the store on first use); it may be due for refresh."""
+        token = self._token
+        return token if token is not None else self.reload()
+
+    def reload(self) -> Token:
+        """Read the store again and hold what it has."""
+        self._token = self.store.load()
+        return self._token
+
+    def adopt(self, token: Token) -> None:
+        """Hold ``token`` (already in the store)."""
+        self._token = token
+
+    def is_fresh(self, token: Token) -> bool:
+        """Whether ``token`` can be attached now without refreshing first."""
+        return token.is_fresh(self.clock(), self.leeway)
+
+    # -- sync ----------------------------------------------------------------------------------
+
+    def valid_token(self) -> Token:
+        """A token fresh enough to use now: the hot path is memory only."""
+        token = self.token
+        if self.is_fresh(token):
+            return token
+        return self.refresh(token.access_token)
+
+    def refresh(self, failed: Optional[str], *, force: bool = False) -> Token:
+        """A token newer than the access token ``failed``, refreshing at most once per expiry.
+
+        ``force`` refreshes even when the token in hand (or in the store) is fresh.
+        """
+        with self._locked():
+            mine = self._token
+            # Another thread of this process may have refreshed while this one waited.
+            if not force and mine is not None and mine.supersedes(failed, self.clock(), self.leeway):
+                return mine
+            self._token = self.refresher.refresh(failed, force=force)
+            return self._token
+
+    def save(self, token: Token) -> Token:
+        """Store ``token`` (a login's or a copy's) under the store's lock and hold it."""
+        with self._locked():
+            self.refresher.save(token)
+            self._token = token
+            return token
+
+    def log_in(self, endpoint: TokenEndpoint, form: Mapping[str, str], **extra: Any) -> Token:
+        """Exchange a login's authorization-code ``form`` at ``endpoint``, then save the token.
+
+        The store is checked first: an authorization code is single use, so it is not spent on
+        a token that could not be saved. ``extra`` fields (client id, secret) are kept with it.
+        """
+        self.store.check_writable()
+        issued = self.clock()
+        return self.save(merge_answer(None, endpoint.post(form), issued, **extra))
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        if not self._lock.acquire(timeout=self.lock_wait):
+            raise TokenStoreError(
+                f"timed out after {self.lock_wait:g}s waiting for another thread's refresh of "
+                f"{self.store.location}; try again"
+            )
+        try:
+            yield
+        finally:
+            self._lock.release()
+
+    # -- async ---------------------------------------------------------------------------------
+
+    async def avalid_token(self) -> Token:
+        """:meth:`valid_token` for async code: the store and Kakao are reached off the loop."""
+        token = self._token
+        if token is not None and self.is_fresh(token):
+            return token
+        return await self.arefresh(token.access_token if token is not None else None)
+
+    async def arefresh(self, failed: Optional[str], *, force: bool = False) -> Token:
+        """:meth:`refresh` for async code: the tasks of one loop share one refresh.
+
+        The waiting tasks queue on an async lock (no thread each); the one refresh runs in a
+        worker thread, so the file lock, the file I/O and the token POST never block the loop.
+        A task cancelled meanwhile leaves the refresh to finish and save.
+        """
+        import anyio.to_thread
+
+        async with self._loop_lock():
+            mine = self._token
+            if mine is None:
+                mine = await anyio.to_thread.run_sync(self.reload)
+            if not force and mine.supersedes(failed, self.clock(), self.leeway):
+                return mine
+            token: Token = await anyio.to_thread.run_sync(lambda: self.refresh(failed, force=force))
+            return token
+
+    def _loop_lock(self) -> anyio.Lock:
+        import anyio.lowlevel
+
+        loop = anyio.lowlevel.current_token().native_token
+        lock = self._loop_locks.get(loop)
+        if lock is None:
+            lock = self._loop_locks.setdefault(loop, anyio.Lock())
+        return lock
