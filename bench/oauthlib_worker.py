@@ -7,7 +7,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from kakao_auth.workers import Caller, serve
+from kakao_auth.testing.workers import Caller, serve
 
 from common import oauthlib_file_session
 

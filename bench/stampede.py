@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from kakao_auth import FileTokenStore, RedisTokenStore
 from kakao_auth.testing import FakeKakao, RedisServer
-from kakao_auth.workers import KAKAO_AUTH_WORKER, run_workers
+from kakao_auth.testing.workers import KAKAO_AUTH_WORKER, run_workers
 
 from common import table
 

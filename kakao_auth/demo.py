@@ -23,7 +23,7 @@ from .callback import CallbackServer
 from .session import KakaoSession
 from .store import FileTokenStore
 from .testing import FakeKakao, free_port
-from .workers import run_workers
+from .testing.workers import run_workers
 
 __all__ = ["run_demo"]
 

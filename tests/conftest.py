@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kakao_auth import workers
+from kakao_auth.testing import workers
 from kakao_auth.testing import FakeKakao
 
 

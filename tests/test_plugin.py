@@ -27,7 +27,7 @@ def test_the_plugin_is_registered_for_pytest() -> None:
     eps = entry_points()
     group = eps.select(group="pytest11") if hasattr(eps, "select") else eps.get("pytest11", [])  # 3.9
     found = [ep for ep in group if ep.name == "kakao_auth"]
-    assert {ep.value for ep in found} == {"kakao_auth.pytest_plugin"}
+    assert {ep.value for ep in found} == {"kakao_auth.testing.pytest_plugin"}
 
 
 def test_fixture_points_the_environment_at_the_fake(

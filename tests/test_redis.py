@@ -19,7 +19,7 @@ import pytest
 import requests
 from kakao_auth import KakaoAuth, RedisTokenStore, TokenStoreError
 from kakao_auth.testing import FakeKakao, RedisServer
-from kakao_auth.workers import run_workers
+from kakao_auth.testing.workers import run_workers
 
 ME = "/v2/user/me"
 

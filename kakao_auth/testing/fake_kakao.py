@@ -26,11 +26,7 @@ import http.server
 import json
 import os
 import secrets
-import signal
-import socket
 import ssl
-import struct
-import subprocess
 import tempfile
 import threading
 import time
@@ -38,10 +34,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Callable, Optional
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from .store import atomic_write
-from .token import Token
+from ..store import atomic_write
+from ..token import Token
+from .net import WRITE, Handler, ResetConnection, TLSServer
 
-__all__ = ["DEFAULT_REDIRECT_URI", "FakeKakao", "RedisServer", "free_port"]
+__all__ = ["DEFAULT_REDIRECT_URI", "FakeKakao"]
 
 DEFAULT_CLIENT_ID = "fake-rest-api-key"
 DEFAULT_REDIRECT_URI = "http://localhost:8765/callback"
@@ -168,8 +165,8 @@ class FakeKakao:
         self.kapi_url = self._serve(context, _KapiHandler)
         return self
 
-    def _serve(self, context: ssl.SSLContext, handler: type[_Handler]) -> str:
-        server = _Server(("127.0.0.1", 0), handler, self, context)
+    def _serve(self, context: ssl.SSLContext, handler: type[Handler]) -> str:
+        server = TLSServer(handler, self, context)
         threading.Thread(target=server.serve_forever, args=(0.05,), name="fake-kakao", daemon=True).start()
         self._servers.append(server)
         return f"https://127.0.0.1:{server.server_address[1]}"
@@ -494,7 +491,7 @@ def _with_headers(
 def _fault_answer(fault: str, delay: float, target: str) -> tuple[int, dict[str, str], bytes]:
     token = json.dumps({"access_token": "x" * 40, "token_type": "bearer", "expires_in": 60}).encode()
     if fault in ("drip", "cut"):
-        return 200, {"Content-Type": "application/json", _WRITE: f"{fault}:{delay / 10}"}, token
+        return 200, {"Content-Type": "application/json", WRITE: f"{fault}:{delay / 10}"}, token
     if fault == "bad-gzip":
         return 200, {"Content-Type": "application/json", "Content-Encoding": "gzip"}, b"not gzip at all"
     if fault == "redirect":
@@ -507,7 +504,7 @@ def _fault_answer(fault: str, delay: float, target: str) -> tuple[int, dict[str,
         time.sleep(delay)
         return _json(500, {"error": "server_error", "error_description": "too late"})
     if fault == "reset":
-        raise _ResetConnection
+        raise ResetConnection
     if fault == "502-html":
         return 502, {"Content-Type": "text/html"}, b"<html><body><h1>502 Bad Gateway</h1></body></html>"
     if fault == "not-json":
@@ -515,94 +512,22 @@ def _fault_answer(fault: str, delay: float, target: str) -> tuple[int, dict[str,
     return 500, {"Content-Type": "text/plain"}, b"Internal Server Error"
 
 
-# A header the handler consumes: write the body in a hostile way instead of at once.
-_WRITE = "X-Fake-Write"
-
-
-class _ResetConnection(Exception):
-    """Raised by a handler to drop the connection without an answer (a TCP reset)."""
-
-
-class _Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False  # keep-alive connections must not hold up stop()
-    # socketserver's default backlog of 5 drops SYNs when dozens of workers connect at once,
-    # and each dropped SYN costs its client a 1 s retransmit: a stall of the fake, not the client.
-    request_queue_size = 256
-
-    def __init__(
-        self, address: tuple[str, int], handler: type[_Handler], fake: FakeKakao, context: ssl.SSLContext
-    ) -> None:
-        super().__init__(address, handler)
-        self.fake = fake
-        self.context = context
-
-    def get_request(self) -> tuple[socket.socket, Any]:
-        sock, address = super().get_request()
-        # The TLS handshake happens in the handler's thread, so one slow client blocks no other.
-        return self.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), address
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Stay quiet: request lines carry codes and tokens."""
-
-    def handle_one_request(self) -> None:
-        try:
-            super().handle_one_request()
-        except ssl.SSLError:
-            self.close_connection = True
-        except _ResetConnection:
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.close_connection = True
-
-    def _form(self) -> dict[str, str]:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length).decode() if length else ""
-        return {k: v[0] for k, v in parse_qs(body).items()}
-
-    def _reply(self, answer: tuple[int, dict[str, str], bytes]) -> None:
-        status, headers, body = answer
-        headers = dict(headers)
-        how = headers.pop(_WRITE, None)
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if how is None:
-            self.wfile.write(body)
-            return
-        mode, _, pause = how.partition(":")
-        if mode == "cut":
-            self.wfile.write(body[: len(body) // 2])
-            self.wfile.flush()
-            raise _ResetConnection
-        for i in range(len(body)):  # drip: a byte at a time, each well inside a read timeout
-            self.wfile.write(body[i : i + 1])
-            self.wfile.flush()
-            time.sleep(float(pause))
-
-
-class _KauthHandler(_Handler):
+class _KauthHandler(Handler):
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
         if parts.path != "/oauth/authorize":
             return self._reply(_json(404, {"error": "not_found"}))
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-        self._reply(self.server.fake._authorize(query))
+        self._reply(self.server.owner._authorize(query))
 
     def do_POST(self) -> None:
         form = self._form()
         if urlsplit(self.path).path != "/oauth/token":
             return self._reply(_json(404, {"error": "not_found"}))
-        self._reply(self.server.fake._token(form))
+        self._reply(self.server.owner._token(form))
 
 
-class _KapiHandler(_Handler):
+class _KapiHandler(Handler):
     def do_GET(self) -> None:
         self._api("GET", {})
 
@@ -611,89 +536,4 @@ class _KapiHandler(_Handler):
 
     def _api(self, method: str, form: Mapping[str, str]) -> None:
         path = urlsplit(self.path).path
-        self._reply(self.server.fake._api(method, path, self.headers.get("Authorization", ""), form))
-
-
-class RedisServer:
-    """A throwaway ``redis-server`` (Debian's, on PATH) on a free loopback port.
-
-    ``persistent=True`` keeps the data across :meth:`restart` (append-only file, fsync always).
-    """
-
-    def __init__(self, *, persistent: bool = False) -> None:
-        self.persistent = persistent
-        self._tmp = tempfile.TemporaryDirectory(prefix="kakao-auth-redis-")
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self._proc: Optional[subprocess.Popen[bytes]] = None
-
-    def start(self) -> RedisServer:
-        """Start the server and wait until it answers PING."""
-        argv = [
-            "redis-server",
-            "--port",
-            str(self.port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--dir",
-            self._tmp.name,
-        ]
-        argv += (
-            ["--appendonly", "yes", "--appendfsync", "always"] if self.persistent else ["--appendonly", "no"]
-        )
-        self._proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while not self._answers():
-            if time.monotonic() > deadline or self._proc.poll() is not None:
-                raise RuntimeError(f"redis-server did not start on port {self.port}")
-            time.sleep(0.02)
-        return self
-
-    def _answers(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
-                s.sendall(b"PING\r\n")
-                return s.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        """Stop the server (SIGTERM, as a restart or a crash of the host would)."""
-        if self._proc is not None:
-            self._proc.terminate()
-            self._proc.wait(timeout=10)
-            self._proc = None
-
-    def restart(self) -> None:
-        """Stop and start again on the same port."""
-        self.stop()
-        self.start()
-
-    def pause(self) -> None:
-        """Freeze the server (SIGSTOP): connections hang, as with a stalled network."""
-        assert self._proc is not None
-        self._proc.send_signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        """Unfreeze a paused server (SIGCONT)."""
-        assert self._proc is not None
-        self._proc.send_signal(signal.SIGCONT)
-
-    def __enter__(self) -> RedisServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        if self._proc is not None:
-            self.resume()
-        self.stop()
-        self._tmp.cleanup()
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+        self._reply(self.server.owner._api(method, path, self.headers.get("Authorization", ""), form))

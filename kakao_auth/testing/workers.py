@@ -3,7 +3,7 @@
 ``run_workers`` starts P processes of T threads each. A worker builds one client on the shared
 token, announces itself with ``ready.<pid>`` in a rendezvous folder, waits for the ``go`` file so
 that every worker meets the token at the same moment, calls the API, and prints a JSON report on
-its last line. ``python -m kakao_auth.workers`` is the kakao_auth worker; a benchmark can start
+its last line. ``python -m kakao_auth.testing.workers`` is the kakao_auth worker; a benchmark can start
 its own worker module for another client, built with :func:`serve`.
 """
 
@@ -24,7 +24,7 @@ __all__ = ["Caller", "run_workers", "serve"]
 
 # One authenticated GET of a URL, safe to call from many threads; returns the HTTP status.
 Caller = Callable[[str], int]
-KAKAO_AUTH_WORKER = (sys.executable, "-m", "kakao_auth.workers")
+KAKAO_AUTH_WORKER = (sys.executable, "-m", "kakao_auth.testing.workers")
 
 
 def run_workers(
@@ -109,7 +109,7 @@ def kakao_auth_caller(token_file: str) -> Caller:
     """One KakaoAuth per process, one requests.Session per thread."""
     import requests
 
-    from .auth import KakaoAuth
+    from ..auth import KakaoAuth
 
     auth = KakaoAuth.from_file(token_file, retries=0)
     local = threading.local()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from .testing import FakeKakao
+from .fake_kakao import FakeKakao
 
 __all__ = ["fake_kakao"]
 
