@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kakao_auth.testing import workers
-from kakao_auth.testing import FakeKakao
+from kakao_auth.testing import FakeKakao, workers
 
 
 class EchoServer:
