@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from .errors import ConfigurationError, printable
 
-__all__ = ["Settings", "require_https", "resolve", "token_file_path"]
+__all__ = ["Settings", "env_client_id", "require_https", "resolve", "store_location", "token_file_path"]
 
 KAUTH_URL = "https://kauth.kakao.com"
 KAPI_URL = "https://kapi.kakao.com"
@@ -49,6 +49,18 @@ def resolve(
 def token_file_path(path: Optional[os.PathLike[str] | str] = None) -> str:
     """The token file: ``path``, else ``KAKAO_TOKEN_FILE``, else ``./kakao_token.json``."""
     return os.fspath(path) if path is not None else _env("KAKAO_TOKEN_FILE") or TOKEN_FILE
+
+
+def env_client_id() -> Optional[str]:
+    """The app's REST API key from ``KAKAO_REST_API_KEY``, if set."""
+    return _env("KAKAO_REST_API_KEY")
+
+
+def store_location(location: Optional[os.PathLike[str] | str] = None) -> str:
+    """The store: ``location``, else ``KAKAO_TOKEN_STORE``, else the token file's path."""
+    if location is not None:
+        return os.fspath(location)
+    return _env("KAKAO_TOKEN_STORE") or token_file_path()
 
 
 def _env(name: str) -> Optional[str]:

@@ -18,14 +18,14 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Optional, Union
+from typing import TYPE_CHECKING, Any, ContextManager, Optional, Union
 from urllib.parse import urlsplit
 
-from .errors import TokenStoreConflict, TokenStoreError
-from .store import TokenStore, parse_token
+from .config import env_client_id
+from .errors import ConfigurationError, TokenStoreConflict, TokenStoreError, printable
+from .store import POLL, Adopt, TokenStore, parse_token
 from .token import Token
 
 if TYPE_CHECKING:
@@ -36,6 +36,9 @@ __all__ = ["RedisTokenStore", "is_store_url"]
 log = logging.getLogger("kakao_auth")
 
 DEFAULT_PREFIX = "kakao_auth:"
+DEFAULT_LOCK_TTL = 30.0
+# How much a lock outlives the slowest refresh, and a waiter the lock.
+LOCK_TTL_MARGIN = 10.0
 _SCHEMES = ("redis", "rediss", "unix")
 
 
@@ -49,8 +52,10 @@ class RedisTokenStore(TokenStore):
 
     ``key``: the key holding the token (default ``<prefix>token:<client_id>``, the client id
     from ``client_id=`` or ``KAKAO_REST_API_KEY``). ``lock_ttl``: seconds a lock lives unless
-    released (longer than a refresh takes). ``lock_wait``: seconds to wait for the lock before a
-    :class:`TokenStoreError`. ``socket_timeout``: seconds before a silent Redis is an error.
+    released; by default longer than the slowest refresh the holder can make (its token
+    endpoint's timeout x attempts + backoff), so a lock never lapses under a live refresh.
+    ``lock_wait``: seconds to wait for the lock before a :class:`TokenStoreError` (default: a
+    little over ``lock_ttl``). ``socket_timeout``: seconds before a silent Redis is an error.
     """
 
     def __init__(
@@ -60,15 +65,31 @@ class RedisTokenStore(TokenStore):
         key: Optional[str] = None,
         prefix: str = DEFAULT_PREFIX,
         client_id: Optional[str] = None,
-        lock_ttl: float = 30.0,
-        lock_wait: float = 30.0,
+        lock_ttl: Optional[float] = None,
+        lock_wait: Optional[float] = None,
         socket_timeout: float = 5.0,
     ) -> None:
-        self._redis = _connect(url, socket_timeout)
+        self._lock_ttl = _positive_or_none(lock_ttl, "lock_ttl")
+        self._lock_wait = _positive_or_none(lock_wait, "lock_wait")
+        self._redis = _connect(url, _positive(socket_timeout, "socket_timeout"))
         self._where = _public(url)
         self.key = key or _default_key(prefix, client_id)
-        self.lock_ttl = lock_ttl
-        self.lock_wait = lock_wait
+        self._hold = 0.0
+
+    @property
+    def lock_ttl(self) -> float:
+        """Seconds the lock lives unless released."""
+        if self._lock_ttl is not None:
+            return self._lock_ttl
+        return max(DEFAULT_LOCK_TTL, self._hold + LOCK_TTL_MARGIN)
+
+    @property
+    def lock_wait(self) -> float:
+        """Seconds a waiter waits for the lock."""
+        return self._lock_wait if self._lock_wait is not None else self.lock_ttl + LOCK_TTL_MARGIN
+
+    def expect_hold(self, seconds: float) -> None:
+        self._hold = max(self._hold, seconds)
 
     @property
     def location(self) -> str:
@@ -101,18 +122,47 @@ class RedisTokenStore(TokenStore):
     def delete(self) -> None:
         self._call("delete the token", self._redis.delete, self.key)
 
+    def lock(self) -> ContextManager[None]:
+        return _discard(self.lock_or_adopt(None))
+
     @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
-        lock = self._redis.lock(self.key + ":lock", timeout=self.lock_ttl, sleep=0.01, thread_local=False)
-        if not self._call("take the lock", lock.acquire, blocking=True, blocking_timeout=self.lock_wait):
-            raise TokenStoreError(
-                f"timed out after {self.lock_wait:g}s waiting for the lock on {self.location}; "
-                f"a holder is refreshing, or died less than {self.lock_ttl:g}s ago"
-            )
+    def lock_or_adopt(self, adopt: Optional[Adopt]) -> Iterator[Optional[Token]]:
+        lock = self._redis.lock(self.key + ":lock", timeout=self.lock_ttl, thread_local=False)
+        adopted = self._acquire(lock, adopt)
+        if adopted is not None:
+            yield adopted
+            return
         try:
-            yield
+            yield None
         finally:
             self._release(lock)
+
+    def _acquire(self, lock: Any, adopt: Optional[Adopt]) -> Optional[Token]:
+        """Take the lock, or return a token saved meanwhile; bounded by ``lock_wait``.
+
+        redis-py's blocking acquire polls every 100 ms and sees nothing else: this loop polls
+        faster and, while it waits, looks at the token (a GET), so that every waiter adopts the
+        holder's token as soon as it is saved instead of queueing for the lock.
+        """
+        deadline = time.monotonic() + self.lock_wait
+        seen: Any = None
+        while True:
+            if self._call("take the lock", lock.acquire, blocking=False):
+                return None
+            if adopt is not None:
+                raw = self._call("read the token", self._redis.get, self.key)
+                if raw != seen:
+                    seen = raw
+                    token = adopt()
+                    if token is not None:
+                        return token
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TokenStoreError(
+                    f"timed out after {self.lock_wait:g}s waiting for the lock on {self.location}; "
+                    f"a holder is refreshing, or died less than {self.lock_ttl:g}s ago"
+                )
+            time.sleep(min(POLL, left))
 
     def _release(self, lock: Any) -> None:
         import redis
@@ -131,19 +181,48 @@ class RedisTokenStore(TokenStore):
         try:
             return func(*args, **kwargs)
         except redis.RedisError as e:
-            raise TokenStoreError(f"cannot {doing} at {self.location}: {type(e).__name__}: {e}") from e
+            failure = f"{type(e).__name__}: {printable(str(e))}"
+            raise TokenStoreError(f"cannot {doing} at {self.location}: {failure}") from None
 
 
 def _connect(url: str, socket_timeout: float) -> redis.Redis:
     try:
         import redis
     except ImportError:
-        raise TokenStoreError("RedisTokenStore needs redis-py: pip install 'kakao-auth[redis]'") from None
-    return redis.Redis.from_url(url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout)
+        raise ConfigurationError("RedisTokenStore needs redis-py: pip install 'kakao-auth[redis]'") from None
+    try:
+        client = redis.Redis.from_url(
+            url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
+        )
+        timeout = client.connection_pool.connection_kwargs.get("socket_timeout")
+        _positive(timeout, "socket_timeout")  # the URL's own query may set it too
+    except (ValueError, TypeError) as e:
+        raise ConfigurationError(f"the Redis URL {_public(url)} is not valid ({printable(str(e))})") from None
+    return client
+
+
+def _positive(value: Any, name: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not (0 < number < float("inf")):
+        raise ConfigurationError(f"{name} must be a positive number of seconds, got {printable(str(value))}")
+    return number
+
+
+def _positive_or_none(value: Optional[float], name: str) -> Optional[float]:
+    return None if value is None else _positive(value, name)
+
+
+@contextlib.contextmanager
+def _discard(held: ContextManager[Optional[Token]]) -> Iterator[None]:
+    with held:
+        yield
 
 
 def _default_key(prefix: str, client_id: Optional[str]) -> str:
-    client_id = client_id or os.environ.get("KAKAO_REST_API_KEY")
+    client_id = client_id or env_client_id()
     if not client_id:
         raise TokenStoreError(
             "RedisTokenStore needs a key: pass key= or client_id=, or set KAKAO_REST_API_KEY "
@@ -156,8 +235,11 @@ def _public(url: str) -> str:
     """The URL without its password, for messages."""
     parts = urlsplit(url)
     host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}{parts.path}"
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ":(not a port)"
+    return printable(f"{parts.scheme}://{host}{port}{parts.path}")
 
 
 def _same(raw: Union[bytes, str, None], previous: Token) -> bool:

@@ -7,12 +7,11 @@ own options in its query: ``redis://host:6379/0?key=myapp:token&lock_ttl=10``.
 
 from __future__ import annotations
 
-import os
 from typing import Any, Optional
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .config import token_file_path
-from .errors import TokenStoreError
+from .config import store_location
+from .errors import ConfigurationError
 from .redis_store import RedisTokenStore, is_store_url
 from .store import FileTokenStore, PathLike, TokenStore
 
@@ -23,9 +22,7 @@ _OPTIONS = {"key": str, "prefix": str, "lock_ttl": float, "lock_wait": float, "s
 
 def open_store(location: Optional[PathLike] = None, *, client_id: Optional[str] = None) -> TokenStore:
     """The store at ``location`` (a path or a URL), else the one the environment names."""
-    if location is None:
-        location = os.environ.get("KAKAO_TOKEN_STORE") or None
-    text = os.fspath(location) if location is not None else token_file_path()
+    text = store_location(location)
     if is_store_url(text):
         return redis_store(text, client_id=client_id)
     return FileTokenStore(text)
@@ -41,7 +38,7 @@ def redis_store(url: str, *, client_id: Optional[str] = None) -> RedisTokenStore
             try:
                 ours[name] = _OPTIONS[name](value)
             except ValueError:
-                raise TokenStoreError(f"the store URL's {name} must be a number") from None
+                raise ConfigurationError(f"the store URL's {name} must be a number") from None
         else:
             theirs.append((name, value))
     plain = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(theirs), ""))

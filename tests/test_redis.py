@@ -219,7 +219,55 @@ def test_import_works_without_redis_py(tmp_path: Path) -> None:
         "import sys; sys.modules['redis'] = None\n"
         "import kakao_auth\n"
         "try:\n    kakao_auth.RedisTokenStore('redis://127.0.0.1:1/0', key='k')\n"
-        "except kakao_auth.TokenStoreError as e:\n    print(e)\n"
+        "except kakao_auth.ConfigurationError as e:\n    print(e)\n"
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
     assert "pip install 'kakao-auth[redis]'" in out
+
+
+def test_a_lapsed_lock_in_the_rotation_window_adopts_instead_of_failing(
+    fake_kakao: FakeKakao, redis_url: str
+) -> None:
+    # The holder posts R1 and waits in Kakao's answer past its lock; a second holder takes the
+    # lapsed lock, rotates R1 -> R2 and saves. Kakao then refuses R1 to the first holder
+    # (KOE322): it must re-read the store and adopt, not report a lost login.
+    _seed(fake_kakao, redis_url, access_ttl=0, refresh_ttl=20 * 86400)
+    fake_kakao.token_delay = 1.5
+    holder = _holder(fake_kakao, redis_url, lock_ttl=0.3)
+    time.sleep(0.5)  # the holder's lock lapses while Kakao keeps it waiting
+    fake_kakao.token_delay = 0.0
+    newer = KakaoAuth.from_store(RedisTokenStore(redis_url, lock_ttl=5)).valid_token()
+    out, _ = holder.communicate(timeout=60)
+    assert holder.returncode == 0, out
+    assert out.strip() == f"done {newer.access_token[:8]}"
+    stored = RedisTokenStore(redis_url).load()
+    assert fake_kakao.refresh_token_alive(stored.refresh_token)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://127.0.0.1:notaport/0",
+        "redis://127.0.0.1:6379/0?socket_timeout=-1",
+        "redis://127.0.0.1:6379/0?socket_timeout=abc",
+        "redis://127.0.0.1:6379/0?lock_ttl=-5",
+        "redis://127.0.0.1:6379/0?lock_wait=inf",
+    ],
+)
+def test_bad_redis_urls_are_typed(url: str) -> None:
+    from kakao_auth import ConfigurationError
+    from kakao_auth.stores import open_store
+
+    with pytest.raises(ConfigurationError):
+        open_store(url, client_id="app")
+
+
+def test_the_default_lock_ttl_outlives_the_slowest_refresh(fake_kakao: FakeKakao, redis_url: str) -> None:
+    store = _seed(fake_kakao, redis_url)
+    auth = KakaoAuth.from_store(store)  # defaults: 10 s x 3 attempts + 1.5 s of backoff
+    worst = auth.core.refresher.endpoint.worst_case
+    assert worst == 31.5
+    assert store.lock_ttl > worst and store.lock_wait > store.lock_ttl
+    slow = KakaoAuth.from_store(RedisTokenStore(redis_url, client_id=fake_kakao.client_id), timeout=60)
+    assert slow.store.lock_ttl > slow.core.refresher.endpoint.worst_case  # type: ignore[attr-defined]
+    assert RedisTokenStore(redis_url, client_id="x", lock_ttl=3).lock_ttl == 3  # explicit wins
