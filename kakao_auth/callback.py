@@ -1,9 +1,17 @@
 """The one-shot local server that receives Kakao's redirect, so nobody pastes a code.
 
 It listens on 127.0.0.1 at the redirect URI's port (the URI registered in the Kakao console,
-``http://localhost:8765/callback`` by default), ignores stray requests such as ``/favicon.ico``,
-answers the browser with a short page, and returns the redirected URL. It serves one login only
-and always stops, after the redirect or at its deadline.
+``http://localhost:8765/callback`` by default), answers the browser with a short page, and
+returns the redirected URL. It serves one login only and always stops, after the redirect or at
+its deadline, whatever else reaches the port:
+
+- each connection is served by a thread of its own with a socket timeout, so an idle connection
+  (a browser's preconnect, a port scanner) stalls nothing;
+- a request that is not Kakao's redirect (``/favicon.ico``, a bare ``/callback``, or one whose
+  ``state`` is not this login's: any web page can make the browser send one) is answered with an
+  error page and the login keeps waiting for the real redirect;
+- Kakao's own error redirect (``access_denied``) ends the login; Kakao may omit ``state`` on an
+  error, so one without ``state`` is taken, one with another login's ``state`` is not.
 """
 
 from __future__ import annotations
@@ -14,10 +22,13 @@ import http.server
 import threading
 import time
 from typing import Any, Optional
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
-from .errors import KakaoAuthError
+from .errors import ConfigurationError, KakaoAuthError
 from .login import parse_redirect
+
+# Seconds one connection may sit idle before its thread drops it.
+CONNECTION_TIMEOUT = 10.0
 
 __all__ = ["CallbackServer", "is_local_redirect"]
 
@@ -42,19 +53,20 @@ class CallbackServer:
         self._result: Optional[str] = None
         self._error: Optional[KakaoAuthError] = None
         self._done = threading.Event()
+        self._receiving = threading.Lock()
         self._server = self._bind()
 
-    def _bind(self) -> http.server.HTTPServer:
+    def _bind(self) -> http.server.ThreadingHTTPServer:
         try:
-            server = http.server.HTTPServer(("127.0.0.1", self.port), _handler_for(self))
+            server = _Server(("127.0.0.1", self.port), _handler_for(self))
         except OSError as e:
             if e.errno in (errno.EADDRINUSE, errno.EACCES, 10048, 10013):  # 100xx: Windows
-                raise KakaoAuthError(
+                raise ConfigurationError(
                     f"port {self.port} is busy (another program, or another `kakao-auth login`, uses "
                     "it): close that program, or register another port as a Redirect URI and pass "
                     "--redirect-uri http://localhost:PORT/callback"
                 ) from None
-            raise
+            raise ConfigurationError(f"cannot listen on 127.0.0.1:{self.port} ({e.strerror})") from None
         server.timeout = 0.2
         return server
 
@@ -64,14 +76,17 @@ class CallbackServer:
     def __exit__(self, *exc: object) -> None:
         self._server.server_close()
 
-    def wait(self, timeout: float) -> str:
-        """Serve until the redirect arrives; return its URL, or raise on error or timeout."""
+    def wait(self, timeout: float, advice: str = "") -> str:
+        """Serve until the redirect arrives; return its URL, or raise on error or timeout.
+
+        The deadline always holds: requests are served by threads of their own.
+        """
         deadline = time.monotonic() + timeout
         while not self._done.is_set():
             if time.monotonic() >= deadline:
                 raise KakaoAuthError(
                     f"no redirect from Kakao within {timeout:g}s: finish the login in the browser "
-                    "sooner (--timeout), or use --no-browser to paste the redirected URL"
+                    "sooner (--timeout), or use --no-browser to paste the redirected URL" + advice
                 )
             self._server.handle_request()
         if self._error is not None:
@@ -81,23 +96,49 @@ class CallbackServer:
 
     def _receive(self, path: str) -> tuple[int, str]:
         """Handle one request path; return the status and page to show the browser."""
-        if urlsplit(path).path != self.path or self._done.is_set():
+        parts = urlsplit(path)
+        if parts.path != self.path:
             return 404, _PAGE.format(title="Not found", text="This server only receives the Kakao login.")
-        url = f"http://127.0.0.1:{self.port}{path}"
-        try:
-            parse_redirect(url, self.expected_state)
-        except KakaoAuthError as e:
-            self._error = e
+        params = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        if "code" not in params and "error" not in params:
+            return 400, _PAGE.format(title="Waiting", text="Still waiting for Kakao's redirect.")
+        if not self._state_fits(params):
+            text = "This redirect is not from this login (its state differs); still waiting for Kakao's."
+            return 400, _PAGE.format(title="Not this login", text=text)
+        return self._finish(f"http://127.0.0.1:{self.port}{path}")
+
+    def _state_fits(self, params: dict[str, str]) -> bool:
+        # Kakao may leave state out of an error redirect (../shared/KAKAO.md, "Login").
+        state = params.get("state")
+        if "code" in params:
+            return state == self.expected_state
+        return state is None or state == self.expected_state
+
+    def _finish(self, url: str) -> tuple[int, str]:
+        with self._receiving:
+            if self._done.is_set():
+                return 409, _PAGE.format(title="Done", text="This login has already finished.")
+            try:
+                parse_redirect(url, self.expected_state)
+            except KakaoAuthError as e:
+                self._error = e
+                self._done.set()
+                return 400, _PAGE.format(title="Login failed", text=html.escape(str(e)))
+            self._result = url
             self._done.set()
-            return 400, _PAGE.format(title="Login failed", text=html.escape(str(e)))
-        self._result = url
-        self._done.set()
         text = "You can close this window and return to the terminal."
         return 200, _PAGE.format(title="Kakao login complete", text=text)
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False  # an idle connection's thread must not hold up the login's end
+
+
 def _handler_for(owner: CallbackServer) -> type[http.server.BaseHTTPRequestHandler]:
     class Handler(http.server.BaseHTTPRequestHandler):
+        timeout = CONNECTION_TIMEOUT
+
         def do_GET(self) -> None:
             status, page = owner._receive(self.path)
             body = page.encode()

@@ -13,6 +13,7 @@ import json
 import os
 import stat
 import sys
+import threading
 import time
 import webbrowser
 from collections.abc import Sequence
@@ -137,14 +138,30 @@ def browser_redirect(url: str, state: str, redirect_uri: str, timeout: float) ->
     """Open the browser at ``url`` and receive Kakao's redirect on the local server."""
     with CallbackServer(redirect_uri, state) as server:  # bound first: a busy port fails fast
         print(f"Opening the browser to log in with Kakao (waiting up to {timeout:g}s)...", flush=True)
-        if not webbrowser.open(url):
+        if open_browser(url) is False:
             return paste_redirect(url)
+        return server.wait(timeout, advice=f". If the browser shows KOE006: {REGISTER_HINT}")
+
+
+def open_browser(url: str, patience: float = 3.0) -> Optional[bool]:
+    """Open ``url`` in a browser without ever blocking the login; None: still opening.
+
+    A ``BROWSER`` such as w3m or lynx runs in this terminal until the user quits it, so
+    ``webbrowser.open`` does not return while the login goes on: it runs in a thread of its own,
+    and the callback server answers meanwhile.
+    """
+    result: list[bool] = []
+
+    def run() -> None:
         try:
-            return server.wait(timeout)
-        except KakaoAuthError as e:
-            if "no redirect" in str(e):
-                raise KakaoAuthError(f"{e}. If the browser shows KOE006: {REGISTER_HINT}") from None
-            raise
+            result.append(webbrowser.open(url))
+        except Exception:  # a broken BROWSER setting is a browser that did not open
+            result.append(False)
+
+    opener = threading.Thread(target=run, name="kakao-auth-browser", daemon=True)
+    opener.start()
+    opener.join(patience)
+    return result[0] if result else None
 
 
 def paste_redirect(url: str) -> str:

@@ -8,6 +8,7 @@ import socket
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -92,13 +93,26 @@ def test_login_through_the_browser(cli: CLI) -> None:
     assert not set(cli.secrets()) & {w for o in cli.outputs for w in o.split()}
 
 
-def test_login_rejects_a_forged_state(cli: CLI) -> None:
-    done = cli.login(FAKE_BROWSER="forge")
+def test_login_ignores_a_forged_state_and_keeps_waiting(cli: CLI) -> None:
+    done = cli.login("--timeout", "3", FAKE_BROWSER="forge")
     assert done.returncode == 1
-    assert "state does not match" in done.stderr
+    assert "no redirect from Kakao within 3s" in done.stderr  # the forgery did not end the login
     assert "Traceback" not in done.stderr
     assert not cli.path.exists()
     assert cli.fake.token_calls == 0
+
+
+def test_login_survives_idle_connections_stray_and_forged_requests(cli: CLI) -> None:
+    done = cli.login("--timeout", "60", FAKE_BROWSER="hostile")
+    assert done.returncode == 0, done.stderr
+    assert cli.fake.code_calls == 1  # the bare /callback was never sent to Kakao as a code
+
+
+def test_a_browser_that_blocks_does_not_block_the_login(cli: CLI) -> None:
+    started = time.monotonic()
+    done = cli.login("--timeout", "50", FAKE_BROWSER="blocking")
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - started < 50  # the browser command itself runs for 60 s
 
 
 def test_login_fails_fast_on_a_busy_port(cli: CLI) -> None:

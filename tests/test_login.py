@@ -131,3 +131,20 @@ def test_parse_redirect_reads_the_error_even_without_state() -> None:
         parse_redirect(
             "http://localhost:8765/callback?error=access_denied&error_description=User+denied", "s1"
         )
+
+
+def test_a_web_apps_callback_session_checks_the_state_it_is_given(fake_kakao: FakeKakao) -> None:
+    # Step 1 (one request): the login URL; its state and verifier are kept in the user's session.
+    first = KakaoSession(redirect_uri=DEFAULT_REDIRECT_URI)
+    url, state = first.authorization_url()
+    verifier = first._code_verifier
+    redirected = fake_kakao.authorize(url)
+    # Step 2 (another request, a new session object): the callback.
+    forged = redirected.replace(f"state={state}", "state=forged")
+    stranger = KakaoSession(redirect_uri=DEFAULT_REDIRECT_URI)
+    with pytest.raises(KakaoAuthError, match="state does not match"):
+        stranger.fetch_token(authorization_response=forged, state=state)
+    assert fake_kakao.token_calls == 0
+    callback = KakaoSession(redirect_uri=DEFAULT_REDIRECT_URI)
+    token = callback.fetch_token(authorization_response=redirected, state=state, code_verifier=verifier)
+    assert token["access_token"] and fake_kakao.code_calls == 1
