@@ -11,6 +11,8 @@ The public names are below; everything else is internal and may change.
 
 from __future__ import annotations
 
+import logging
+
 from .auth import KakaoAuth
 from .errors import (
     ConfigurationError,
@@ -47,3 +49,7 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+# A library logs, an application decides where to: without this, Python's last-resort handler
+# would print the retry warnings as bare stderr lines.
+logging.getLogger("kakao_auth").addHandler(logging.NullHandler())

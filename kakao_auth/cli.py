@@ -3,18 +3,24 @@
 Every command takes ``--token-file`` or ``--store`` (a path or a store URL such as
 ``redis://host:6379/0``; else ``KAKAO_TOKEN_STORE``, ``KAKAO_TOKEN_FILE``, ``./kakao_token.json``)
 and honours the library's environment. Expected failures print one line, ``kakao-auth: what
-happened; what to do``, and exit 1; usage errors exit 2. Only ``kakao-auth token`` prints a token.
+happened; what to do``, and exit 1; usage errors exit 2. An unexpected failure prints one line
+naming its type (never its message, which could hold anything) and asks for a bug report;
+``-v`` shows the library's log (retries in progress) and ``KAKAO_AUTH_DEBUG=1`` the traceback
+too. Only ``kakao-auth token`` prints a token.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import os
 import stat
 import sys
 import threading
 import time
+import traceback
 import webbrowser
 from collections.abc import Sequence
 from typing import Any, Callable, Optional
@@ -23,7 +29,8 @@ import requests
 
 from .auth import KakaoAuth
 from .callback import CallbackServer, is_local_redirect
-from .errors import KakaoAuthError, LoginRequired, redact
+from .config import KAPI_URL, debug_requested
+from .errors import ConfigurationError, KakaoAuthError, LoginRequired, printable
 from .session import KakaoSession
 from .store import FileTokenStore, TokenStore
 from .stores import open_store
@@ -42,19 +49,52 @@ REGISTER_HINT = (
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; return the exit status."""
     args = build_parser().parse_args(argv)
+    debug = debug_requested()
+    show_log(args.verbose or debug)
     try:
-        return int(args.run(args) or 0)
+        status = int(args.run(args) or 0)
+        sys.stdout.flush()  # inside the try: a closed pipe fails here, not at exit
+        return status
     except KakaoAuthError as e:
         return fail(str(e))
     except requests.RequestException as e:
-        return fail(f"network error talking to Kakao ({type(e).__name__}: {redact(str(e))}); try again")
+        return fail(f"network error talking to Kakao ({type(e).__name__}); try again")
+    except BrokenPipeError:
+        return closed_pipe()
     except KeyboardInterrupt:
         return 130
+    except Exception as e:
+        if debug:
+            traceback.print_exc()
+        hint = "" if debug else "; KAKAO_AUTH_DEBUG=1 shows the traceback"
+        return fail(f"unexpected error ({type(e).__name__}): a bug in kakao-auth, please report it{hint}")
+
+
+def show_log(on: bool) -> None:
+    """Show the ``kakao_auth`` log (retries, refreshes) on stderr, one prefixed line each."""
+    if not on:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("kakao-auth: %(message)s"))
+    logger = logging.getLogger("kakao_auth")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if debug_requested() else logging.INFO)
+
+
+def closed_pipe() -> int:
+    """Stop quietly when the reader went away (``kakao-auth status | head -1``)."""
+    # As the Python docs advise: point stdout at devnull so the exit's flush cannot fail again.
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return 1
 
 
 def fail(message: str) -> int:
-    """Print ``kakao-auth: message`` to stderr and return the failure status."""
-    print(f"kakao-auth: {message}", file=sys.stderr)
+    """Print ``kakao-auth: message`` to stderr (one line) and return the failure status."""
+    line = " ".join(message.split())
+    with contextlib.suppress(OSError):
+        print(f"kakao-auth: {line}", file=sys.stderr)
     return 1
 
 
@@ -69,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--store", help="a token file or a store URL such as redis://host:6379/0 ($KAKAO_TOKEN_STORE)"
     )
     parser = argparse.ArgumentParser(prog="kakao-auth", description="Kakao REST API tokens, kept alive.")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="show what the library does (retries, refreshes)"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (run, add_arguments, help_text) in COMMANDS.items():
         sub = commands.add_parser(name, parents=[common], help=help_text, description=help_text)
@@ -295,7 +338,7 @@ def cmd_api(args: argparse.Namespace) -> int:
     fields.update(_pair(item, from_file=True) for item in args.field)
     method = method or ("POST" if fields else "GET")
     session = KakaoSession.from_store(store_of(args))
-    url = session.kakao_auth.settings.kapi_url + "/" + path.lstrip("/")
+    url = session.kakao_auth.settings.kapi_url + path
     response = session.request(method, url, data=fields or None, timeout=30)
     body = _body(response)
     print(json.dumps(body, indent=2, ensure_ascii=False) if not isinstance(body, str) else body)
@@ -304,12 +347,30 @@ def cmd_api(args: argparse.Namespace) -> int:
     return fail(api_error(response.status_code, body))
 
 
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
 def _method_and_path(words: list[str]) -> tuple[Optional[str], str]:
+    usage = "usage: kakao-auth api [METHOD] PATH, e.g. kakao-auth api POST /v1/user/logout"
     if len(words) == 1:
-        return None, words[0]
-    if len(words) == 2:
-        return words[0].upper(), words[1]
-    raise KakaoAuthError("usage: kakao-auth api [METHOD] PATH")
+        return None, _api_path(words[0], usage)
+    if len(words) != 2:
+        raise ConfigurationError(usage)
+    method, path = words
+    if method.upper() not in _METHODS:
+        if path.upper() in _METHODS:
+            raise ConfigurationError(f"the method comes first: kakao-auth api {path.upper()} {method}")
+        raise ConfigurationError(f"unknown method {printable(method)!r} (use one of {', '.join(_METHODS)})")
+    return method.upper(), _api_path(path, usage)
+
+
+def _api_path(path: str, usage: str) -> str:
+    # A full https://kapi.kakao.com/... URL works as well as its path.
+    if path.startswith(KAPI_URL + "/"):
+        path = path[len(KAPI_URL) :]
+    if not path.startswith("/") or path.startswith("//"):
+        raise ConfigurationError(f"{printable(path)!r} is not an API path: {usage}")
+    return path
 
 
 def _pair(item: str, *, from_file: bool) -> tuple[str, str]:

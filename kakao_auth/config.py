@@ -14,7 +14,15 @@ from urllib.parse import urlsplit
 
 from .errors import ConfigurationError, printable
 
-__all__ = ["Settings", "env_client_id", "require_https", "resolve", "store_location", "token_file_path"]
+__all__ = [
+    "Settings",
+    "debug_requested",
+    "env_client_id",
+    "require_https",
+    "resolve",
+    "store_location",
+    "token_file_path",
+]
 
 KAUTH_URL = "https://kauth.kakao.com"
 KAPI_URL = "https://kapi.kakao.com"
@@ -49,6 +57,11 @@ def resolve(
 def token_file_path(path: Optional[os.PathLike[str] | str] = None) -> str:
     """The token file: ``path``, else ``KAKAO_TOKEN_FILE``, else ``./kakao_token.json``."""
     return os.fspath(path) if path is not None else _env("KAKAO_TOKEN_FILE") or TOKEN_FILE
+
+
+def debug_requested() -> bool:
+    """Whether ``KAKAO_AUTH_DEBUG`` asks for tracebacks and debug logs (the CLI's)."""
+    return (_env("KAKAO_AUTH_DEBUG") or "0").lower() not in ("0", "false", "no", "off")
 
 
 def env_client_id() -> Optional[str]:

@@ -301,3 +301,112 @@ def test_no_token_in_any_output_but_tokens(cli: CLI, tmp_path: Path) -> None:
 def test_usage_errors_exit_2(cli: CLI) -> None:
     assert cli.run().returncode == 2
     assert cli.run("nonsense").returncode == 2
+
+
+def _one_line_failure(done: subprocess.CompletedProcess[str]) -> str:
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("kakao-auth: "), done.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        (["/v2/user/me", "POST"], "the method comes first: kakao-auth api POST /v2/user/me"),
+        (["FETCH", "/v2/user/me"], "unknown method"),
+        (["v2/user/me"], "is not an API path"),
+        (["a", "b", "c"], "usage: kakao-auth api"),
+    ],
+)
+def test_api_argument_mistakes_are_one_line(cli: CLI, words: list[str], expected: str) -> None:
+    cli.fake.write_token_file(cli.path)
+    assert expected in _one_line_failure(cli.run("api", *words))
+
+
+def test_api_takes_a_full_kapi_url(cli: CLI) -> None:
+    cli.fake.write_token_file(cli.path)
+    done = cli.run("api", "https://kapi.kakao.com/v2/user/me")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["id"] == cli.fake.user_id
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'{"access_token": "x", "expires_in": NaN}',
+        b'{"access_token": "x", "refresh_token_expires_at": 1e999}',
+        b'{"access_token": 12}',
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"access_token": "a\\nb"}',
+    ],
+)
+@pytest.mark.parametrize("command", ["status", "token"])
+def test_hostile_token_files_are_one_line(cli: CLI, content: bytes, command: str) -> None:
+    cli.path.write_bytes(content)
+    assert "token file" in _one_line_failure(cli.run(command))
+
+
+@pytest.mark.skipif(os.name == "nt", reason="FIFO")
+def test_a_fifo_token_file_is_one_line_not_a_hang(cli: CLI) -> None:
+    os.mkfifo(cli.path)
+    assert "not a regular file" in _one_line_failure(cli.run("status"))
+
+
+def test_status_of_a_far_future_expiry(cli: CLI) -> None:
+    cli.fake.write_token_file(cli.path)
+    data = json.loads(cli.path.read_text())
+    data["refresh_token_expires_at"] = 32503680000.0  # the year 3000
+    cli.path.write_text(json.dumps(data))
+    done = cli.run("status")
+    assert done.returncode == 0, done.stderr
+    assert "Refresh token:" in done.stdout
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX pipes")
+def test_a_closed_pipe_is_no_traceback(cli: CLI) -> None:
+    cli.fake.write_token_file(cli.path)
+    env = {**cli.env, "PYTHONUNBUFFERED": "1"}
+    for _ in range(5):
+        done = subprocess.run(  # noqa: S602  # the pipe to head is the point of the test
+            f"{sys.executable} -m kakao_auth status | head -c 1",
+            shell=True,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
+
+
+UNEXPECTED = """
+import sys
+import kakao_auth.cli as cli
+def broken(args):
+    raise RuntimeError("secret-ish detail that must not be shown")
+cli.COMMANDS["status"] = (broken, *cli.COMMANDS["status"][1:])
+sys.exit(cli.main(["status"]))
+"""
+
+
+def test_an_unexpected_error_is_one_line_unless_debugging(cli: CLI) -> None:
+    argv = [sys.executable, "-c", UNEXPECTED]
+    done = subprocess.run(argv, env=cli.env, capture_output=True, text=True, timeout=60)
+    line = _one_line_failure(done)
+    assert "RuntimeError" in line and "report" in line and "secret-ish" not in line
+    debug = subprocess.run(
+        argv, env={**cli.env, "KAKAO_AUTH_DEBUG": "1"}, capture_output=True, text=True, timeout=60
+    )
+    assert "Traceback" in debug.stderr
+
+
+def test_retries_are_logged_not_printed(cli: CLI) -> None:
+    cli.fake.write_token_file(cli.path)
+    cli.fake.fail_token("500", times=2)
+    done = cli.run("refresh")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""  # no bare "retrying" lines
+    cli.fake.fail_token("500", times=1)
+    verbose = cli.run("-v", "refresh")
+    assert "kakao-auth: token endpoint failed (HTTP 500); retrying" in verbose.stderr
