@@ -12,6 +12,7 @@ The public names are below; everything else is internal and may change.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING, Any
 
 from .auth import KakaoAuth
 from .errors import (
@@ -34,6 +35,7 @@ __all__ = [
     "FileTokenStore",
     "KakaoAuth",
     "KakaoAuthError",
+    "KakaoHttpxAuth",
     "KakaoOAuthError",
     "KakaoSession",
     "KakaoUnavailable",
@@ -49,6 +51,20 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from .httpx_auth import KakaoHttpxAuth
+
+
+def __getattr__(name: str) -> Any:
+    # KakaoHttpxAuth is imported on first use: importing httpx costs a cron run ~40 ms it may
+    # not need, and kakao_auth must import without httpx installed at all.
+    if name == "KakaoHttpxAuth":
+        from .httpx_auth import KakaoHttpxAuth
+
+        return KakaoHttpxAuth
+    raise AttributeError(f"module 'kakao_auth' has no attribute {name!r}")
+
 
 # A library logs, an application decides where to: without this, Python's last-resort handler
 # would print the retry warnings as bare stderr lines.

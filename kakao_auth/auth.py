@@ -13,28 +13,22 @@ from __future__ import annotations
 
 import functools
 import logging
-import time
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Optional
 
 import requests
 from requests.cookies import extract_cookies_to_jar
 
-from .config import resolve
-from .core import TokenCore
-from .oauth import DEFAULT_BACKOFF, DEFAULT_RETRIES, DEFAULT_TIMEOUT, TOKEN_PATH, TokenEndpoint
-from .routing import ApiRoute, is_invalid_token
-from .store import PathLike, TokenStore
-from .token import DEFAULT_LEEWAY, Token
+from .adapter import TokenAuth
+from .routing import is_invalid_token
 
 __all__ = ["KakaoAuth"]
 
 log = logging.getLogger("kakao_auth")
 
-_A = TypeVar("_A", bound="KakaoAuth")
 _UNREWINDABLE = -1
 
 
-class KakaoAuth(requests.auth.AuthBase):
+class KakaoAuth(TokenAuth, requests.auth.AuthBase):
     """Attach ``Authorization: Bearer`` for kapi.kakao.com and refresh the token when needed.
 
     Build it with :meth:`from_file` or :meth:`from_store`. Options: ``kauth_url``, ``kapi_url``
@@ -44,107 +38,9 @@ class KakaoAuth(requests.auth.AuthBase):
     ``time.time`` stand-in for tests).
     """
 
-    def __init__(
-        self,
-        store: TokenStore,
-        *,
-        client_id: Optional[str] = None,
-        client_secret: Optional[str] = None,
-        kauth_url: Optional[str] = None,
-        kapi_url: Optional[str] = None,
-        leeway: float = DEFAULT_LEEWAY,
-        timeout: float = DEFAULT_TIMEOUT,
-        retries: int = DEFAULT_RETRIES,
-        backoff: float = DEFAULT_BACKOFF,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        settings = resolve(client_id, client_secret, kauth_url, kapi_url)
-        self.store = store
-        self.settings = settings
-        self.leeway = leeway
-        self.route = ApiRoute(settings.kapi_url)
-        endpoint = TokenEndpoint(
-            settings.kauth_url + TOKEN_PATH, timeout=timeout, retries=retries, backoff=backoff
-        )
-        self.core = TokenCore(
-            store,
-            endpoint,
-            client_id=settings.client_id,
-            client_secret=settings.client_secret,
-            leeway=leeway,
-            clock=clock,
-        )
-
-    @classmethod
-    def from_file(
-        cls: type[_A],
-        path: Optional[PathLike] = None,
-        client_id: Optional[str] = None,
-        client_secret: Optional[str] = None,
-        **options: Any,
-    ) -> _A:
-        """Use the token file ``path``; a store URL (``redis://...``) works where a path does.
-
-        Without ``path``: ``KAKAO_TOKEN_STORE``, else ``KAKAO_TOKEN_FILE``, else
-        ``./kakao_token.json``. The file is read now, so a missing or broken file raises
-        :class:`TokenFileError` here.
-        """
-        from .stores import open_store
-
-        store = open_store(path, client_id=client_id)
-        return cls.from_store(store, client_id, client_secret, **options)
-
-    @classmethod
-    def from_store(
-        cls: type[_A],
-        store: TokenStore,
-        client_id: Optional[str] = None,
-        client_secret: Optional[str] = None,
-        **options: Any,
-    ) -> _A:
-        """Use the token in ``store`` (any :class:`TokenStore`); it is read now."""
-        auth = cls(store, client_id=client_id, client_secret=client_secret, **options)
-        auth.reload()
-        return auth
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(store={self.store!r}, client_id={self.client_id!r})"
-
-    @property
-    def client_id(self) -> Optional[str]:
-        """The app's REST API key: the setting, else the one stored with the token."""
-        held = self.core.held
-        return self.settings.client_id or (held.client_id if held else None)
-
-    @property
-    def held(self) -> Optional[Token]:
-        """The token in hand, without reading the store (None before first use)."""
-        return self.core.held
-
-    @property
-    def token(self) -> Token:
-        """The token in hand (read from the store on first use); it may be due for refresh."""
-        return self.core.token
-
-    def reload(self) -> Token:
-        """Read the store again and hold what it has."""
-        return self.core.reload()
-
-    def adopt(self, token: Token) -> None:
-        """Hold ``token``, just saved to the store by a login."""
-        self.core.adopt(token)
-
-    def valid_token(self) -> Token:
-        """A token fresh enough to use now, refreshing it first when due."""
-        return self.core.valid_token()
-
-    def refresh(self) -> Token:
-        """Refresh now, through the locked path, even when the token is fresh."""
-        return self.core.refresh(self.token.access_token, force=True)
-
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
         r.url = self.route.check(r.url or "")
-        r.headers["Authorization"] = _bearer(self.core.valid_token())
+        r.headers["Authorization"] = self.bearer(self.core.valid_token())
         hook = functools.partial(self._handle_401, body_pos=_body_position(r))
         r.register_hook("response", hook)  # type: ignore[no-untyped-call]
         return r
@@ -168,11 +64,7 @@ class KakaoAuth(requests.auth.AuthBase):
         if not _rewind(request, body_pos):
             log.warning("the request body cannot be rewound; returning the 401 unretried")
             return r
-        return _resend(r, _bearer(new), kwargs)
-
-
-def _bearer(token: Token) -> str:
-    return f"Bearer {token.access_token}"
+        return _resend(r, self.bearer(new), kwargs)
 
 
 def _body_position(r: requests.PreparedRequest) -> Optional[int]:

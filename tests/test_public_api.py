@@ -14,6 +14,7 @@ def test_all_is_pinned() -> None:
         "FileTokenStore",
         "KakaoAuth",
         "KakaoAuthError",
+        "KakaoHttpxAuth",
         "KakaoOAuthError",
         "KakaoSession",
         "KakaoUnavailable",

@@ -189,12 +189,13 @@ class FakeKakao:
         return f"FakeKakao(kauth={self.kauth_url!r}, kapi={self.kapi_url!r})"
 
     def environ(self) -> dict[str, str]:
-        """The environment that points kakao_auth (and requests) at this fake."""
+        """The environment that points kakao_auth (and requests and httpx) at this fake."""
         return {
             "KAKAO_KAUTH_URL": self.kauth_url,
             "KAKAO_KAPI_URL": self.kapi_url,
             "KAKAO_REST_API_KEY": self.client_id,
-            "REQUESTS_CA_BUNDLE": self.ca_bundle,
+            "REQUESTS_CA_BUNDLE": self.ca_bundle,  # requests
+            "SSL_CERT_FILE": self.ca_bundle,  # httpx, and Python's ssl module
         }
 
     # -- helpers for tests ----------------------------------------------------------------

@@ -8,7 +8,8 @@
         assert fake_kakao.memos == [{"object_type": "text", ...}]
 
 The fixture is a running :class:`kakao_auth.testing.FakeKakao` with the environment pointed at
-it: ``KAKAO_KAUTH_URL``, ``KAKAO_KAPI_URL``, ``KAKAO_REST_API_KEY``, ``REQUESTS_CA_BUNDLE`` and
+it: ``KAKAO_KAUTH_URL``, ``KAKAO_KAPI_URL``, ``KAKAO_REST_API_KEY``, ``REQUESTS_CA_BUNDLE``,
+``SSL_CERT_FILE`` and
 ``KAKAO_TOKEN_FILE`` (``<tmp_path>/kakao_token.json``, also ``fake_kakao.token_file``).
 """
 

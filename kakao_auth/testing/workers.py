@@ -68,41 +68,94 @@ def _report(proc: subprocess.Popen[str]) -> dict[str, Any]:
     return report
 
 
-def serve(make_caller: Callable[[str], Caller], argv: Optional[Sequence[str]] = None) -> None:
-    """The worker's side: build the caller on ``--file``, meet the others, call, report."""
+def _arguments(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     for name in ("--file", "--url", "--rendezvous"):
         parser.add_argument(name, required=True)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1, help="threads (or tasks, with --async)")
     parser.add_argument("--calls", type=int, default=1)
-    args = parser.parse_args(argv)
-    call = make_caller(args.file)
-    folder = Path(args.rendezvous)
+    parser.add_argument("--async", dest="use_async", action="store_true", help="httpx.AsyncClient tasks")
+    return parser.parse_args(argv)
+
+
+def _meet(rendezvous: str) -> None:
+    folder = Path(rendezvous)
     (folder / f"ready.{os.getpid()}").touch()
     while not (folder / "go").exists():
         time.sleep(0.002)
-    start = time.monotonic()
-    ok: list[bool] = []
-    failed: list[str] = []
+
+
+class _Tally:
+    """What one worker's calls came to, reported as JSON on its last line."""
+
+    def __init__(self) -> None:
+        self.ok = 0
+        self.failed: list[str] = []
+        self.start = time.monotonic()
+
+    def record(self, status: Optional[int], error: Optional[BaseException] = None) -> None:
+        if error is not None:  # a failed call is the finding: report it, do not die
+            self.failed.append(f"{type(error).__name__}: {error}")
+        elif status == 200:
+            self.ok += 1
+        else:
+            self.failed.append(f"HTTP {status}")
+
+    def report(self) -> None:
+        seconds = time.monotonic() - self.start
+        print(json.dumps({"ok": self.ok, "failed": self.failed, "seconds": seconds}))
+
+
+def serve(make_caller: Callable[[str], Caller], argv: Optional[Sequence[str]] = None) -> None:
+    """The worker's side: build the caller on ``--file``, meet the others, call, report."""
+    args = _arguments(argv)
+    call = make_caller(args.file)
+    _meet(args.rendezvous)
+    tally = _Tally()
 
     def work() -> None:
         for _ in range(args.calls):
             try:
-                status = call(args.url)
-            except Exception as e:  # a failed call is the finding: report it, do not die
-                failed.append(f"{type(e).__name__}: {e}")
-                continue
-            if status == 200:
-                ok.append(True)
-            else:
-                failed.append(f"HTTP {status}")
+                tally.record(call(args.url))
+            except Exception as e:
+                tally.record(None, e)
 
     pool = [threading.Thread(target=work) for _ in range(args.threads)]
     for t in pool:
         t.start()
     for t in pool:
         t.join()
-    print(json.dumps({"ok": len(ok), "failed": failed, "seconds": time.monotonic() - start}))
+    tally.report()
+
+
+def serve_async(argv: Optional[Sequence[str]] = None) -> None:
+    """The async worker: one KakaoHttpxAuth, one httpx.AsyncClient, ``--threads`` tasks."""
+    import asyncio
+
+    import httpx
+
+    from ..httpx_auth import KakaoHttpxAuth
+
+    args = _arguments(argv)
+    auth = KakaoHttpxAuth.from_file(args.file, retries=0)
+
+    async def main() -> None:
+        async with httpx.AsyncClient(auth=auth, timeout=60) as client:
+            await client.get(args.url, auth=None)  # the TLS handshake, not timed; no token used
+            _meet(args.rendezvous)
+            tally = _Tally()
+
+            async def work() -> None:
+                for _ in range(args.calls):
+                    try:
+                        tally.record((await client.get(args.url)).status_code)
+                    except Exception as e:
+                        tally.record(None, e)
+
+            await asyncio.gather(*(work() for _ in range(args.threads)))
+            tally.report()
+
+    asyncio.run(main())
 
 
 def kakao_auth_caller(token_file: str) -> Caller:
@@ -124,4 +177,7 @@ def kakao_auth_caller(token_file: str) -> Caller:
 
 
 if __name__ == "__main__":
-    serve(kakao_auth_caller)
+    if "--async" in sys.argv:
+        serve_async()
+    else:
+        serve(kakao_auth_caller)
