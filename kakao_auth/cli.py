@@ -29,7 +29,7 @@ import requests
 
 from .auth import KakaoAuth
 from .callback import CallbackServer, is_local_redirect
-from .config import KAPI_URL, debug_requested
+from .config import KAPI_URL, browser_environment, debug_requested
 from .errors import ConfigurationError, KakaoAuthError, LoginRequired, printable
 from .session import KakaoSession
 from .store import FileTokenStore, TokenStore
@@ -164,11 +164,10 @@ def cmd_login(args: argparse.Namespace) -> int:
 
 def can_open_browser() -> bool:
     """Whether a graphical browser can be opened here (not over SSH without a display)."""
-    if os.environ.get("BROWSER"):
+    browser, display = browser_environment()
+    if browser:
         return True
-    if sys.platform.startswith("linux") and not (
-        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-    ):
+    if sys.platform.startswith("linux") and not display:
         return False
     try:
         webbrowser.get()
@@ -445,8 +444,7 @@ def cmd_copy(args: argparse.Namespace) -> int:
     source = open_store(args.source)
     token = source.load()
     destination = open_store(args.destination, client_id=token.client_id)
-    with destination.lock():
-        destination.save(token)
+    KakaoAuth(destination, client_id=token.client_id).core.save(token)  # the one write path
     print(f"Copied the token from {source.location} to {destination.location}")
     return 0
 

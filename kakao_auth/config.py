@@ -16,6 +16,7 @@ from .errors import ConfigurationError, printable
 
 __all__ = [
     "Settings",
+    "browser_environment",
     "debug_requested",
     "env_client_id",
     "require_https",
@@ -57,6 +58,11 @@ def resolve(
 def token_file_path(path: Optional[os.PathLike[str] | str] = None) -> str:
     """The token file: ``path``, else ``KAKAO_TOKEN_FILE``, else ``./kakao_token.json``."""
     return os.fspath(path) if path is not None else _env("KAKAO_TOKEN_FILE") or TOKEN_FILE
+
+
+def browser_environment() -> tuple[bool, bool]:
+    """Whether ``BROWSER`` names a browser, and whether a display (X11 or Wayland) is set."""
+    return bool(_env("BROWSER")), bool(_env("DISPLAY") or _env("WAYLAND_DISPLAY"))
 
 
 def debug_requested() -> bool:

@@ -16,7 +16,6 @@ import requests
 from requests_oauthlib import OAuth2Session
 
 from .auth import KakaoAuth
-from .config import resolve
 from .errors import ConfigurationError
 from .login import AUTHORIZE_PATH, Scope, authorize_url, new_pkce, new_state, parse_redirect
 from .oauth import DEFAULT_TIMEOUT, TOKEN_PATH, TokenEndpoint, code_form
@@ -50,12 +49,14 @@ class KakaoSession(OAuth2Session):
         scope: Scope = None,
         token_file: Optional[PathLike] = None,
         store: Optional[TokenStore] = None,
+        state: Optional[str] = None,
         **options: Any,
     ) -> None:
-        settings = resolve(client_id, client_secret, options.get("kauth_url"), options.get("kapi_url"))
-        super().__init__(client_id=settings.client_id, redirect_uri=redirect_uri, scope=scope)
-        store = store if store is not None else open_store(token_file, client_id=settings.client_id)
+        store = store if store is not None else open_store(token_file, client_id=client_id)
+        # The settings are resolved once, by KakaoAuth; the session reads them from it.
         self.kakao_auth = KakaoAuth(store, client_id=client_id, client_secret=client_secret, **options)
+        settings = self.kakao_auth.settings
+        super().__init__(client_id=settings.client_id, redirect_uri=redirect_uri, scope=scope, state=state)
         self.auth = self.kakao_auth
         self._code_verifier: Optional[str] = None
         self._timeout = float(options.get("timeout", DEFAULT_TIMEOUT))
