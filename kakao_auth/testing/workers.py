@@ -1,15 +1,18 @@
 """Worker processes that meet one token at once: for the demo, the tests and the benchmarks.
 
 ``run_workers`` starts P processes of T threads each. A worker builds one client on the shared
-token, announces itself with ``ready.<pid>`` in a rendezvous folder, waits for the ``go`` file so
-that every worker meets the token at the same moment, calls the API, and prints a JSON report on
-its last line. ``python -m kakao_auth.testing.workers`` is the kakao_auth worker; a benchmark can start
-its own worker module for another client, built with :func:`serve`.
+token, warms each thread's connection (a TLS handshake, without the token), announces itself
+with ``ready.<pid>`` in a rendezvous folder, waits for the ``go`` file so that every worker meets
+the token at the same moment, calls the API, and prints a JSON report on its last line (its
+``seconds`` run from the release to its last answer). ``python -m kakao_auth.testing.workers``
+is the kakao_auth worker (``--async``: httpx tasks); a benchmark can start its own worker module
+for another client, built with :func:`serve`.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -22,8 +25,27 @@ from typing import Any, Callable, Optional
 
 __all__ = ["Caller", "run_workers", "serve"]
 
-# One authenticated GET of a URL, safe to call from many threads; returns the HTTP status.
-Caller = Callable[[str], int]
+
+class Caller:
+    """One authenticated GET of a URL, safe to call from many threads; returns the HTTP status.
+
+    ``warm(url)`` opens the calling thread's connection without sending the token, so that a
+    measurement starts with warm connections.
+    """
+
+    def __init__(self, call: Callable[[str], int], warm: Optional[Callable[[str], object]] = None) -> None:
+        self._call = call
+        self._warm = warm
+
+    def __call__(self, url: str) -> int:
+        return self._call(url)
+
+    def warm(self, url: str) -> None:
+        """Open this thread's connection to ``url``'s host."""
+        if self._warm is not None:
+            self._warm(url)
+
+
 KAKAO_AUTH_WORKER = (sys.executable, "-m", "kakao_auth.testing.workers")
 
 
@@ -110,10 +132,15 @@ def serve(make_caller: Callable[[str], Caller], argv: Optional[Sequence[str]] = 
     """The worker's side: build the caller on ``--file``, meet the others, call, report."""
     args = _arguments(argv)
     call = make_caller(args.file)
-    _meet(args.rendezvous)
+    warmed = threading.Barrier(args.threads + 1)
+    go = threading.Event()
     tally = _Tally()
 
     def work() -> None:
+        with contextlib.suppress(Exception):  # a cold connection only makes the figure worse
+            call.warm(args.url)
+        warmed.wait()
+        go.wait()
         for _ in range(args.calls):
             try:
                 tally.record(call(args.url))
@@ -123,6 +150,10 @@ def serve(make_caller: Callable[[str], Caller], argv: Optional[Sequence[str]] = 
     pool = [threading.Thread(target=work) for _ in range(args.threads)]
     for t in pool:
         t.start()
+    warmed.wait()
+    _meet(args.rendezvous)
+    tally.start = time.monotonic()
+    go.set()
     for t in pool:
         t.join()
     tally.report()
@@ -167,13 +198,17 @@ def kakao_auth_caller(token_file: str) -> Caller:
     auth = KakaoAuth.from_file(token_file, retries=0)
     local = threading.local()
 
-    def call(url: str) -> int:
+    def session() -> requests.Session:
         if not hasattr(local, "http"):
             local.http = requests.Session()
-        status: int = local.http.get(url, auth=auth, timeout=60).status_code
+        http: requests.Session = local.http
+        return http
+
+    def call(url: str) -> int:
+        status: int = session().get(url, auth=auth, timeout=60).status_code
         return status
 
-    return call
+    return Caller(call, warm=lambda url: session().get(url, timeout=60))
 
 
 if __name__ == "__main__":
