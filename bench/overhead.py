@@ -1,10 +1,10 @@
 """Per-request cost of attaching the token, with a transport that answers at once (no network).
 
-Each client sends N GETs to https://kapi.kakao.com/v2/user/me through an adapter that returns a
-canned 200, and every session has trust_env off (no .netrc or proxy lookups), so what is
-measured is the client's own work per request. The floor is a plain
-requests.Session with a static Authorization header. Rounds are interleaved; the best round of
-each client is reported, as microseconds per request and as a ratio to the floor.
+Each client sends N GETs to https://kapi.kakao.com/v2/user/me through an adapter (requests) or a
+transport (httpx) that returns a canned 200, with trust_env off (no .netrc or proxy lookups), so
+what is measured is the client's own work per request. Each stack has its own floor: a plain
+client of that stack with a static Authorization header. Rounds are interleaved; the best round
+of each client is reported, as microseconds per request and as a ratio to its stack's floor.
 
     python bench/overhead.py [--requests 20000] [--rounds 7]
 """
@@ -12,19 +12,21 @@ each client is reported, as microseconds per request and as a ratio to the floor
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 import tempfile
 import time
 from typing import Any, Callable
 
+import httpx
 import requests
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from kakao_auth import FileTokenStore, KakaoAuth, KakaoSession, Token
+from kakao_auth import FileTokenStore, KakaoAuth, KakaoHttpxAuth, KakaoSession, Token
 
 from common import table
 
@@ -62,11 +64,39 @@ def clients(token: dict[str, Any], path: str) -> dict[str, requests.Session]:
     }
 
 
-def timed(session: requests.Session, n: int) -> float:
-    get: Callable[[str], requests.Response] = session.get
+def instant(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, json={"id": 1})
+
+
+def httpx_clients(token: Token, path: str) -> dict[str, Callable[[int], float]]:
+    """The httpx rows: each a function timing N GETs, sync or async, on one client."""
+    headers = {"Authorization": f"Bearer {token.access_token}"}
+    transport, atransport = httpx.MockTransport(instant), httpx.MockTransport(instant)
+    auth = KakaoHttpxAuth.from_file(path)
+    plain = httpx.Client(transport=transport, headers=headers, trust_env=False)
+    authed = httpx.Client(transport=transport, auth=auth, trust_env=False)
+    aplain = httpx.AsyncClient(transport=atransport, headers=headers, trust_env=False)
+    aauthed = httpx.AsyncClient(transport=atransport, auth=auth, trust_env=False)
+    return {
+        "httpx.Client + static header (floor)": lambda n: timed(plain, n),
+        "kakao_auth KakaoHttpxAuth (httpx.Client)": lambda n: timed(authed, n),
+        "httpx.AsyncClient + static header (floor)": lambda n: asyncio.run(atimed(aplain, n)),
+        "kakao_auth KakaoHttpxAuth (httpx.AsyncClient)": lambda n: asyncio.run(atimed(aauthed, n)),
+    }
+
+
+def timed(session: Any, n: int) -> float:
+    get: Callable[[str], Any] = session.get
     start = time.perf_counter()
     for _ in range(n):
         get(URL)
+    return (time.perf_counter() - start) / n * 1e6
+
+
+async def atimed(client: httpx.AsyncClient, n: int) -> float:
+    start = time.perf_counter()
+    for _ in range(n):
+        await client.get(URL)
     return (time.perf_counter() - start) / n * 1e6
 
 
@@ -83,19 +113,25 @@ def main() -> None:
         )
         FileTokenStore(path).save(token)
         sessions = clients(token.to_dict(now), path)
-        for session in sessions.values():
+        runners: dict[str, Callable[[int], float]] = {}
+        for name, session in sessions.items():
             # Without this, a session with no auth (the floor) reads ~/.netrc on every request
             # and proxies are looked up in the environment: requests' work, not the client's.
             session.trust_env = False
             session.mount("https://", InstantAdapter())
-            timed(session, 500)  # warm up
-        best = {name: float("inf") for name in sessions}
+            runners[name] = lambda n, session=session: timed(session, n)  # type: ignore[misc]
+        runners.update(httpx_clients(token, path))
+        for run in runners.values():
+            run(500)  # warm up
+        best = {name: float("inf") for name in runners}
         for _ in range(args.rounds):
-            for name, session in sessions.items():
-                best[name] = min(best[name], timed(session, args.requests))
-    floor = best["requests + static header (floor)"]
-    rows = [["client", "us/request", "ratio to floor"]]
-    rows += [[name, f"{us:.1f}", f"{us / floor:.3f}"] for name, us in best.items()]
+            for name, run in runners.items():
+                best[name] = min(best[name], run(args.requests))
+    rows = [["client", "us/request", "ratio to its floor"]]
+    floor = 0.0
+    for name, us in best.items():
+        floor = us if name.endswith("(floor)") else floor
+        rows.append([name, f"{us:.1f}", f"{us / floor:.3f}"])
     print(f"{args.requests} requests x {args.rounds} rounds, best round, Python {sys.version.split()[0]}")
     print(table(rows))
 

@@ -2,22 +2,23 @@
 
 It keeps the token in hand and answers one question per request, "which token do I attach?",
 from memory when the token is fresh (no file I/O, no lock). When the token is due, or the API
-host refused it, it refreshes through the one cross-process path (``refresh.py``) under an
-in-process lock, so threads of one process make one refresh between them, and async tasks of
-one event loop share one refresh without a thread each. It is also the one write path: a login's
-code exchange and ``kakao-auth copy`` save through :meth:`TokenCore.save`, under the same locks.
+host refused it, it refreshes through the one cross-process path (``refresh.py``) as one
+in-process flight: the first thread refreshes, the others of this process wait for it and wake
+together when it lands; async tasks of one event loop share one refresh without a thread each.
+It is also the one write path: a login's code exchange and ``kakao-auth copy`` save through
+:meth:`TokenCore.save`, under the store's lock.
 
-Every lock it takes is bounded: the wait is derived from the token endpoint's worst case, so a
-waiter never gives up while a legitimate refresh is still running, and never waits for ever.
+Every wait is bounded: it is derived from the token endpoint's worst case, so a waiter never
+gives up while a legitimate refresh is still running, and never waits for ever.
 """
 
 from __future__ import annotations
 
-import contextlib
+import copy
 import threading
 import time
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from .errors import TokenStoreError
@@ -58,8 +59,8 @@ class TokenCore:
         store.expect_hold(endpoint.worst_case)
         self.lock_wait = endpoint.worst_case + LOCK_MARGIN
         self._token: Optional[Token] = None
-        # Re-entrant: a thread that refreshes from inside a refresh (a hook) must not deadlock.
-        self._lock = threading.RLock()
+        self._flight: Optional[_Flight] = None  # the refresh under way in this process, if any
+        self._guard = threading.Lock()  # held for microseconds: reading and setting _flight
         self._loop_locks: weakref.WeakKeyDictionary[Any, anyio.Lock] = weakref.WeakKeyDictionary()
 
     def __repr__(self) -> str:
@@ -103,22 +104,60 @@ class TokenCore:
     def refresh(self, failed: Optional[str], *, force: bool = False) -> Token:
         """A token newer than the access token ``failed``, refreshing at most once per expiry.
 
+        The threads of this process share one flight: the first refreshes, the others wait for
+        it (bounded) and all wake together when it lands, rather than taking a lock in turn.
+        A thread that refreshes again inside its own flight (re-entry) goes straight through.
         ``force`` refreshes even when the token in hand (or in the store) is fresh.
         """
-        with self._locked():
+        me = threading.get_ident()
+        with self._guard:
             mine = self._token
-            # Another thread of this process may have refreshed while this one waited.
             if not force and mine is not None and mine.supersedes(failed, self.clock(), self.leeway):
                 return mine
-            self._token = self.refresher.refresh(failed, force=force)
-            return self._token
+            flight, ongoing = self._flight, self._flight
+            if ongoing is None:
+                flight = self._flight = _Flight(me)
+            elif ongoing.leader == me:
+                flight = None  # re-entry: this thread leads already
+        if ongoing is not None and ongoing.leader != me:
+            return self._follow(ongoing)  # outside the guard: the leader needs it to finish
+        try:
+            token = self.refresher.refresh(failed, force=force)
+            self._token = token
+        except BaseException as e:
+            if flight is not None:
+                flight.error = e
+            raise
+        else:
+            if flight is not None:
+                flight.token = token
+            return token
+        finally:
+            if flight is not None:
+                with self._guard:
+                    self._flight = None
+                flight.done.set()
+
+    def _follow(self, flight: _Flight) -> Token:
+        if not flight.done.wait(self.lock_wait):
+            raise TokenStoreError(
+                f"timed out after {self.lock_wait:g}s waiting for another thread's refresh of "
+                f"{self.store.location}; try again"
+            )
+        if flight.error is not None:
+            # The leader's failure is this thread's too (no second try: Kakao would be asked
+            # again by every thread). A copy, so that tracebacks of threads do not mix.
+            error = copy.copy(flight.error)
+            error.__cause__ = flight.error.__cause__
+            raise error
+        assert flight.token is not None
+        return flight.token
 
     def save(self, token: Token) -> Token:
         """Store ``token`` (a login's or a copy's) under the store's lock and hold it."""
-        with self._locked():
-            self.refresher.save(token)
-            self._token = token
-            return token
+        self.refresher.save(token)
+        self._token = token
+        return token
 
     def log_in(self, endpoint: TokenEndpoint, form: Mapping[str, str], **extra: Any) -> Token:
         """Exchange a login's authorization-code ``form`` at ``endpoint``, then save the token.
@@ -129,18 +168,6 @@ class TokenCore:
         self.store.check_writable()
         issued = self.clock()
         return self.save(merge_answer(None, endpoint.post(form), issued, **extra))
-
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        if not self._lock.acquire(timeout=self.lock_wait):
-            raise TokenStoreError(
-                f"timed out after {self.lock_wait:g}s waiting for another thread's refresh of "
-                f"{self.store.location}; try again"
-            )
-        try:
-            yield
-        finally:
-            self._lock.release()
 
     # -- async ---------------------------------------------------------------------------------
 
@@ -177,3 +204,13 @@ class TokenCore:
         if lock is None:
             lock = self._loop_locks.setdefault(loop, anyio.Lock())
         return lock
+
+
+class _Flight:
+    """One refresh under way in this process, which other threads can wait for."""
+
+    def __init__(self, leader: int) -> None:
+        self.leader = leader
+        self.done = threading.Event()
+        self.token: Optional[Token] = None
+        self.error: Optional[BaseException] = None

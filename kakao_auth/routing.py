@@ -25,9 +25,14 @@ class ApiRoute:
         api = urlsplit(kapi_url)
         self._origin = (api.hostname, api.port or 443)
         self._reroute = kapi_url != KAPI_URL
+        # The hot path: a URL that starts with the origin and a slash cannot name another host
+        # (the authority ends at that slash), so it needs no parsing.
+        self._prefix = kapi_url + "/"
 
     def allows(self, url: str) -> bool:
         """True when ``url`` may carry the token: HTTPS to the API host and port."""
+        if url.startswith(self._prefix):
+            return True
         try:
             parts = urlsplit(url)
             return parts.scheme == "https" and (parts.hostname, parts.port or 443) == self._origin
@@ -36,6 +41,8 @@ class ApiRoute:
 
     def check(self, url: str) -> str:
         """``url``, routed to ``kapi_url`` if it names kapi.kakao.com; refused if no token may go there."""
+        if url.startswith(self._prefix):
+            return url
         if self._reroute and url.startswith(KAPI_URL + "/"):
             url = self.kapi_url + url[len(KAPI_URL) :]
         if not self.allows(url):

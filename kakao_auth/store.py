@@ -47,7 +47,7 @@ DEFAULT_LOCK_TIMEOUT = 30.0
 # A token file is under 2 KiB; a larger one is not ours (or is an attack on memory).
 MAX_FILE = 1 << 20
 # How often a waiter polls the lock and looks at the file (a stat, then a read only if it changed).
-POLL = 0.004
+POLL = 0.002
 _LOGIN_HINT = "run `kakao-auth login`"
 
 

@@ -197,3 +197,57 @@ def test_the_lock_wait_outlasts_the_slowest_refresh() -> None:
     core = TokenCore(store, endpoint)
     assert endpoint.worst_case == 20 * 4 + 1 + 2 + 4
     assert core.lock_wait > endpoint.worst_case
+
+
+def test_threads_share_one_flight_and_wake_together() -> None:
+    store = MemoryTokenStore(token("A", expires_at=NOW - 1))
+    release = threading.Event()
+
+    def slow() -> dict[str, Any]:
+        release.wait(30)
+        return fresh_answer()
+
+    endpoint = ScriptedEndpoint(slow)
+    core = core_of(store, endpoint)
+    got: list[str] = []
+    threads = [threading.Thread(target=lambda: got.append(core.valid_token().access_token)) for _ in range(8)]
+    for t in threads:
+        t.start()
+    while not endpoint.forms:
+        threading.Event().wait(0.01)
+    threading.Event().wait(0.1)  # the other seven are waiting on the flight by now
+    release.set()
+    for t in threads:
+        t.join(20)  # a follower holding the flight's guard would keep the leader for lock_wait (40 s)
+    assert got == ["N" * 40] * 8
+    assert len(endpoint.forms) == 1
+
+
+def test_followers_get_the_leaders_failure_without_asking_again() -> None:
+    store = MemoryTokenStore(token("A", expires_at=NOW - 1))
+    release = threading.Event()
+
+    def failing() -> dict[str, Any]:
+        release.wait(30)
+        raise KakaoUnavailable("Kakao is down; try again later")
+
+    endpoint = ScriptedEndpoint(failing)
+    core = core_of(store, endpoint)
+    errors: list[BaseException] = []
+
+    def use() -> None:
+        try:
+            core.valid_token()
+        except KakaoUnavailable as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=use) for _ in range(4)]
+    for t in threads:
+        t.start()
+    while not endpoint.forms:
+        threading.Event().wait(0.01)
+    threading.Event().wait(0.1)
+    release.set()
+    for t in threads:
+        t.join(20)
+    assert len(errors) == 4 and len(endpoint.forms) == 1
