@@ -25,6 +25,7 @@ from .errors import (
     TokenStoreConflict,
     TokenStoreError,
 )
+from .github_store import GitHubSecretStore
 from .redis_store import RedisTokenStore
 from .session import KakaoSession
 from .store import FileTokenStore, TokenStore
@@ -33,6 +34,7 @@ from .token import Token, TokenState
 __all__ = [
     "ConfigurationError",
     "FileTokenStore",
+    "GitHubSecretStore",
     "KakaoAuth",
     "KakaoAuthError",
     "KakaoHttpxAuth",

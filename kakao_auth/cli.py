@@ -278,7 +278,8 @@ def print_status(info: dict[str, Any]) -> None:
     """Print ``status_info`` for people."""
     now = time.time()
     access, refresh = info["access_token"], info["refresh_token"]
-    print(f"Token file:    {info['store']}")
+    label = "Token file:" if info["permissions"] is not None else "Store:"
+    print(f"{label:<14} {info['store']}")
     print(f"Client id:     {info['client_id'] or '(not stored: set KAKAO_REST_API_KEY)'}")
     print(f"Scopes:        {' '.join(info['scopes']) or '(none recorded)'}")
     print(f"Access token:  {_expiry_text(access['expires_at'], now)} [{access['state']}]")

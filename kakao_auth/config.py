@@ -15,12 +15,16 @@ from urllib.parse import urlsplit
 from .errors import ConfigurationError, printable
 
 __all__ = [
+    "GitHubSettings",
     "Settings",
     "browser_environment",
     "debug_requested",
     "env_client_id",
+    "github",
+    "in_github_actions",
     "require_https",
     "resolve",
+    "secret_value",
     "store_location",
     "token_file_path",
 ]
@@ -80,6 +84,39 @@ def store_location(location: Optional[os.PathLike[str] | str] = None) -> str:
     if location is not None:
         return os.fspath(location)
     return _env("KAKAO_TOKEN_STORE") or token_file_path()
+
+
+GITHUB_API_URL = "https://api.github.com"
+
+
+@dataclasses.dataclass(frozen=True)
+class GitHubSettings:
+    """What a GitHub Actions run tells a step through its environment."""
+
+    in_actions: bool  # GITHUB_ACTIONS=true: inside a workflow run
+    repository: Optional[str]  # GITHUB_REPOSITORY, "owner/repo"
+    api_url: str  # GITHUB_API_URL (another root on GitHub Enterprise Server)
+    token: Optional[str] = dataclasses.field(repr=False)  # GH_TOKEN, else GITHUB_TOKEN
+
+
+def github() -> GitHubSettings:
+    """The GitHub settings from the environment (read when a GitHub store is built)."""
+    return GitHubSettings(
+        in_actions=_env("GITHUB_ACTIONS") == "true",
+        repository=_env("GITHUB_REPOSITORY"),
+        api_url=(_env("GITHUB_API_URL") or GITHUB_API_URL).rstrip("/"),
+        token=_env("GH_TOKEN") or _env("GITHUB_TOKEN"),
+    )
+
+
+def in_github_actions() -> bool:
+    """Whether this process runs as a step of a GitHub Actions workflow."""
+    return _env("GITHUB_ACTIONS") == "true"
+
+
+def secret_value(name: str) -> Optional[str]:
+    """The environment variable ``name``: how Actions hands a secret to a step (``env:``)."""
+    return _env(name)
 
 
 def _env(name: str) -> Optional[str]:

@@ -21,6 +21,7 @@ import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
+from .actions import mask_token
 from .errors import TokenStoreError
 from .oauth import TokenEndpoint, merge_answer
 from .refresh import Refresher
@@ -81,12 +82,18 @@ class TokenCore:
 
     def reload(self) -> Token:
         """Read the store again and hold what it has."""
-        self._token = self.store.load()
-        return self._token
+        return self._hold(self.store.load())
 
     def adopt(self, token: Token) -> None:
         """Hold ``token`` (already in the store)."""
-        self._token = token
+        self._hold(token)
+
+    def _hold(self, token: Token) -> Token:
+        # Not on the hot path: only when the token in hand changes.
+        if token is not self._token:
+            mask_token(token)
+            self._token = token
+        return token
 
     def is_fresh(self, token: Token) -> bool:
         """Whether ``token`` can be attached now without refreshing first."""
@@ -122,8 +129,7 @@ class TokenCore:
         if ongoing is not None and ongoing.leader != me:
             return self._follow(ongoing)  # outside the guard: the leader needs it to finish
         try:
-            token = self.refresher.refresh(failed, force=force)
-            self._token = token
+            token = self._hold(self.refresher.refresh(failed, force=force))
         except BaseException as e:
             if flight is not None:
                 flight.error = e
@@ -156,8 +162,7 @@ class TokenCore:
     def save(self, token: Token) -> Token:
         """Store ``token`` (a login's or a copy's) under the store's lock and hold it."""
         self.refresher.save(token)
-        self._token = token
-        return token
+        return self._hold(token)
 
     def log_in(self, endpoint: TokenEndpoint, form: Mapping[str, str], **extra: Any) -> Token:
         """Exchange a login's authorization-code ``form`` at ``endpoint``, then save the token.

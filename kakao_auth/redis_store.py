@@ -31,7 +31,7 @@ from .token import Token
 if TYPE_CHECKING:
     import redis
 
-__all__ = ["RedisTokenStore", "is_store_url"]
+__all__ = ["RedisTokenStore"]
 
 log = logging.getLogger("kakao_auth")
 
@@ -39,12 +39,6 @@ DEFAULT_PREFIX = "kakao_auth:"
 DEFAULT_LOCK_TTL = 30.0
 # How much a lock outlives the slowest refresh, and a waiter the lock.
 LOCK_TTL_MARGIN = 10.0
-_SCHEMES = ("redis", "rediss", "unix")
-
-
-def is_store_url(location: str) -> bool:
-    """Whether ``location`` names a Redis store rather than a file path."""
-    return urlsplit(location).scheme in _SCHEMES
 
 
 class RedisTokenStore(TokenStore):

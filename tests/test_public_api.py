@@ -12,6 +12,7 @@ def test_all_is_pinned() -> None:
     assert sorted(kakao_auth.__all__) == [
         "ConfigurationError",
         "FileTokenStore",
+        "GitHubSecretStore",
         "KakaoAuth",
         "KakaoAuthError",
         "KakaoHttpxAuth",

@@ -9,16 +9,26 @@
         ...                                        # run the code under test
         assert fake.refresh_calls == 1
 
-Under pytest, the ``fake_kakao`` fixture (``kakao_auth.testing.pytest_plugin``, registered for
-every project that installs kakao_auth) does the above for each test. Needs the ``testing``
+``FakeGitHub`` fakes GitHub's Actions-secrets API (real libsodium sealed boxes) for workflows
+that keep the login in a secret. Under pytest, the ``fake_kakao`` fixture
+(``kakao_auth.testing.pytest_plugin``, registered for every project that installs kakao_auth)
+does the above for each test. Needs the ``testing``
 extra (trustme): ``pip install 'kakao-auth[testing]'``.
 """
 
 from __future__ import annotations
 
+from .fake_github import FakeGitHub
 from .fake_kakao import DEFAULT_REDIRECT_URI, FakeKakao
 from .memory import MemoryTokenStore
 from .net import free_port
 from .redis_server import RedisServer
 
-__all__ = ["DEFAULT_REDIRECT_URI", "FakeKakao", "MemoryTokenStore", "RedisServer", "free_port"]
+__all__ = [
+    "DEFAULT_REDIRECT_URI",
+    "FakeGitHub",
+    "FakeKakao",
+    "MemoryTokenStore",
+    "RedisServer",
+    "free_port",
+]

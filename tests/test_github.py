@@ -1,0 +1,217 @@
+"""GitHubSecretStore against the fake Kakao and a fake GitHub (real libsodium crypto), with each
+workflow run a separate process whose environment holds the secret's current value."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kakao_auth import ConfigurationError, GitHubSecretStore, TokenStoreError
+from kakao_auth.stores import BUILTIN_STORES, ENTRY_POINT_GROUP, open_store
+from kakao_auth.testing import FakeGitHub, FakeKakao
+
+if os.environ.get("CI") != "true":
+    pytest.importorskip("nacl")  # in CI these tests must run: .ci/run installs the extra
+
+SECRET = "KAKAO_REFRESH_TOKEN"
+MONTH = 30 * 86400
+RUN = """
+from kakao_auth import KakaoSession
+session = KakaoSession.from_file()
+print("status", session.get("https://kapi.kakao.com/v2/user/me").status_code, flush=True)
+"""
+
+
+@pytest.fixture
+def github(fake_kakao: FakeKakao) -> Iterator[FakeGitHub]:
+    with FakeGitHub(ca=fake_kakao.ca, ca_bundle=fake_kakao.ca_bundle) as gh:
+        yield gh
+
+
+def workflow_run(
+    fake: FakeKakao, gh: FakeGitHub, value: str, *, token: str | None = None, actions: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """One scheduled run: the step's env block holds the secret's current value."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "GH_", "KAKAO_"))}
+    env.update(fake.environ())
+    env.update(gh.environ())
+    if not actions:
+        del env["GITHUB_ACTIONS"]
+    env.update({SECRET: value, "GH_TOKEN": token or gh.writer_token, "KAKAO_TOKEN_STORE": f"github:{SECRET}"})
+    return subprocess.run([sys.executable, "-c", RUN], env=env, capture_output=True, text=True, timeout=120)
+
+
+def _bare_login(fake: FakeKakao, tmp_path: Path, **kwargs: object) -> str:
+    token = fake.write_token_file(tmp_path / "login.json", **kwargs)  # type: ignore[arg-type]
+    assert token.refresh_token is not None
+    return token.refresh_token
+
+
+def test_runs_with_a_rotation_in_the_middle_never_lose_the_login(
+    fake_kakao: FakeKakao, github: FakeGitHub, tmp_path: Path
+) -> None:
+    github.secrets[SECRET] = _bare_login(fake_kakao, tmp_path)  # what users keep today
+    outputs = []
+    for run in range(1, 7):
+        if run == 4:
+            fake_kakao.shorten_refresh_tokens(20 * 86400)  # the last month: Kakao rotates now
+        calls = fake_kakao.token_calls
+        done = workflow_run(fake_kakao, github, github.secrets[SECRET])
+        outputs.append(done.stdout + done.stderr)
+        assert done.returncode == 0, done.stderr
+        assert "status 200" in done.stdout
+        assert fake_kakao.token_calls - calls <= 1  # once per run at most
+        live = github.secrets[SECRET]
+        stored = json.loads(live)["refresh_token"] if live.startswith("{") else live
+        assert fake_kakao.refresh_token_alive(stored), f"run {run} left a dead refresh token"
+    assert github.puts == 1  # written back exactly once: at the rotation
+    secrets_seen = {fake_kakao_token for fake_kakao_token in _all_tokens(github)}
+    for text in outputs:
+        for line in text.splitlines():
+            if not line.startswith("::add-mask::"):
+                assert not any(secret in line for secret in secrets_seen), line
+
+
+def _all_tokens(github: FakeGitHub) -> set[str]:
+    value = github.secrets[SECRET]
+    data = json.loads(value) if value.startswith("{") else {"refresh_token": value}
+    return {data[k] for k in ("access_token", "refresh_token") if k in data}
+
+
+def test_no_call_to_kakao_when_the_write_back_cannot_work(
+    fake_kakao: FakeKakao, github: FakeGitHub, tmp_path: Path
+) -> None:
+    old = _bare_login(fake_kakao, tmp_path, refresh_ttl=20 * 86400)  # a refresh would rotate it
+    done = workflow_run(fake_kakao, github, old, token=github.reader_token)  # the workflow's GITHUB_TOKEN
+    assert done.returncode != 0
+    assert "Secrets: Read and write" in done.stderr and "GH_TOKEN" in done.stderr
+    assert "ConfigurationError" in done.stderr  # typed
+    assert fake_kakao.token_calls == 0
+    assert fake_kakao.refresh_token_alive(old)
+
+
+def test_a_failed_write_back_says_the_login_must_be_redone(
+    fake_kakao: FakeKakao, github: FakeGitHub, tmp_path: Path
+) -> None:
+    old = _bare_login(fake_kakao, tmp_path, refresh_ttl=20 * 86400)
+    github.fail_puts = 3
+    store = GitHubSecretStore(
+        SECRET, repository=github.repository, api_url=github.api_url, token=github.writer_token
+    )
+    os.environ[SECRET] = old
+    try:
+        from kakao_auth import KakaoAuth
+
+        with pytest.raises(TokenStoreError, match="run `kakao-auth login`"):
+            KakaoAuth.from_store(store).valid_token()
+    finally:
+        del os.environ[SECRET]
+    assert github.puts == 0 and fake_kakao.token_calls == 1
+
+
+def test_masks_only_inside_actions_and_only_tokens(
+    fake_kakao: FakeKakao, github: FakeGitHub, tmp_path: Path
+) -> None:
+    refresh = _bare_login(fake_kakao, tmp_path)
+    inside = workflow_run(fake_kakao, github, refresh)
+    masks = [
+        line[len("::add-mask::") :] for line in inside.stdout.splitlines() if line.startswith("::add-mask::")
+    ]
+    assert refresh in masks and len(masks) >= 2  # the refresh token and the new access token
+    assert all(m and " " not in m for m in masks)
+    outside = workflow_run(fake_kakao, github, refresh, actions=False)
+    assert "::add-mask::" not in outside.stdout + outside.stderr
+
+
+def test_load_reads_the_environment_bare_or_json(
+    fake_kakao: FakeKakao, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_REPOSITORY", "octo/kakao-cron")
+    token = fake_kakao.write_token_file(tmp_path / "t.json")
+    monkeypatch.setenv(SECRET, str(token.refresh_token))
+    bare = GitHubSecretStore(SECRET).load()
+    assert bare.refresh_token == token.refresh_token and not bare.is_fresh(0)
+    monkeypatch.setenv(SECRET, json.dumps(token.to_dict(time.time())))
+    assert GitHubSecretStore(SECRET).load().access_token == token.access_token
+    monkeypatch.delenv(SECRET)
+    with pytest.raises(
+        TokenStoreError, match=r"KAKAO_REFRESH_TOKEN: \$\{\{ secrets.KAKAO_REFRESH_TOKEN \}\}"
+    ):
+        GitHubSecretStore(SECRET).load()
+    monkeypatch.setenv(SECRET, "not a token\n")
+    with pytest.raises(TokenStoreError, match="neither a refresh token"):
+        GitHubSecretStore(SECRET).load()
+
+
+def test_store_urls(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITHUB_REPOSITORY", "octo/kakao-cron")
+    long = open_store("github://someone/their-repo/MY_TOKEN")
+    assert isinstance(long, GitHubSecretStore) and long.location == "github://someone/their-repo/MY_TOKEN"
+    short = open_store("github:KAKAO_REFRESH_TOKEN")
+    assert short.location == "github://octo/kakao-cron/KAKAO_REFRESH_TOKEN"
+    for bad in ("github://a/b", "github:GITHUB_TOKEN", "github:1BAD", "github:has-dash", "github://a/b/c/d"):
+        with pytest.raises(ConfigurationError):
+            open_store(bad)
+    monkeypatch.delenv("GITHUB_REPOSITORY")
+    with pytest.raises(ConfigurationError, match="GITHUB_REPOSITORY"):
+        open_store("github:KAKAO_REFRESH_TOKEN")
+    with pytest.raises(ConfigurationError, match="https"):
+        GitHubSecretStore(SECRET, repository="a/b", api_url="http://api.github.local")
+
+
+def test_copy_sets_the_secret_and_status_reads_it(
+    fake_kakao: FakeKakao, github: FakeGitHub, token_file: Path
+) -> None:
+    fake_kakao.write_token_file()
+    env = {**os.environ, **fake_kakao.environ(), **github.environ(), "GH_TOKEN": github.writer_token}
+    del env["GITHUB_ACTIONS"]  # on the user's machine
+    cli = [sys.executable, "-m", "kakao_auth"]
+    target = f"github://{github.repository}/{SECRET}"
+    done = subprocess.run(
+        [*cli, "copy", str(token_file), target], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    saved = json.loads(github.secrets[SECRET])
+    assert fake_kakao.refresh_token_alive(saved["refresh_token"]) and "client_secret" not in saved
+    for secret in (saved["access_token"], saved["refresh_token"]):
+        assert secret not in done.stdout + done.stderr
+    env[SECRET] = github.secrets[SECRET]
+    status = subprocess.run(
+        [*cli, "status", "--store", target], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert status.returncode == 0, status.stderr
+    assert "Refresh token:" in status.stdout and "expires" in status.stdout
+
+
+def test_the_builtin_stores_are_registered_as_entry_points() -> None:
+    from importlib.metadata import entry_points
+
+    found = {e.name: e.value for e in entry_points(group=ENTRY_POINT_GROUP)}
+    assert found == BUILTIN_STORES
+
+
+PLUGIN = """
+from kakao_auth.testing import MemoryTokenStore
+def factory(url, *, client_id=None):
+    return MemoryTokenStore()
+"""
+
+
+def test_a_third_party_scheme_resolves_through_the_entry_point_group(tmp_path: Path) -> None:
+    (tmp_path / "vault_plugin.py").write_text(PLUGIN)
+    info = tmp_path / "vault_plugin-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: vault-plugin\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[{ENTRY_POINT_GROUP}]\nvault = vault_plugin:factory\n")
+    code = "from kakao_auth.stores import open_store; print(type(open_store('vault://kv/kakao')).__name__)"
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "MemoryTokenStore", done.stderr
+    with pytest.raises(ConfigurationError, match="no token store handles vault"):
+        open_store("vault://kv/kakao")
