@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .auth import KakaoAuth
 from .errors import (
     ConfigurationError,
+    KakaoApiError,
     KakaoAuthError,
     KakaoOAuthError,
     KakaoUnavailable,
@@ -35,6 +36,7 @@ __all__ = [
     "ConfigurationError",
     "FileTokenStore",
     "GitHubSecretStore",
+    "KakaoApiError",
     "KakaoAuth",
     "KakaoAuthError",
     "KakaoHttpxAuth",

@@ -27,10 +27,11 @@ from typing import Any, Callable, Optional
 
 import requests
 
+from . import __version__
 from .auth import KakaoAuth
 from .callback import CallbackServer, is_local_redirect
-from .config import KAPI_URL, browser_environment, debug_requested
-from .errors import ConfigurationError, KakaoAuthError, LoginRequired, printable
+from .config import KAPI_URL, browser_environment, debug_requested, env_client_id
+from .errors import ConfigurationError, KakaoApiError, KakaoAuthError, LoginRequired, printable
 from .session import KakaoSession
 from .store import FileTokenStore, TokenStore
 from .stores import open_store
@@ -48,7 +49,7 @@ REGISTER_HINT = (
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; return the exit status."""
-    args = build_parser().parse_args(argv)
+    args = parse(argv)
     debug = debug_requested()
     show_log(args.verbose or debug)
     try:
@@ -109,20 +110,36 @@ def build_parser() -> argparse.ArgumentParser:
         "--store", help="a token file or a store URL such as redis://host:6379/0 ($KAKAO_TOKEN_STORE)"
     )
     parser = argparse.ArgumentParser(prog="kakao-auth", description="Kakao REST API tokens, kept alive.")
+    parser.add_argument("--version", action="version", version=f"kakao-auth {__version__}")
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="show what the library does (retries, refreshes)"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (run, add_arguments, help_text) in COMMANDS.items():
-        sub = commands.add_parser(name, parents=[common], help=help_text, description=help_text)
+        # copy names both of its stores, and demo and fake make their own: no --store for them.
+        parents = [] if name in ("copy", "demo", "fake") else [common]
+        sub = commands.add_parser(name, parents=parents, help=help_text, description=help_text)
         add_arguments(sub)
-        sub.set_defaults(run=run)
+        sub.set_defaults(run=run, parser=sub)
     return parser
+
+
+def parse(argv: Optional[Sequence[str]]) -> argparse.Namespace:
+    """Parse ``argv``; a stray argument is reported under its subcommand's usage."""
+    args, extra = build_parser().parse_known_args(argv)
+    if extra:
+        args.parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
 
 
 def store_of(args: argparse.Namespace) -> TokenStore:
     """The token store the command works on: --store, --token-file, or the environment's."""
     return open_store(args.store or args.token_file, client_id=getattr(args, "client_id", None))
+
+
+def scopes(values: Sequence[str]) -> list[str]:
+    """Consent items from ``--scope a b`` and ``--scope a,b`` alike."""
+    return [item for value in values for item in value.replace(",", " ").split()]
 
 
 # -- login ------------------------------------------------------------------------------------
@@ -132,7 +149,14 @@ def _login_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--client-id", help="the app's REST API key (default: $KAKAO_REST_API_KEY)")
     p.add_argument("--client-secret", help="the app's client secret, if on (default: $KAKAO_CLIENT_SECRET)")
     p.add_argument("--redirect-uri", default=DEFAULT_REDIRECT_URI, help=f"default {DEFAULT_REDIRECT_URI}")
-    p.add_argument("--scope", action="append", default=[], help="a consent item to ask for (repeatable)")
+    p.add_argument(
+        "--scope",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="ITEM",
+        help="consent items to ask for, e.g. --scope talk_message profile_nickname (or a,b)",
+    )
     p.add_argument("--no-browser", action="store_true", help="print the URL and read the redirect from stdin")
     p.add_argument(
         "--timeout", type=float, default=300.0, help="seconds to wait for the browser (default 300)"
@@ -143,11 +167,12 @@ def _login_arguments(p: argparse.ArgumentParser) -> None:
 def cmd_login(args: argparse.Namespace) -> int:
     """Log in through the browser (or by pasting) and save the token file."""
     store = store_of(args)
+    store.check_writable()  # before the browser: a login that cannot be saved is wasted
     session = KakaoSession(
         args.client_id,
         args.client_secret,
         redirect_uri=args.redirect_uri,
-        scope=args.scope or None,
+        scope=scopes(args.scope) or None,
         store=store,
     )
     url, state = session.authorization_url()
@@ -254,7 +279,8 @@ def status_info(store: TokenStore, token: Token, now: float) -> dict[str, Any]:
     """The facts ``status`` shows, as a JSON-ready dict."""
     return {
         "store": store.location,
-        "client_id": token.client_id,
+        "client_id": token.client_id or env_client_id(),
+        "client_id_from": "token" if token.client_id else ("KAKAO_REST_API_KEY" if env_client_id() else None),
         "client_secret_stored": token.client_secret is not None,
         "scopes": (token.scope or "").split(),
         "access_token": {"expires_at": token.expires_at, "state": token.state(now).value},
@@ -280,7 +306,9 @@ def print_status(info: dict[str, Any]) -> None:
     access, refresh = info["access_token"], info["refresh_token"]
     label = "Token file:" if info["permissions"] is not None else "Store:"
     print(f"{label:<14} {info['store']}")
-    print(f"Client id:     {info['client_id'] or '(not stored: set KAKAO_REST_API_KEY)'}")
+    client_id = info["client_id"] or "(none: set KAKAO_REST_API_KEY or pass --client-id)"
+    source = " (from KAKAO_REST_API_KEY)" if info["client_id_from"] == "KAKAO_REST_API_KEY" else ""
+    print(f"Client id:     {client_id}{source}")
     print(f"Scopes:        {' '.join(info['scopes']) or '(none recorded)'}")
     print(f"Access token:  {_expiry_text(access['expires_at'], now)} [{access['state']}]")
     if refresh["present"]:
@@ -322,8 +350,12 @@ def cmd_refresh(args: argparse.Namespace) -> int:
 
 
 def _api_arguments(p: argparse.ArgumentParser) -> None:
+    p.usage = "kakao-auth api [-h] [-d KEY=VALUE] [-f KEY=@FILE] [--token-file F | --store S] [METHOD] PATH"
     p.add_argument(
-        "words", nargs="+", metavar="[METHOD] PATH", help="e.g. /v2/user/me or POST /v1/user/logout"
+        "words",
+        nargs="+",
+        metavar="METHOD PATH",
+        help="e.g. /v2/user/me, POST /v1/user/logout, or a full https://kapi.kakao.com/... URL",
     )
     p.add_argument("-d", "--data", action="append", default=[], metavar="KEY=VALUE", help="a form field")
     p.add_argument(
@@ -344,7 +376,7 @@ def cmd_api(args: argparse.Namespace) -> int:
     print(json.dumps(body, indent=2, ensure_ascii=False) if not isinstance(body, str) else body)
     if response.ok:
         return 0
-    return fail(api_error(response.status_code, body))
+    return fail(str(KakaoApiError.from_answer(response.status_code, body)))
 
 
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -395,20 +427,6 @@ def _body(response: requests.Response) -> Any:
         return response.text
 
 
-def api_error(status: int, body: Any) -> str:
-    """One line for a non-2xx kapi answer, with advice for a missing consent (-402)."""
-    code = body.get("code") if isinstance(body, dict) else None
-    msg = body.get("msg") if isinstance(body, dict) else None
-    line = f"the API answered HTTP {status}" + (f", code {code}: {msg}" if code is not None else "")
-    if code == -402:
-        scopes = body.get("required_scopes") or []
-        flags = " ".join(f"--scope {s}" for s in scopes)
-        return f"{line}. Missing consent: {', '.join(scopes)}; run: kakao-auth login {flags}"
-    if code == -401:
-        return f"{line}. The login is no longer valid; run: kakao-auth login"
-    return line
-
-
 def _logout_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--unlink", action="store_true", help="also withdraw the app's consent (unlink)")
 
@@ -423,12 +441,32 @@ def cmd_logout(args: argparse.Namespace) -> int:
     except LoginRequired:
         response = None  # the refresh token is dead already: nothing is left to revoke
     if response is not None and response.status_code != 401 and not response.ok:
-        return fail(api_error(response.status_code, _body(response)) + f"; {store.location} was kept")
+        error = KakaoApiError.from_answer(response.status_code, _body(response))
+        return fail(f"{error}; {store.location} was kept")
     store.delete()
     what = "Unlinked" if args.unlink else "Logged out"
     if response is None or response.status_code == 401:
         what = "The login had already ended at Kakao"
     print(f"{what}; removed {store.location}")
+    return 0
+
+
+# -- memo ----------------------------------------------------------------------------------------
+
+
+def _memo_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("text", metavar="TEXT", help="at most 200 characters; - reads it from stdin")
+    p.add_argument(
+        "--link", metavar="URL", help="a web page the message opens (a domain registered for the app)"
+    )
+    p.add_argument("--button", metavar="TITLE", help='the button\'s title instead of "자세히 보기"')
+
+
+def cmd_memo(args: argparse.Namespace) -> int:
+    """Send yourself a KakaoTalk message (the text template)."""
+    text = sys.stdin.read().strip() if args.text == "-" else args.text
+    KakaoSession.from_store(store_of(args)).send_memo(text, link=args.link, button=args.button)
+    print("Sent to your KakaoTalk (나와의 채팅).")
     return 0
 
 
@@ -464,6 +502,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo()
 
 
+def _fake_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--token-file",
+        default=None,
+        help="where to write a logged-in token file (default: the fake's own folder)",
+    )
+    p.add_argument("--seconds", type=float, default=None, help="stop after this long (default: Ctrl-C)")
+
+
+def cmd_fake(args: argparse.Namespace) -> int:
+    """Run the fake Kakao in the foreground, for trying the commands offline."""
+    from .demo import run_fake
+
+    return run_fake(args.token_file, args.seconds)
+
+
 Command = Callable[[argparse.Namespace], int]
 COMMANDS: dict[str, tuple[Command, Callable[[argparse.ArgumentParser], None], str]] = {
     "login": (cmd_login, _login_arguments, "log in with Kakao in the browser and save the token file"),
@@ -471,7 +525,13 @@ COMMANDS: dict[str, tuple[Command, Callable[[argparse.ArgumentParser], None], st
     "token": (cmd_token, _no_arguments, "print a valid access token (and nothing else)"),
     "refresh": (cmd_refresh, _no_arguments, "refresh the access token now"),
     "api": (cmd_api, _api_arguments, "call the Kakao API with the stored token and print the JSON"),
+    "memo": (cmd_memo, _memo_arguments, "send yourself a KakaoTalk message"),
     "logout": (cmd_logout, _logout_arguments, "revoke the tokens at Kakao and remove the token file"),
     "copy": (cmd_copy, _copy_arguments, "copy the token between stores, e.g. a file to redis://host:6379/0"),
     "demo": (cmd_demo, _no_arguments, "run the whole story offline against a fake Kakao"),
+    "fake": (
+        cmd_fake,
+        _fake_arguments,
+        "run a fake Kakao here and print the exports that point this shell at it",
+    ),
 }

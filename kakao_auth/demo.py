@@ -1,20 +1,23 @@
-"""``kakao-auth demo``: the whole story, offline, against the bundled fake Kakao.
+"""``kakao-auth demo`` and ``kakao-auth fake``: the story, offline, against the bundled fake Kakao.
 
-Each step prints what it did and what it proved; the demo exits 0 only if every step held.
+The demo runs each step, prints what it proved and the command (or line of Python) a user types
+for it, and exits 0 only if every step held. ``kakao-auth fake`` runs the fake in the foreground
+with a logged-in token file, so the real commands can be tried against it from another shell.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import os
+import shlex
+import signal
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from typing import Callable
+from typing import Callable, Optional
 
 import requests
 
@@ -27,7 +30,15 @@ from .testing.workers import run_workers
 
 __all__ = ["run_demo"]
 
-MEMO = {"object_type": "text", "text": "kakao_auth demo: hello from a cron job", "link": {}}
+MEMO_TEXT = "hello from a cron job"
+NEXT_STEPS = """
+To use your own app:
+  1. Kakao Developers > My Application > Kakao Login: turn it on and add the Redirect URI
+     http://localhost:8765/callback (and the consent item talk_message).
+  2. export KAKAO_REST_API_KEY=your-rest-api-key    # and KAKAO_CLIENT_SECRET if it is on
+  3. kakao-auth login --scope talk_message
+  4. kakao-auth memo "hello"                         # or KakaoSession.from_file() in Python
+To try the commands offline first: kakao-auth fake"""
 
 
 @dataclasses.dataclass
@@ -46,12 +57,7 @@ class Story:
 
 def run_demo() -> int:
     """Run every step and print the story; return 0 only if every step held."""
-    try:
-        import trustme  # noqa: F401 - the fake Kakao's certificates come from it
-    except ImportError:
-        print(
-            "kakao-auth demo needs the fake Kakao's extra: pip install 'kakao-auth[testing]'", file=sys.stderr
-        )
+    if not _has_the_fake("demo"):
         return 1
     started = time.monotonic()
     port = free_port()
@@ -60,19 +66,33 @@ def run_demo() -> int:
     with tempfile.TemporaryDirectory() as tmp, fake, _environ(fake.environ()):
         story = Story(fake, os.path.join(tmp, "kakao_token.json"), redirect_uri)
         print(f"Fake Kakao up: kauth {fake.kauth_url}, kapi {fake.kapi_url}\n")
-        held = all(_step(n, title, step, story) for n, (title, step) in enumerate(STEPS, 1))
+        held = all(_step(n, step, story) for n, step in enumerate(STEPS, 1))
     seconds = time.monotonic() - started
     print(f"\n{'Every step held' if held else 'A step FAILED'} ({seconds:.1f}s).")
+    print(NEXT_STEPS)
     return 0 if held else 1
 
 
-def _step(number: int, title: str, step: Callable[[Story], str], story: Story) -> bool:
-    print(f"{number}. {title}", flush=True)
+def _has_the_fake(command: str) -> bool:
     try:
-        print(f"   ok: {step(story)}", flush=True)
+        import trustme  # noqa: F401 - the fake Kakao's certificates come from it
+    except ImportError:
+        print(
+            f"kakao-auth {command} needs the fake Kakao's extra: pip install 'kakao-auth[testing]'",
+            file=sys.stderr,
+        )
+        return False
+    return True
+
+
+def _step(number: int, step: Step, story: Story) -> bool:
+    print(f"{number}. {step.title}", flush=True)
+    try:
+        print(f"   ok: {step.run(story)}", flush=True)
     except Exception as e:  # the demo reports any failure as a failed step and goes on
         print(f"   FAILED: {type(e).__name__}: {e}", flush=True)
         return False
+    print(f"   yours: {step.yours}", flush=True)
     return True
 
 
@@ -100,11 +120,10 @@ def who_am_i(story: Story) -> str:
 
 def send_memo(story: Story) -> str:
     assert story.session is not None
-    url = story.fake.kapi_url + "/v2/api/talk/memo/default/send"
-    answer = story.session.post(url, data={"template_object": json.dumps(MEMO)}, timeout=30).json()
+    answer = story.session.send_memo(MEMO_TEXT)
     assert answer == {"result_code": 0}, answer
-    assert story.fake.memos[-1] == MEMO
-    return "memo delivered to self: {'result_code': 0}"
+    assert story.fake.memos[-1]["text"] == MEMO_TEXT
+    return f'"{MEMO_TEXT}" arrived in the fake user\'s KakaoTalk (result_code 0)'
 
 
 def expire_and_call(story: Story) -> str:
@@ -144,14 +163,67 @@ def rotate(story: Story) -> str:
     return "Kakao rotated the refresh token; the new one is in the file and the old one is dead"
 
 
-STEPS: list[tuple[str, Callable[[Story], str]]] = [
-    ("Log in (the fake Kakao consents by itself)", log_in),
-    ("Call /v2/user/me", who_am_i),
-    ("Send a KakaoTalk memo to self", send_memo),
-    ("Expire the access token and call again", expire_and_call),
-    ("Start several processes on an expired token", stampede),
-    ("Rotate the refresh token in its last month", rotate),
+@dataclasses.dataclass(frozen=True)
+class Step:
+    """One step of the story: what it shows, how it is proved, and what a user types for it."""
+
+    title: str
+    run: Callable[[Story], str]
+    yours: str
+
+
+STEPS = [
+    Step("Log in (the fake Kakao consents by itself)", log_in, "kakao-auth login --scope talk_message"),
+    Step(
+        "Call /v2/user/me",
+        who_am_i,
+        'kakao-auth api /v2/user/me  |  KakaoSession.from_file().get("https://kapi.kakao.com/v2/user/me")',
+    ),
+    Step(
+        "Send a KakaoTalk memo to self",
+        send_memo,
+        f'kakao-auth memo "{MEMO_TEXT}"  |  KakaoSession.from_file().send_memo("{MEMO_TEXT}")',
+    ),
+    Step(
+        "Expire the access token and call again",
+        expire_and_call,
+        "nothing: every call refreshes before expiry, and once on Kakao's -401",
+    ),
+    Step(
+        "Start several processes on an expired token",
+        stampede,
+        "nothing: any number of cron jobs may share one kakao_token.json",
+    ),
+    Step("Rotate the refresh token in its last month", rotate, "kakao-auth refresh (or just keep using it)"),
 ]
+
+
+def run_fake(token_file: Optional[str], seconds: Optional[float]) -> int:
+    """Run the fake Kakao until Ctrl-C (or ``seconds``), with a logged-in token file."""
+    try:
+        import trustme  # noqa: F401 - the fake Kakao's certificates come from it
+    except ImportError:
+        print(
+            "kakao-auth fake needs the fake Kakao's extra: pip install 'kakao-auth[testing]'", file=sys.stderr
+        )
+        return 1
+    with tempfile.TemporaryDirectory(prefix="kakao-auth-fake-") as tmp, FakeKakao() as fake:
+        path = os.path.abspath(token_file or os.path.join(tmp, "kakao_token.json"))
+        if os.path.lexists(path):
+            print(f"kakao-auth: {path} exists; the fake will not overwrite a token file", file=sys.stderr)
+            return 1
+        fake.write_token_file(path)
+        print("Fake Kakao running (Ctrl-C stops it). In another shell, paste:\n")
+        for name, value in {**fake.environ(), "KAKAO_TOKEN_FILE": path}.items():
+            print(f"  export {name}={shlex.quote(value)}")
+        print('\nthen try: kakao-auth status; kakao-auth api /v2/user/me; kakao-auth memo "hi";')
+        print("          kakao-auth refresh; kakao-auth login --no-browser", flush=True)
+        # SIGTERM (a service manager, a test) ends it like Ctrl-C: the folder and file are removed.
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        with contextlib.suppress(KeyboardInterrupt):
+            time.sleep(seconds if seconds is not None else 10**9)
+        print(f"\nFake Kakao stopped: {fake.api_calls} API calls, {fake.token_calls} token calls.")
+    return 0
 
 
 @contextlib.contextmanager

@@ -8,8 +8,9 @@ Everything the library raises on purpose is a :class:`KakaoAuthError`::
     ├── TokenStoreError           the token store failed (lock wait exhausted, backend down)
     │   ├── TokenFileError        the token file is missing, unreadable or holds no usable token
     │   └── TokenStoreConflict    a save was fenced off: the stored token changed since it was read
-    └── KakaoOAuthError           kauth.kakao.com answered a token request with an error (KOEnnn)
-        └── LoginRequired         invalid_grant: the login is gone, run `kakao-auth login`
+    ├── KakaoOAuthError           kauth.kakao.com answered a token request with an error (KOEnnn)
+    │   └── LoginRequired         invalid_grant: the login is gone, run `kakao-auth login`
+    └── KakaoApiError             kapi.kakao.com refused a call (send_memo): its code and advice
 
 A cron job that wants to tell "try again later" from "a person must act" catches
 :class:`KakaoUnavailable` first. Whatever is raised, the token store is left as it was.
@@ -29,6 +30,7 @@ from typing import Any, Optional
 
 __all__ = [
     "ConfigurationError",
+    "KakaoApiError",
     "KakaoAuthError",
     "KakaoOAuthError",
     "KakaoUnavailable",
@@ -187,3 +189,67 @@ class LoginRequired(KakaoOAuthError):
 
     def _default_advice(self) -> str:
         return "The login is no longer valid: run `kakao-auth login` to log in again."
+
+
+# What to do for kapi's error codes (../shared/KAKAO.md, "Errors from kapi").
+_API_ADVICE = {
+    -401: "the login is no longer valid: run `kakao-auth login`",
+    -1: "a temporary error at Kakao: try again later",
+    -10: "Kakao's quota for this app was reached: try again later",
+    -9798: "Kakao is under maintenance: try again later",
+}
+
+
+class KakaoApiError(KakaoAuthError):
+    """kapi.kakao.com refused a call: ``status_code``, Kakao's ``code`` and ``msg``.
+
+    For -402 (a consent item is missing) ``required_scopes`` lists what to ask for, and the
+    message gives the ``kakao-auth login --scope ...`` to run.
+    """
+
+    def __init__(
+        self,
+        status_code: int,
+        code: Optional[int] = None,
+        msg: Optional[str] = None,
+        required_scopes: tuple[str, ...] = (),
+    ) -> None:
+        self.status_code = status_code
+        self.code = code
+        self.msg = printable(msg, 120) if msg else None
+        self.required_scopes = required_scopes
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        said = f", code {self.code}" if self.code is not None else ""
+        said += f": {self.msg.rstrip('. ')}" if self.msg else ""
+        line = f"the API answered HTTP {self.status_code}{said}"
+        if self.code == -402:
+            scopes = ", ".join(self.required_scopes) or "talk_message"
+            flags = " ".join(self.required_scopes) or "talk_message"
+            return f"{line}; missing consent: {scopes}. Run: kakao-auth login --scope {flags}"
+        advice = _API_ADVICE.get(self.code) if self.code is not None else None
+        return f"{line}; {advice}" if advice else line
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.status_code, self.code, self.msg, self.required_scopes))
+
+    @classmethod
+    def from_answer(cls, status: int, body: Any) -> KakaoApiError:
+        """The error for kapi's answer ``body`` (its JSON, or anything else) with ``status``."""
+        if not isinstance(body, dict):
+            return cls(status)
+        code = body.get("code")
+        msg = body.get("msg")
+        scopes = body.get("required_scopes")
+        scopes = (
+            tuple(s for s in scopes if isinstance(s, str) and s.isidentifier())
+            if isinstance(scopes, list)
+            else ()
+        )
+        return cls(
+            status,
+            code if isinstance(code, int) and not isinstance(code, bool) else None,
+            msg if isinstance(msg, str) else None,
+            scopes,
+        )

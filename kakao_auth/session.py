@@ -16,8 +16,9 @@ import requests
 from requests_oauthlib import OAuth2Session
 
 from .auth import KakaoAuth
-from .errors import ConfigurationError
+from .errors import ConfigurationError, KakaoApiError
 from .login import AUTHORIZE_PATH, Scope, authorize_url, new_pkce, new_state, parse_redirect
+from .memo import MEMO_PATH, text_template
 from .oauth import DEFAULT_TIMEOUT, TOKEN_PATH, TokenEndpoint, code_form
 from .store import PathLike, TokenStore
 from .stores import open_store
@@ -30,6 +31,13 @@ _S = TypeVar("_S", bound="KakaoSession")
 
 def _no_auth(r: requests.PreparedRequest) -> requests.PreparedRequest:
     return r
+
+
+def _json_body(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
 
 
 class KakaoSession(OAuth2Session):
@@ -172,6 +180,25 @@ class KakaoSession(OAuth2Session):
         """Refresh now through the locked single-flight path; returns the new token."""
         self.kakao_auth.refresh()
         return self.token
+
+    def send_memo(
+        self, text: str, *, link: Optional[str] = None, button: Optional[str] = None
+    ) -> dict[str, Any]:
+        """Send yourself a KakaoTalk message ("나와의 채팅"); return Kakao's answer.
+
+        ``text``: at most 200 characters (longer text is refused before the call, never cut);
+        ``link``: an http(s) URL to open (Kakao opens only domains registered for the app);
+        ``button``: the button's title instead of "자세히 보기". Raises :class:`KakaoApiError`
+        when Kakao refuses (-402: the ``talk_message`` consent is missing, and the message says
+        which ``kakao-auth login --scope`` to run).
+        """
+        template = text_template(text, link=link, button=button)
+        url = self.kakao_auth.settings.kapi_url + MEMO_PATH
+        response = self.post(url, data={"template_object": template}, timeout=30)
+        body = _json_body(response)
+        if not response.ok or not isinstance(body, dict):
+            raise KakaoApiError.from_answer(response.status_code, body)
+        return body
 
     def request(  # type: ignore[override]
         self,

@@ -410,3 +410,76 @@ def test_retries_are_logged_not_printed(cli: CLI) -> None:
     cli.fake.fail_token("500", times=1)
     verbose = cli.run("-v", "refresh")
     assert "kakao-auth: token endpoint failed (HTTP 500); retrying" in verbose.stderr
+
+
+def test_version(cli: CLI) -> None:
+    from kakao_auth import __version__
+
+    done = cli.run("--version")
+    assert done.returncode == 0 and done.stdout.strip() == f"kakao-auth {__version__}"
+
+
+@pytest.mark.parametrize("words", [["talk_message", "friends"], ["talk_message,friends"]])
+def test_login_takes_several_scopes(cli: CLI, words: list[str]) -> None:
+    done = cli.login("--scope", *words)
+    assert done.returncode == 0, done.stderr
+    assert {"talk_message", "friends"} <= set(json.loads(cli.path.read_text())["scope"].split())
+
+
+def test_usage_errors_show_the_subcommands_usage(cli: CLI) -> None:
+    done = cli.run("status", "--bogus")
+    assert done.returncode == 2
+    assert "usage: kakao-auth status" in done.stderr and "unrecognized arguments: --bogus" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "args", [["copy", "--store", "x.json", "a.json", "b.json"], ["demo", "--token-file", "x"]]
+)
+def test_copy_and_demo_refuse_store_flags(cli: CLI, args: list[str]) -> None:
+    done = cli.run(*args)
+    assert done.returncode == 2 and "unrecognized arguments" in done.stderr
+
+
+def test_status_names_where_the_client_id_comes_from(cli: CLI) -> None:
+    cli.fake.write_token_file(cli.path, tutorial=True)
+    done = cli.run("status")
+    assert f"Client id:     {cli.fake.client_id} (from KAKAO_REST_API_KEY)" in done.stdout
+    assert "Token file:" in done.stdout
+
+
+def test_api_help_shows_method_and_path(cli: CLI) -> None:
+    assert "[METHOD] PATH" in cli.run("api", "--help").stdout
+
+
+def test_login_checks_where_it_will_save_before_the_browser(cli: CLI, tmp_path: Path) -> None:
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    done = cli.run("login", "--redirect-uri", cli.redirect_uri, "--token-file", str(folder))
+    assert done.returncode == 1 and "is a directory" in done.stderr
+    assert "Opening the browser" not in done.stdout and cli.fake.code_calls == 0
+
+
+def test_kakao_auth_fake_serves_the_other_commands(tmp_path: Path) -> None:
+    argv = [sys.executable, "-m", "kakao_auth", "fake", "--seconds", "60"]
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("KAKAO_")}
+    proc = subprocess.Popen(argv, env=clean, stdout=subprocess.PIPE, text=True, cwd=tmp_path)
+    assert proc.stdout is not None
+    env = dict(clean)
+    try:
+        for line in proc.stdout:
+            if line.strip().startswith("export "):
+                name, _, value = line.strip()[len("export ") :].partition("=")
+                env[name] = value.strip("'")
+            if line.startswith("then try"):
+                break
+        run = lambda *a: subprocess.run(  # noqa: E731
+            [sys.executable, "-m", "kakao_auth", *a], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert "Refresh token:" in run("status").stdout
+        assert json.loads(run("api", "/v2/user/me").stdout)["id"] == 4242424242
+        assert run("memo", "offline").returncode == 0
+        assert run("refresh").returncode == 0
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert not os.path.exists(env["KAKAO_TOKEN_FILE"])  # it lived in the fake's own folder

@@ -13,6 +13,7 @@ def test_all_is_pinned() -> None:
         "ConfigurationError",
         "FileTokenStore",
         "GitHubSecretStore",
+        "KakaoApiError",
         "KakaoAuth",
         "KakaoAuthError",
         "KakaoHttpxAuth",

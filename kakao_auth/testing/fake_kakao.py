@@ -219,17 +219,19 @@ class FakeKakao:
         refresh_ttl: Optional[int] = None,
         tutorial: bool = False,
         client_secret: Optional[str] = None,
+        scope: Optional[str] = None,
     ) -> Token:
         """Write a logged-in token file (0600) as ``kakao-auth login`` would, and return it.
 
         ``access_ttl=0`` gives an already expired access token; ``refresh_ttl`` under a month puts
         the refresh token in Kakao's rotation window; ``tutorial=True`` writes the raw answer as
-        the Korean tutorials do (no ``expires_at``, no ``client_id``).
+        the Korean tutorials do (no ``expires_at``, no ``client_id``); ``scope`` replaces the
+        consented items (e.g. without ``talk_message``).
         """
         target = os.fspath(path) if path is not None else self.token_file
         if target is None:
             raise ValueError("pass a path (or set token_file)")
-        answer = self.issue_tokens(access_ttl=access_ttl, refresh_ttl=refresh_ttl)
+        answer = self.issue_tokens(access_ttl=access_ttl, refresh_ttl=refresh_ttl, scope=scope)
         if tutorial:
             atomic_write(target, json.dumps(answer).encode())
             return Token.from_response(answer, self.clock())
@@ -465,8 +467,28 @@ class FakeKakao:
             template = json.loads(form["template_object"])
         except (KeyError, ValueError):
             return 400, {"code": -2, "msg": "template_object is required (a JSON object)"}
+        problem = _template_problem(template)
+        if problem is not None:
+            return 400, {"code": -2, "msg": problem}
         self.memos.append(template)
         return 200, {"result_code": 0}
+
+
+def _template_problem(template: Any) -> Optional[str]:
+    """What Kakao would refuse in a default text template (../shared/KAKAO.md), or None."""
+    if not isinstance(template, dict) or template.get("object_type") != "text":
+        return "object_type must be text"
+    text = template.get("text")
+    if not isinstance(text, str) or not text:
+        return "text is required"
+    if len(text) > 200:
+        return "text must be at most 200 characters"
+    link = template.get("link")
+    if not isinstance(link, dict) or any(not isinstance(v, str) for v in link.values()):
+        return "link is required (an object with web_url and/or mobile_web_url)"
+    if "button_title" in template and not isinstance(template["button_title"], str):
+        return "button_title must be a string"
+    return None
 
 
 def _s256(verifier: str) -> str:

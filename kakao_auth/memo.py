@@ -1,0 +1,60 @@
+"""Sending a KakaoTalk memo to oneself: the text template, checked before the call.
+
+``POST /v2/api/talk/memo/default/send`` with the form field ``template_object``, the JSON of a
+default template (Kakao's "Default template" docs, ../shared/KAKAO.md): ``object_type`` "text";
+``text``, required, at most 200 characters; ``link``, required, an object with ``web_url``
+and/or ``mobile_web_url`` (Kakao opens only domains registered under the app's Platform > Web;
+``{}`` sends the message without a working link); ``button_title``, optional. Needs the
+``talk_message`` consent item.
+
+Text over 200 characters is refused (:class:`MemoTooLong`), never cut or split: one call sends
+one message, and what arrives is what was written.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Optional
+from urllib.parse import urlsplit
+
+from .errors import ConfigurationError, printable
+
+__all__ = ["MAX_TEXT", "MEMO_PATH", "MemoTooLong", "text_template"]
+
+MEMO_PATH = "/v2/api/talk/memo/default/send"
+MAX_TEXT = 200
+MAX_BUTTON = 50
+
+
+class MemoTooLong(ConfigurationError):
+    """The memo's text is over Kakao's 200 characters: shorten it (or send several)."""
+
+
+def text_template(text: str, *, link: Optional[str] = None, button: Optional[str] = None) -> str:
+    """The ``template_object`` form value for a text memo; raises before any call if Kakao would refuse."""
+    if not isinstance(text, str) or not text.strip():
+        raise ConfigurationError("a memo needs some text")
+    if len(text) > MAX_TEXT:
+        raise MemoTooLong(
+            f"the memo's text has {len(text)} characters; Kakao takes at most {MAX_TEXT}: shorten it, "
+            "or send it as several memos"
+        )
+    template: dict[str, Any] = {"object_type": "text", "text": text, "link": _link(link)}
+    if button is not None:
+        if not button.strip() or len(button) > MAX_BUTTON or not button.isprintable():
+            raise ConfigurationError(f"the button title must be 1 to {MAX_BUTTON} printable characters")
+        template["button_title"] = button
+    return json.dumps(template, ensure_ascii=False)
+
+
+def _link(link: Optional[str]) -> dict[str, str]:
+    if link is None:
+        return {}  # accepted by Kakao: a message without a working link
+    try:
+        parts = urlsplit(link)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        ok = False
+    if not ok or any(c.isspace() for c in link):
+        raise ConfigurationError(f"the memo's link must be an http(s) URL, got {printable(link)!r}")
+    return {"web_url": link, "mobile_web_url": link}

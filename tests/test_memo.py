@@ -1,0 +1,105 @@
+"""Sending a memo to oneself: `KakaoSession.send_memo` and `kakao-auth memo`, against a fake that
+checks the template as Kakao does."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from kakao_auth import ConfigurationError, KakaoApiError, KakaoSession
+from kakao_auth.memo import MemoTooLong, text_template
+from kakao_auth.testing import FakeKakao
+
+
+def test_send_memo_returns_kakaos_answer(fake_kakao: FakeKakao, token_file: Path) -> None:
+    fake_kakao.write_token_file()
+    session = KakaoSession.from_file(token_file)
+    assert session.send_memo("백업 완료", link="https://example.com/log", button="열기") == {"result_code": 0}
+    assert fake_kakao.memos == [
+        {
+            "object_type": "text",
+            "text": "백업 완료",
+            "link": {"web_url": "https://example.com/log", "mobile_web_url": "https://example.com/log"},
+            "button_title": "열기",
+        }
+    ]
+    session.send_memo("no link")
+    assert fake_kakao.memos[-1]["link"] == {}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"text": "x" * 201}, MemoTooLong),
+        ({"text": "   "}, ConfigurationError),
+        ({"text": "hi", "link": "javascript:alert(1)"}, ConfigurationError),
+        ({"text": "hi", "link": "https://"}, ConfigurationError),
+        ({"text": "hi", "link": "https://a.example/\nInjected: x"}, ConfigurationError),
+        ({"text": "hi", "button": ""}, ConfigurationError),
+    ],
+)
+def test_bad_memos_are_refused_before_any_call(
+    fake_kakao: FakeKakao, token_file: Path, kwargs: dict[str, str], error: type[Exception]
+) -> None:
+    fake_kakao.write_token_file()
+    session = KakaoSession.from_file(token_file)
+    with pytest.raises(error):
+        session.send_memo(**kwargs)
+    assert fake_kakao.api_calls == 0
+
+
+def test_200_characters_is_the_limit() -> None:
+    assert json.loads(text_template("가" * 200))["text"] == "가" * 200
+
+
+def test_missing_consent_is_typed_with_the_command_to_run(fake_kakao: FakeKakao, token_file: Path) -> None:
+    fake_kakao.write_token_file(scope="profile_nickname")
+    with pytest.raises(KakaoApiError) as info:
+        KakaoSession.from_file(token_file).send_memo("hi")
+    assert info.value.code == -402 and info.value.required_scopes == ("talk_message",)
+    assert "kakao-auth login --scope talk_message" in str(info.value)
+    assert ".." not in str(info.value)
+
+
+def test_the_fake_checks_templates_as_kakao_does(fake_kakao: FakeKakao, token_file: Path) -> None:
+    fake_kakao.write_token_file()
+    session = KakaoSession.from_file(token_file)
+    url = fake_kakao.kapi_url + "/v2/api/talk/memo/default/send"
+    for template in (
+        {"object_type": "text", "text": "no link"},
+        {"object_type": "text", "text": "x" * 201, "link": {}},
+        {"object_type": "feed", "text": "hi", "link": {}},
+        {"object_type": "text", "link": {}},
+    ):
+        r = session.post(url, data={"template_object": json.dumps(template)})
+        assert (r.status_code, r.json()["code"]) == (400, -2), template
+    assert fake_kakao.memos == []
+
+
+def _cli(fake: FakeKakao, token_file: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **fake.environ(), "KAKAO_TOKEN_FILE": str(token_file)}
+    argv = [sys.executable, "-m", "kakao_auth", *args]
+    return subprocess.run(argv, env=env, input=stdin, capture_output=True, text=True, timeout=60)
+
+
+def test_kakao_auth_memo(fake_kakao: FakeKakao, token_file: Path) -> None:
+    fake_kakao.write_token_file()
+    done = _cli(fake_kakao, token_file, "memo", "hello", "--link", "https://example.com", "--button", "Open")
+    assert done.returncode == 0, done.stderr
+    assert fake_kakao.memos[-1]["button_title"] == "Open"
+    piped = _cli(fake_kakao, token_file, "memo", "-", stdin="from stdin\n")
+    assert piped.returncode == 0 and fake_kakao.memos[-1]["text"] == "from stdin"
+
+
+def test_kakao_auth_memo_failures_are_one_line(fake_kakao: FakeKakao, token_file: Path) -> None:
+    fake_kakao.write_token_file(scope="profile_nickname")
+    too_long = _cli(fake_kakao, token_file, "memo", "x" * 201)
+    assert too_long.returncode == 1 and "at most 200" in too_long.stderr
+    assert fake_kakao.api_calls == 0
+    no_consent = _cli(fake_kakao, token_file, "memo", "hi")
+    assert no_consent.returncode == 1
+    assert no_consent.stderr.count("\n") == 1 and "kakao-auth login --scope talk_message" in no_consent.stderr
