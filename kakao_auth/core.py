@@ -204,7 +204,8 @@ class TokenCore:
     def _loop_lock(self) -> anyio.Lock:
         import anyio.lowlevel
 
-        loop = anyio.lowlevel.current_token().native_token
+        token = anyio.lowlevel.current_token()
+        loop = getattr(token, "native_token", token)  # anyio 4 wraps the loop; anyio 3 is the loop
         lock = self._loop_locks.get(loop)
         if lock is None:
             lock = self._loop_locks.setdefault(loop, anyio.Lock())

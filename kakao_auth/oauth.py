@@ -246,11 +246,13 @@ class TokenEndpoint:
                     stream=True,
                 )
                 with response:
-                    outcome: _Outcome = (response.status_code, _read_capped(response))
+                    outcome: _Outcome = (response.status_code, _read_whole(response))
             except _NOT_TRANSIENT as e:
                 failure = f"!{type(e).__name__}"
             except _TooLarge:
                 failure = f"an answer over {MAX_ANSWER // 1024} KiB"
+            except _Incomplete:
+                failure = "an incomplete answer"
             except (
                 requests.RequestException,
                 urllib3.exceptions.HTTPError,
@@ -263,8 +265,10 @@ class TokenEndpoint:
             raise ConfigurationError(
                 f"the token endpoint URL {self.url} cannot be requested ({failure[1:]})"
             ) from TransportFailure(failure[1:])
+        if deadline.fired:  # whatever the read made of a socket shut under it
+            return f"no answer within {self.timeout:g}s"
         if failure is not None:
-            return f"no answer within {self.timeout:g}s" if deadline.fired else failure
+            return failure
         log.debug("token endpoint answered HTTP %s", outcome[0])
         return outcome
 
@@ -285,7 +289,16 @@ class _TooLarge(Exception):
     pass
 
 
-def _read_capped(response: requests.Response) -> bytes:
+class _Incomplete(Exception):
+    pass
+
+
+def _read_whole(response: requests.Response) -> bytes:
+    """The body, at most ``MAX_ANSWER`` bytes, and all of what Content-Length announced.
+
+    urllib3 1.x returns a body cut short by a reset without a word; 2.x raises. Both are a
+    transfer that failed, never an answer to parse.
+    """
     chunks: list[bytes] = []
     size = 0
     for chunk in response.iter_content(8192):
@@ -293,6 +306,10 @@ def _read_capped(response: requests.Response) -> bytes:
         if size > MAX_ANSWER:
             raise _TooLarge
         chunks.append(chunk)
+    announced = response.headers.get("Content-Length", "")
+    encoded = response.headers.get("Content-Encoding", "identity").lower() != "identity"
+    if announced.isdigit() and not encoded and int(announced) != size:
+        raise _Incomplete
     return b"".join(chunks)
 
 

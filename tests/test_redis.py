@@ -271,3 +271,18 @@ def test_the_default_lock_ttl_outlives_the_slowest_refresh(fake_kakao: FakeKakao
     slow = KakaoAuth.from_store(RedisTokenStore(redis_url, client_id=fake_kakao.client_id), timeout=60)
     assert slow.store.lock_ttl > slow.core.refresher.endpoint.worst_case  # type: ignore[attr-defined]
     assert RedisTokenStore(redis_url, client_id="x", lock_ttl=3).lock_ttl == 3  # explicit wins
+
+
+def test_the_redis_snippets_of_the_stores_doc_run(
+    fake_kakao: FakeKakao, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_examples import stores_doc_snippets
+
+    _seed(fake_kakao, redis_url)
+    monkeypatch.setenv("KAKAO_TOKEN_STORE", redis_url)
+    snippets = [s for s in stores_doc_snippets() if "redis" in s.lower() or "KAKAO_TOKEN_STORE" in s]
+    assert len(snippets) == 2
+    for snippet in snippets:
+        code = snippet.replace("redis://redis.internal:6379/0", redis_url)
+        exec(compile(code, "docs/stores.md", "exec"), {})  # noqa: S102
+    assert [m["text"] for m in fake_kakao.memos] == ["hello from any machine", "hello from a worker node"]
