@@ -166,8 +166,7 @@ def _json(status: int, body: Mapping[str, Any]) -> tuple[int, dict[str, str], by
 
 class _GitHubHandler(Handler):
     def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        body = self._body()
         owner: FakeGitHub = self.server.owner
         self._reply(owner._answer(self.command, self.path, self.headers.get("Authorization", ""), body))
 

@@ -81,9 +81,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
 
     def _form(self) -> dict[str, str]:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length).decode() if length else ""
+        body = self._body().decode()
         return {k: v[0] for k, v in parse_qs(body).items()}
+
+    def _body(self) -> bytes:
+        """The request body, whole: by Content-Length, or chunk by chunk (a streamed upload)."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()  # the CRLF after each chunk
+                if size == 0:
+                    return b"".join(chunks)
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
 
     def _reply(self, answer: tuple[int, dict[str, str], bytes]) -> None:
         status, headers, body = answer
