@@ -360,7 +360,9 @@ def _shut(sock: Any) -> None:
 _exchange_deadline = threading.local()
 
 
-class _WatchedHTTPSConnection(urllib3.connection.HTTPSConnection):
+class _Watched(urllib3.connection.HTTPConnection):
+    """A connection that hands its socket to the deadline of the exchange it serves."""
+
     def connect(self) -> None:
         deadline: Optional[_Deadline] = getattr(_exchange_deadline, "current", None)
         super().connect()
@@ -368,12 +370,12 @@ class _WatchedHTTPSConnection(urllib3.connection.HTTPSConnection):
             deadline.watch(self.sock)
 
 
-class _WatchedHTTPConnection(urllib3.connection.HTTPConnection):
-    def connect(self) -> None:
-        deadline: Optional[_Deadline] = getattr(_exchange_deadline, "current", None)
-        super().connect()
-        if deadline is not None:
-            deadline.watch(self.sock)
+class _WatchedHTTPSConnection(_Watched, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _WatchedHTTPConnection(_Watched):
+    pass
 
 
 class _WatchedHTTPSPool(urllib3.HTTPSConnectionPool):

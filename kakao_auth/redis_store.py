@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 from .config import env_client_id
 from .errors import ConfigurationError, TokenStoreConflict, TokenStoreError, printable
-from .store import POLL, Adopt, TokenStore, parse_token
+from .store import POLL, Adopt, TokenStore, parse_token, take_or_adopt
 from .token import Token
 
 if TYPE_CHECKING:
@@ -39,6 +39,8 @@ DEFAULT_PREFIX = "kakao_auth:"
 DEFAULT_LOCK_TTL = 30.0
 # How much a lock outlives the slowest refresh, and a waiter the lock.
 LOCK_TTL_MARGIN = 10.0
+# How long a waiter sleeps on the channel before it looks again without a message.
+WAKE = 0.05
 
 
 class RedisTokenStore(TokenStore):
@@ -109,6 +111,7 @@ class RedisTokenStore(TokenStore):
                     raise TokenStoreConflict(f"{self.location} changed since it was read; not overwritten")
                 pipe.multi()
                 pipe.set(self.key, data)
+                pipe.publish(self._channel, "1")  # wakes the waiters (lock_or_adopt)
                 pipe.execute()
             except redis.WatchError:
                 raise TokenStoreConflict(f"{self.location} changed while saving; not overwritten") from None
@@ -134,29 +137,47 @@ class RedisTokenStore(TokenStore):
     def _acquire(self, lock: Any, adopt: Optional[Adopt]) -> Optional[Token]:
         """Take the lock, or return a token saved meanwhile; bounded by ``lock_wait``.
 
-        redis-py's blocking acquire polls every 100 ms and sees nothing else: this loop polls
-        faster and, while it waits, looks at the token (a GET), so that every waiter adopts the
-        holder's token as soon as it is saved instead of queueing for the lock.
+        redis-py's blocking acquire polls every 100 ms and sees nothing else. Here a waiter
+        subscribes to the key's channel, on which every save publishes: when the holder saves,
+        all waiters wake at once and adopt the token instead of queueing for the lock. Between
+        messages it looks again every 50 ms, for a holder that died without saving.
         """
-        deadline = time.monotonic() + self.lock_wait
-        seen: Any = None
-        while True:
-            if self._call("take the lock", lock.acquire, blocking=False):
-                return None
-            if adopt is not None:
-                raw = self._call("read the token", self._redis.get, self.key)
-                if raw != seen:
-                    seen = raw
-                    token = adopt()
-                    if token is not None:
-                        return token
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TokenStoreError(
-                    f"timed out after {self.lock_wait:g}s waiting for the lock on {self.location}; "
-                    f"a holder is refreshing, or died less than {self.lock_ttl:g}s ago"
-                )
-            time.sleep(min(POLL, left))
+        watch = self._subscribe() if adopt is not None else None
+
+        def timed_out() -> TokenStoreError:
+            return TokenStoreError(
+                f"timed out after {self.lock_wait:g}s waiting for the lock on {self.location}; "
+                f"a holder is refreshing, or died less than {self.lock_ttl:g}s ago"
+            )
+
+        def pause(left: float) -> None:
+            if watch is None:
+                time.sleep(min(POLL, left))
+            else:
+                self._call("wait for the token", watch.get_message, timeout=min(WAKE, left))
+
+        try:
+            return take_or_adopt(
+                lambda: bool(self._call("take the lock", lock.acquire, blocking=False)),
+                lambda: self._call("read the token", self._redis.get, self.key),
+                adopt,
+                self.lock_wait,
+                timed_out,
+                pause,
+            )
+        finally:
+            if watch is not None:
+                with contextlib.suppress(Exception):
+                    watch.close()
+
+    def _subscribe(self) -> Any:
+        watch = self._redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+        self._call("watch the token", watch.subscribe, self._channel)
+        return watch
+
+    @property
+    def _channel(self) -> str:
+        return self.key + ":saved"
 
     def _release(self, lock: Any) -> None:
         import redis

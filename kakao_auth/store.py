@@ -37,7 +37,7 @@ from typing import Any, Callable, ContextManager, Optional, Union
 from .errors import TokenFileError, TokenStoreConflict, TokenStoreError
 from .token import Token
 
-__all__ = ["FileTokenStore", "PathLike", "TokenStore", "TokenStoreConflict", "parse_token"]
+__all__ = ["FileTokenStore", "PathLike", "TokenStore", "TokenStoreConflict", "parse_token", "take_or_adopt"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 # Looks for a token saved by another holder while waiting for the lock (None: not yet).
@@ -283,30 +283,22 @@ class FileTokenStore(TokenStore):
 
     def _acquire(self, fd: int, real: str, adopt: Optional[Adopt]) -> Optional[Token]:
         """Take the lock, or return a token saved meanwhile; bounded by ``lock_timeout``."""
-        assert fcntl is not None
-        deadline = time.monotonic() + self.lock_timeout
-        seen: Optional[tuple[int, int, int]] = None
-        while True:
+
+        def try_lock() -> bool:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return None
             except BlockingIOError:
-                pass
-            if adopt is not None:
-                # A stat per poll; the file is read only when it was replaced since the last look.
-                now_seen = _identity(real)
-                if now_seen != seen:
-                    seen = now_seen
-                    token = adopt()
-                    if token is not None:
-                        return token
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TokenStoreError(
-                    f"timed out after {self.lock_timeout:g}s waiting for the lock {real}.lock; "
-                    "another process holds it"
-                )
-            time.sleep(min(POLL, left))
+                return False
+            return True
+
+        def timed_out() -> TokenStoreError:
+            return TokenStoreError(
+                f"timed out after {self.lock_timeout:g}s waiting for the lock {real}.lock; "
+                "another process holds it"
+            )
+
+        # A stat per poll: the file is read only when it was replaced since the last look.
+        return take_or_adopt(try_lock, lambda: _identity(real), adopt, self.lock_timeout, timed_out)
 
     def _open_lock(self, real: str) -> int:
         path = real + ".lock"
@@ -328,6 +320,41 @@ class FileTokenStore(TokenStore):
             os.close(fd)
             raise
         return fd
+
+
+def take_or_adopt(
+    try_lock: Callable[[], bool],
+    mark: Callable[[], object],
+    adopt: Optional[Adopt],
+    seconds: float,
+    timed_out: Callable[[], TokenStoreError],
+    pause: Callable[[float], object] = lambda left: time.sleep(min(POLL, left)),
+) -> Optional[Token]:
+    """Take a store's lock (return None), or return the token ``adopt`` finds while waiting.
+
+    ``mark()`` is a cheap fingerprint of the stored token (a stat, the raw value): ``adopt`` (a
+    read and parse) runs only when it changed. ``pause(left)`` waits before the next try, at
+    most ``left`` seconds. The whole wait is bounded by ``seconds``.
+    """
+    deadline = time.monotonic() + seconds
+    seen: object = _NOTHING
+    while True:
+        if try_lock():
+            return None
+        if adopt is not None:
+            now_seen = mark()
+            if now_seen != seen:
+                seen = now_seen
+                token = adopt()
+                if token is not None:
+                    return token
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise timed_out()
+        pause(left)
+
+
+_NOTHING = object()
 
 
 def _check_lock_file(fd: int, real: str, path: str, shown: str) -> None:

@@ -8,7 +8,7 @@ import ssl
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 from kakao_auth.testing import FakeKakao, workers
@@ -70,12 +70,26 @@ def token_file(fake_kakao: FakeKakao) -> Path:
 
 
 def run_workers(
-    fake: FakeKakao, path: Path, *, processes: int, threads: int, calls: int = 1
+    fake: FakeKakao,
+    path: Path | str,
+    *,
+    processes: int,
+    threads: int,
+    calls: int = 1,
+    meeting_place: Path | None = None,
+    before_go: Callable[[], object] | None = None,
 ) -> list[dict[str, Any]]:
-    """Start worker processes that all meet the token in ``path`` at once; return their reports."""
+    """Start worker processes that all meet the token in ``path`` (or a store URL) at once."""
     url = fake.kapi_url + "/v2/user/me"
     return workers.run_workers(
-        str(path), url, processes=processes, threads=threads, calls=calls, env=fake.environ()
+        str(path),
+        url,
+        processes=processes,
+        threads=threads,
+        calls=calls,
+        env=fake.environ(),
+        meeting_place=str(meeting_place) if meeting_place else None,
+        before_go=before_go,
     )
 
 

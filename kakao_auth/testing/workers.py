@@ -59,10 +59,13 @@ def run_workers(
     env: Optional[Mapping[str, str]] = None,
     worker: Sequence[str] = KAKAO_AUTH_WORKER,
     meeting_place: Optional[str] = None,
+    before_go: Optional[Callable[[], object]] = None,
 ) -> list[dict[str, Any]]:
     """Run the workers and return their reports (``ok``, ``failed``, ``seconds``).
 
     ``token_file`` may be a store URL; the rendezvous folder is then made in ``meeting_place``.
+    ``before_go`` runs once every worker is ready (its client built on the token it read),
+    just before they are released.
     """
     folder = Path(meeting_place or Path(token_file).parent) / f"rendezvous-{time.monotonic_ns()}"
     folder.mkdir()
@@ -77,6 +80,8 @@ def run_workers(
         if any(p.poll() is not None for p in procs):
             break
         time.sleep(0.01)
+    if before_go is not None:
+        before_go()
     (folder / "go").touch()
     return [_report(p) for p in procs]
 
