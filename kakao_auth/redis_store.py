@@ -142,6 +142,9 @@ class RedisTokenStore(TokenStore):
         all waiters wake at once and adopt the token instead of queueing for the lock. Between
         messages it looks again every 50 ms, for a holder that died without saving.
         """
+        if self._call("take the lock", lock.acquire, blocking=False):
+            return None  # the common case for the one that refreshes: no channel needed
+        # Subscribed before the first look at the token, so a save in between is not missed.
         watch = self._subscribe() if adopt is not None else None
 
         def timed_out() -> TokenStoreError:
