@@ -26,7 +26,6 @@ from .errors import (
     TokenStoreConflict,
     TokenStoreError,
 )
-from .github_store import GitHubSecretStore
 from .redis_store import RedisTokenStore
 from .session import KakaoSession
 from .store import FileTokenStore, TokenStore
@@ -57,16 +56,21 @@ __all__ = [
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from .github_store import GitHubSecretStore
     from .httpx_auth import KakaoHttpxAuth
 
 
 def __getattr__(name: str) -> Any:
-    # KakaoHttpxAuth is imported on first use: importing httpx costs a cron run ~40 ms it may
-    # not need, and kakao_auth must import without httpx installed at all.
+    # Imported on first use: a cron run pays only for what it uses (httpx alone costs ~40 ms),
+    # and kakao_auth must import without httpx installed at all.
     if name == "KakaoHttpxAuth":
         from .httpx_auth import KakaoHttpxAuth
 
         return KakaoHttpxAuth
+    if name == "GitHubSecretStore":
+        from .github_store import GitHubSecretStore
+
+        return GitHubSecretStore
     raise AttributeError(f"module 'kakao_auth' has no attribute {name!r}")
 
 

@@ -25,8 +25,6 @@ import contextlib
 import json
 import logging
 import re
-import shutil
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -280,6 +278,9 @@ def _json_or_empty(response: requests.Response) -> Any:
 
 def _gh_cli_token(in_actions: bool) -> Optional[str]:
     """``gh auth token`` on a user's machine (never inside Actions), or None."""
+    import shutil
+    import subprocess
+
     if in_actions or shutil.which("gh") is None:
         return None
     try:

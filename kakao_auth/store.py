@@ -28,7 +28,6 @@ import errno
 import json
 import os
 import stat
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -542,6 +541,8 @@ def atomic_write(path: str, data: bytes, *, owner: Optional[tuple[int, int]] = N
     survives a power cut. ``owner`` (uid, gid; -1 keeps one) is given to the temp file before it
     replaces ``path``. The temp file is removed on any failure.
     """
+    import tempfile  # here: a run whose token is fresh never writes, and tempfile costs ~3 ms
+
     folder = os.path.dirname(path) or "."
     fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
     try:
