@@ -243,8 +243,8 @@ def _default_key(prefix: str, client_id: Optional[str]) -> str:
     client_id = client_id or env_client_id()
     if not client_id:
         raise TokenStoreError(
-            "RedisTokenStore needs a key: pass key= or client_id=, or set KAKAO_REST_API_KEY "
-            "(the default key is one per client id)"
+            "the Redis store needs a key: set KAKAO_REST_API_KEY (the default key is one per "
+            "client id), or add ?key=NAME to the store URL (key= or client_id= in Python)"
         )
     return f"{prefix}token:{client_id}"
 

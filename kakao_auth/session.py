@@ -220,11 +220,14 @@ class KakaoSession(OAuth2Session):
     def _require_client_id(self) -> str:
         if not self.kakao_auth.settings.client_id:
             raise ConfigurationError(
-                "no client id: pass client_id= (the app's REST API key) or set KAKAO_REST_API_KEY"
+                "no client id (the app's REST API key): set KAKAO_REST_API_KEY or pass --client-id "
+                "(client_id= in Python)"
             )
         return self.kakao_auth.settings.client_id
 
     def _require_redirect_uri(self) -> str:
         if not self.redirect_uri:
-            raise ConfigurationError("no redirect_uri: pass redirect_uri= (one registered for the app)")
+            raise ConfigurationError(
+                "no redirect URI: pass --redirect-uri (redirect_uri= in Python), one registered for the app"
+            )
         return str(self.redirect_uri)

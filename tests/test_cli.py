@@ -483,3 +483,10 @@ def test_kakao_auth_fake_serves_the_other_commands(tmp_path: Path) -> None:
         proc.terminate()
         proc.wait(timeout=30)
     assert not os.path.exists(env["KAKAO_TOKEN_FILE"])  # it lived in the fake's own folder
+
+
+def test_a_missing_client_id_is_said_in_cli_words(cli: CLI) -> None:
+    env = {k: v for k, v in cli.env.items() if k != "KAKAO_REST_API_KEY"}
+    argv = [sys.executable, "-m", "kakao_auth", "login", "--no-browser", "--redirect-uri", cli.redirect_uri]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "--client-id" in done.stderr and "Traceback" not in done.stderr
