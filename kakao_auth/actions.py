@@ -2,8 +2,11 @@
 
 Actions masks only the registered secrets' exact values; a token read out of a JSON secret, or
 one Kakao just issued, would be printed in clear by a script that prints it. The runner's
-workflow command ``::add-mask::VALUE`` on stdout registers a value for masking from then on (what
-``core.setSecret`` does). Outside Actions (``GITHUB_ACTIONS`` not ``true``) nothing is printed.
+workflow command ``::add-mask::VALUE`` registers a value for masking from then on (what
+``core.setSecret`` does). The runner reads workflow commands from a step's stderr as from its
+stdout; they go to stderr, so that stdout stays the program's own output (``TOKEN=$(kakao-auth
+token)``, ``kakao-auth status --json``). Outside Actions (``GITHUB_ACTIONS`` not ``true``)
+nothing is printed.
 """
 
 from __future__ import annotations
@@ -37,5 +40,5 @@ def _mask(value: str) -> None:
             return
         _masked.add(digest)
     # The token's characters were checked (RFC 6750 b64token): one line, no workflow command in it.
-    sys.stdout.write(f"::add-mask::{value}\n")
-    sys.stdout.flush()
+    sys.stderr.write(f"::add-mask::{value}\n")
+    sys.stderr.flush()

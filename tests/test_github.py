@@ -120,11 +120,11 @@ def test_masks_only_inside_actions_and_only_tokens(
 ) -> None:
     refresh = _bare_login(fake_kakao, tmp_path)
     inside = workflow_run(fake_kakao, github, refresh)
-    masks = [
-        line[len("::add-mask::") :] for line in inside.stdout.splitlines() if line.startswith("::add-mask::")
-    ]
+    lines = inside.stderr.splitlines()
+    masks = [line[len("::add-mask::") :] for line in lines if line.startswith("::add-mask::")]
     assert refresh in masks and len(masks) >= 2  # the refresh token and the new access token
     assert all(m and " " not in m for m in masks)
+    assert "::add-mask::" not in inside.stdout  # stdout stays the program's own
     outside = workflow_run(fake_kakao, github, refresh, actions=False)
     assert "::add-mask::" not in outside.stdout + outside.stderr
 
@@ -215,3 +215,17 @@ def test_a_third_party_scheme_resolves_through_the_entry_point_group(tmp_path: P
     assert done.stdout.strip() == "MemoryTokenStore", done.stderr
     with pytest.raises(ConfigurationError, match="no token store handles vault"):
         open_store("vault://kv/kakao")
+
+
+def test_kakao_auth_token_in_actions_prints_only_the_token(
+    fake_kakao: FakeKakao, github: FakeGitHub, tmp_path: Path
+) -> None:
+    refresh = _bare_login(fake_kakao, tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "GH_", "KAKAO_"))}
+    env.update({**fake_kakao.environ(), **github.environ(), SECRET: refresh, "GH_TOKEN": github.writer_token})
+    argv = [sys.executable, "-m", "kakao_auth", "token", "--store", f"github:{SECRET}"]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    token = done.stdout.strip()
+    assert done.stdout == token + "\n" and fake_kakao.access_token_alive(token)  # TOKEN=$(kakao-auth token)
+    assert f"::add-mask::{token}" in done.stderr.splitlines()
