@@ -31,10 +31,9 @@ from collections.abc import Iterator
 from typing import Any, Optional
 from urllib.parse import quote, urlsplit
 
-import requests
-
 from .config import github, require_https, secret_value
 from .errors import ConfigurationError, TokenStoreError, printable
+from .oauth import exchange
 from .store import TokenStore, parse_token
 from .token import Token
 
@@ -170,18 +169,16 @@ class GitHubSecretStore(TokenStore):
         for attempt in range(ATTEMPTS):
             if attempt:
                 time.sleep(0.5 * 2 ** (attempt - 1))
-            try:
-                response = requests.request(
-                    method, url, json=body, headers=self._headers(), timeout=TIMEOUT, allow_redirects=False
-                )
-            except requests.RequestException as e:
-                failure = type(e).__name__
+            outcome = exchange(method, url, TIMEOUT, json=body, headers=self._headers())
+            if isinstance(outcome, str):
+                failure = outcome
                 continue
-            if response.status_code < 300:
-                return _json_or_empty(response)
-            if response.status_code < 500 and response.status_code != 429:
-                raise self._refused(response.status_code, doing)
-            failure = f"HTTP {response.status_code}"
+            status, content = outcome
+            if status < 300:
+                return _json_or_empty(content)
+            if status < 500 and status != 429:
+                raise self._refused(status, doing)
+            failure = f"HTTP {status}"
         raise TokenStoreError(f"cannot {doing} of {self.repository} at {self.api_url} ({failure}); try again")
 
     def _refused(self, status: int, doing: str) -> ConfigurationError:
@@ -267,12 +264,12 @@ def _stored_fields(token: Token) -> dict[str, Any]:
     return data
 
 
-def _json_or_empty(response: requests.Response) -> Any:
-    if not response.content:
+def _json_or_empty(content: bytes) -> Any:
+    if not content:
         return {}
     try:
-        return response.json()
-    except ValueError:
+        return json.loads(content)
+    except (ValueError, RecursionError):
         return {}
 
 

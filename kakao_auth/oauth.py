@@ -43,6 +43,7 @@ __all__ = [
     "TokenEndpoint",
     "code_form",
     "error_from_answer",
+    "exchange",
     "merge_answer",
     "parse_answer",
     "refresh_form",
@@ -228,54 +229,60 @@ class TokenEndpoint:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _exchange(self, form: Mapping[str, str]) -> _Outcome:
-        grant = form.get("grant_type")
-        log.debug("POST %s (grant_type=%s)", self.url, grant)
-        deadline = _Deadline(self.timeout)
-        failure: Optional[str] = None
-        # A new session per exchange: refreshes are hours apart, a pooled connection would be dead.
-        with requests.Session() as client, deadline:
-            client.mount("https://", _WatchedAdapter(deadline))
-            client.mount("http://", _WatchedAdapter(deadline))
-            try:
-                response = client.post(
-                    self.url,
-                    data=dict(form),
-                    timeout=self.timeout,
-                    headers={"Accept": "application/json"},
-                    allow_redirects=False,
-                    stream=True,
-                )
-                with response:
-                    outcome: _Outcome = (response.status_code, _read_whole(response))
-            except _NOT_TRANSIENT as e:
-                failure = f"!{type(e).__name__}"
-            except _TooLarge:
-                failure = f"an answer over {MAX_ANSWER // 1024} KiB"
-            except _Incomplete:
-                failure = "an incomplete answer"
-            except (
-                requests.RequestException,
-                urllib3.exceptions.HTTPError,
-                http.client.HTTPException,
-                OSError,
-                ValueError,
-            ) as e:
-                failure = type(e).__name__
-        if failure is not None and failure.startswith("!"):
-            raise ConfigurationError(
-                f"the token endpoint URL {self.url} cannot be requested ({failure[1:]})"
-            ) from TransportFailure(failure[1:])
-        if deadline.fired:  # whatever the read made of a socket shut under it
-            return f"no answer within {self.timeout:g}s"
-        if failure is not None:
-            return failure
-        log.debug("token endpoint answered HTTP %s", outcome[0])
+        log.debug("POST %s (grant_type=%s)", self.url, form.get("grant_type"))
+        outcome = exchange(
+            "POST", self.url, self.timeout, data=dict(form), headers={"Accept": "application/json"}
+        )
+        if not isinstance(outcome, str):
+            log.debug("token endpoint answered HTTP %s", outcome[0])
         return outcome
 
     def _wait(self, attempt: int, why: str) -> None:
         delay = self.backoff * (2**attempt)
         log.warning("token endpoint failed (%s); retrying in %.1fs", why, delay)
         self._sleep(delay)
+
+
+def exchange(method: str, url: str, timeout: float, **request: Any) -> _Outcome:
+    """One bounded HTTP exchange: ``(status, body)``, or the name of the transient failure.
+
+    ``timeout`` bounds the whole exchange (connect, send, the answer to its last byte), not each
+    read. Redirects are not followed, the body is capped at ``MAX_ANSWER``, a malformed request
+    is a :class:`ConfigurationError`, and nothing raised from here references the request.
+    """
+    deadline = _Deadline(timeout)
+    failure: Optional[str] = None
+    # A new session per exchange: these calls are hours apart, a pooled connection would be dead.
+    with requests.Session() as client, deadline:
+        client.mount("https://", _WatchedAdapter(deadline))
+        client.mount("http://", _WatchedAdapter(deadline))
+        try:
+            response = client.request(
+                method, url, timeout=timeout, allow_redirects=False, stream=True, **request
+            )
+            with response:
+                outcome: _Outcome = (response.status_code, _read_whole(response))
+        except _NOT_TRANSIENT as e:
+            failure = f"!{type(e).__name__}"
+        except _TooLarge:
+            failure = f"an answer over {MAX_ANSWER // 1024} KiB"
+        except _Incomplete:
+            failure = "an incomplete answer"
+        except (
+            requests.RequestException,
+            urllib3.exceptions.HTTPError,
+            http.client.HTTPException,
+            OSError,
+            ValueError,
+        ) as e:
+            failure = type(e).__name__
+    if failure is not None and failure.startswith("!"):
+        raise ConfigurationError(f"{url} cannot be requested ({failure[1:]})") from TransportFailure(
+            failure[1:]
+        )
+    if deadline.fired:  # whatever the read made of a socket shut under it
+        return f"no answer within {timeout:g}s"
+    return failure if failure is not None else outcome
 
 
 def _positive(value: float, name: str, *, zero: bool = False) -> float:
