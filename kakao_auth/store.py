@@ -301,8 +301,12 @@ class FileTokenStore(TokenStore):
 
     def _open_lock(self, real: str) -> int:
         path = real + ".lock"
+        flags = os.O_RDWR | _NOFOLLOW | _CLOEXEC | _NONBLOCK
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | _NOFOLLOW | _CLOEXEC | _NONBLOCK, 0o600)
+            try:
+                fd, created = os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o600), True
+            except FileExistsError:
+                fd, created = os.open(path, flags), False
         except OSError as e:
             if e.errno == errno.ELOOP:
                 raise TokenFileError(
@@ -314,7 +318,7 @@ class FileTokenStore(TokenStore):
                 ) from None
             raise TokenFileError(self.path, f"its lock file {path} cannot be opened: {e.strerror}") from None
         try:
-            _check_lock_file(fd, real, path, self.path)
+            _check_lock_file(fd, real, path, self.path, created=created)
         except BaseException:
             os.close(fd)
             raise
@@ -356,15 +360,20 @@ def take_or_adopt(
 _NOTHING = object()
 
 
-def _check_lock_file(fd: int, real: str, path: str, shown: str) -> None:
+def _check_lock_file(fd: int, real: str, path: str, shown: str, *, created: bool) -> None:
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):
         raise TokenFileError(shown, f"its lock file {path} is not a regular file", "remove it")
+    if info.st_nlink != 1:
+        # A hard link planted as the lock file would make this process lock, or (as root) hand
+        # over, whatever file it points to.
+        raise TokenFileError(shown, f"its lock file {path} has other hard links", "remove it")
     owner = _owner_of(real)
     if info.st_uid != _EUID and info.st_uid != 0 and info.st_uid != owner[0]:
         raise TokenFileError(shown, f"its lock file {path} belongs to another user", "remove it")
-    if _EUID == 0 and info.st_uid == 0 and owner[0] not in (0, -1):
-        # Created by a root job on a user's file: hand it to the user, or their runs cannot lock.
+    if created and _EUID == 0 and owner[0] not in (0, -1):
+        # Just created by a root job on a user's file: hand it to the user, or their runs
+        # cannot lock. Only a file this process created: never one that was already there.
         with contextlib.suppress(OSError):
             os.fchown(fd, owner[0], owner[1])
 

@@ -233,3 +233,35 @@ def test_a_refresh_inside_a_locked_block_of_the_same_thread_goes_through(
     with store.lock():
         assert KakaoAuth.from_file(token_file).refresh().access_token
     assert fake_kakao.refresh_calls == 1
+
+
+@as_root
+def test_a_hard_link_planted_as_the_lock_file_is_refused_and_not_handed_over(
+    fake_kakao: FakeKakao, shared: Path
+) -> None:
+    # The user owns the folder and the token file; root refreshes it (sudo, a root cron job).
+    os.chown(shared, NOBODY, NOBODY)
+    path = _owned_token_file(fake_kakao, shared, NOBODY, access_ttl=0)
+    precious = Path(tempfile.mkdtemp(dir="/tmp")) / "root-only.conf"  # stands in for /etc/shadow
+    precious.write_text("root's")
+    precious.chmod(0o600)
+    os.link(precious, Path(str(path) + ".lock"))  # what the user could plant (no protected_hardlinks)
+    with pytest.raises(TokenFileError, match="other hard links"):
+        KakaoAuth.from_file(path).valid_token()
+    info = precious.stat()
+    assert (info.st_uid, stat.S_IMODE(info.st_mode)) == (0, 0o600)  # still root's
+    assert fake_kakao.token_calls == 0
+    shutil.rmtree(precious.parent)
+
+
+@as_root
+def test_root_never_hands_over_a_lock_file_that_was_already_there(
+    fake_kakao: FakeKakao, shared: Path
+) -> None:
+    os.chown(shared, NOBODY, NOBODY)
+    path = _owned_token_file(fake_kakao, shared, NOBODY, access_ttl=0)
+    lock = Path(str(path) + ".lock")
+    lock.write_text("")
+    lock.chmod(0o600)  # root's, there before this run
+    KakaoAuth.from_file(path).valid_token()
+    assert lock.stat().st_uid == 0
