@@ -158,3 +158,9 @@ def test_kakao_error_fields_cannot_inject_into_messages() -> None:
     assert "\n" not in message and "\x1b" not in message
     assert "abcdefghijklmnopqrstuvwxyz0123" not in message
     assert error.error == "unknown_error" and error.error_code is None
+
+
+def test_a_refused_url_does_not_show_its_password() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        TokenEndpoint("http://admin:hunter2@kauth.example/oauth/token")
+    assert "hunter2" not in str(info.value) and "kauth.example" in str(info.value)
