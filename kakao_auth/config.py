@@ -137,5 +137,7 @@ def require_https(url: str, what: str) -> str:
     if parts is None or parts.scheme != "https" or not parts.hostname or any(c in url for c in "\r\n\t "):
         # Scheme and host only: a URL's userinfo may hold a password, its path a token.
         shown = f"{parts.scheme}://{parts.hostname or ''}" if parts is not None else "a malformed URL"
-        raise ConfigurationError(f"{what} must be an https:// URL, got {printable(shown)!r}")
+        raise ConfigurationError(
+            f"{what} must be an https:// URL, got {printable(shown, hide_tokens=False)!r}"
+        )
     return url

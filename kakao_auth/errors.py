@@ -73,14 +73,16 @@ _ADVICE = {
 }
 
 
-def printable(text: str, limit: int = 200) -> str:
+def printable(text: str, limit: int = 200, *, hide_tokens: bool = True) -> str:
     """``text`` made safe for a message: token-shaped runs hidden, control characters dropped.
 
     A hostile server or file could otherwise put a token, a newline or a terminal escape
-    sequence into a message that reaches a log or a terminal.
+    sequence into a message that reaches a log or a terminal. ``hide_tokens=False`` is for text
+    that holds no secret but looks like one (a host name).
     """
     clean = "".join(c if c.isprintable() else " " for c in text[: limit * 4])
-    clean = _SECRET_LIKE.sub("***", clean)
+    if hide_tokens:
+        clean = _SECRET_LIKE.sub("***", clean)
     return clean if len(clean) <= limit else clean[: limit - 3] + "..."
 
 

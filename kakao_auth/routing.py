@@ -12,7 +12,7 @@ from typing import Optional
 from urllib.parse import urlsplit
 
 from .config import KAPI_URL
-from .errors import ConfigurationError
+from .errors import ConfigurationError, printable
 
 __all__ = ["ApiRoute", "is_invalid_token"]
 
@@ -47,7 +47,9 @@ class ApiRoute:
             url = self.kapi_url + url[len(KAPI_URL) :]
         if not self.allows(url):
             try:
-                where = "{0.scheme}://{0.netloc}".format(urlsplit(url))
+                parts = urlsplit(url)
+                port = f":{parts.port}" if parts.port else ""
+                where = printable(f"{parts.scheme}://{parts.hostname or ''}{port}", hide_tokens=False)
             except ValueError:
                 where = "a malformed URL"
             raise ConfigurationError(
