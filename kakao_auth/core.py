@@ -206,10 +206,11 @@ class TokenCore:
 
         token = anyio.lowlevel.current_token()
         loop = getattr(token, "native_token", token)  # anyio 4 wraps the loop; anyio 3 is the loop
-        lock = self._loop_locks.get(loop)
-        if lock is None:
-            lock = self._loop_locks.setdefault(loop, anyio.Lock())
-        return lock
+        with self._guard:  # loops in several threads may ask at once
+            lock = self._loop_locks.get(loop)
+            if lock is None:
+                lock = self._loop_locks[loop] = anyio.Lock()
+            return lock
 
 
 class _Flight:
