@@ -121,11 +121,10 @@ class TokenCore:
             mine = self._token
             if not force and mine is not None and mine.supersedes(failed, self.clock(), self.leeway):
                 return mine
-            flight, ongoing = self._flight, self._flight
+            ongoing = self._flight
+            flight = None  # set when this thread starts (and so must end) a flight
             if ongoing is None:
                 flight = self._flight = _Flight(me)
-            elif ongoing.leader == me:
-                flight = None  # re-entry: this thread leads already
         if ongoing is not None and ongoing.leader != me:
             return self._follow(ongoing)  # outside the guard: the leader needs it to finish
         try:
