@@ -40,7 +40,6 @@ __all__ = [
     "TokenStoreError",
     "TransportFailure",
     "printable",
-    "redact",
 ]
 
 # Kakao's codes and tokens are long base64url strings; descriptions such as KOE320's
@@ -84,13 +83,6 @@ def printable(text: str, limit: int = 200, *, hide_tokens: bool = True) -> str:
     if hide_tokens:
         clean = _SECRET_LIKE.sub("***", clean)
     return clean if len(clean) <= limit else clean[: limit - 3] + "..."
-
-
-def redact(text: Optional[str]) -> Optional[str]:
-    """Return ``text`` with anything shaped like a token or code replaced by ``***``."""
-    if text is None:
-        return None
-    return _SECRET_LIKE.sub("***", text)
 
 
 class KakaoAuthError(Exception):

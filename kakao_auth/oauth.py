@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import http.client
-import json
 import logging
 import threading
 import time
@@ -37,7 +36,7 @@ from .errors import (
     TransportFailure,
     printable,
 )
-from .token import Token
+from .token import Token, strict_json
 
 __all__ = [
     "TokenEndpoint",
@@ -157,15 +156,10 @@ def _word(value: Any) -> Optional[str]:
 
 def _json_object(body: bytes) -> Optional[dict[str, Any]]:
     try:
-        data = json.loads(body, parse_constant=_reject_constant)
+        data = strict_json(body)
     except (ValueError, RecursionError):
         return None
     return data if isinstance(data, dict) else None
-
-
-def _reject_constant(name: str) -> Any:
-    # NaN and Infinity are not JSON (RFC 8259), though Python's parser accepts them by default.
-    raise ValueError(f"{name} is not JSON")
 
 
 # One exchange's raw outcome: (status, body), or the name of the transient failure.

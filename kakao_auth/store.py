@@ -34,7 +34,7 @@ from collections.abc import Iterator
 from typing import Any, Callable, ContextManager, Optional, Union
 
 from .errors import TokenFileError, TokenStoreConflict, TokenStoreError
-from .token import Token
+from .token import Token, strict_json
 
 __all__ = ["FileTokenStore", "PathLike", "TokenStore", "TokenStoreConflict", "parse_token", "take_or_adopt"]
 
@@ -518,7 +518,7 @@ def parse_token(raw: bytes, issued_at: float, error: Callable[[str], TokenStoreE
     if not raw.strip():
         raise error("is empty")
     try:
-        data = json.loads(raw, parse_constant=_reject_constant)
+        data = strict_json(raw)
     except RecursionError:
         raise error("is not JSON (nested too deep)") from None
     except ValueError as e:
@@ -529,11 +529,6 @@ def parse_token(raw: bytes, issued_at: float, error: Callable[[str], TokenStoreE
         return Token.from_dict(data, issued_at=issued_at)
     except ValueError as e:
         raise error(f"has {e}") from None
-
-
-def _reject_constant(name: str) -> Any:
-    # NaN and Infinity are not JSON (RFC 8259), though Python's parser takes them by default.
-    raise ValueError(f"{name} is not JSON")
 
 
 def _json_where(e: ValueError) -> str:

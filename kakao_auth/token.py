@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import json
 import math
 import re
 from collections.abc import Mapping
 from typing import Any, Optional
 
-__all__ = ["Token", "TokenState"]
+__all__ = ["Token", "TokenState", "strict_json"]
 
 # A token is due this many seconds before it expires (google-auth refreshes early the same way).
 DEFAULT_LEEWAY = 60.0
@@ -183,6 +184,19 @@ _SCOPE = re.compile(r"[\x20-\x7e]{0,4096}")  # consent items, space- or comma-se
 # Lifetimes Kakao gives are hours to months; ten years is far beyond any and keeps floats exact.
 _MAX_LIFETIME = 10 * 366 * 86400
 _MAX_EPOCH = 32503680000.0  # the year 3000: beyond it an expiry is garbage, not a date
+
+
+def strict_json(raw: bytes) -> Any:
+    """``raw`` parsed as JSON, as RFC 8259 has it: no NaN or Infinity.
+
+    Python's parser takes NaN and Infinity by default: here they raise ``ValueError``. Nesting
+    too deep to parse raises ``RecursionError``.
+    """
+    return json.loads(raw, parse_constant=_reject_constant)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def _check_text(name: str, value: Any, pattern: re.Pattern[str], *, required: bool = False) -> None:
