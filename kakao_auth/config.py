@@ -24,6 +24,7 @@ __all__ = [
     "in_github_actions",
     "require_https",
     "resolve",
+    "seconds_setting",
     "secret_value",
     "store_location",
     "token_file_path",
@@ -125,6 +126,18 @@ def _env(name: str) -> Optional[str]:
 
 def _https_base(url: str, name: str) -> str:
     return require_https(url, name).rstrip("/")
+
+
+def seconds_setting(value: object, name: str, *, zero: bool = False) -> float:
+    """``value`` as a finite number, > 0 (or >= 0 with ``zero``); else a ConfigurationError."""
+    try:
+        number = float(value)  # type: ignore[arg-type]  # anything: a number or its text
+    except (TypeError, ValueError, OverflowError):
+        number = float("nan")
+    if not (0 <= number < float("inf") if zero else 0 < number < float("inf")):
+        shown = printable(str(value), 40)
+        raise ConfigurationError(f"{name} must be a finite number {'>= 0' if zero else '> 0'}, got {shown}")
+    return number
 
 
 def require_https(url: str, what: str) -> str:

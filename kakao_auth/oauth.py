@@ -27,7 +27,7 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
-from .config import require_https
+from .config import require_https, seconds_setting
 from .errors import (
     ConfigurationError,
     KakaoOAuthError,
@@ -185,9 +185,9 @@ class TokenEndpoint:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.url = require_https(url, "the token endpoint URL")
-        self.timeout = _positive(timeout, "timeout")
-        self.retries = int(_positive(retries, "retries", zero=True))
-        self.backoff = _positive(backoff, "backoff", zero=True)
+        self.timeout = seconds_setting(timeout, "timeout")
+        self.retries = int(seconds_setting(retries, "retries", zero=True))
+        self.backoff = seconds_setting(backoff, "backoff", zero=True)
         self._sleep = sleep
 
     def __repr__(self) -> str:
@@ -277,13 +277,6 @@ def exchange(method: str, url: str, timeout: float, **request: Any) -> _Outcome:
     if deadline.fired:  # whatever the read made of a socket shut under it
         return f"no answer within {timeout:g}s"
     return failure if failure is not None else outcome
-
-
-def _positive(value: float, name: str, *, zero: bool = False) -> float:
-    number = float(value)
-    if not (number >= 0 if zero else number > 0) or number != number or number == float("inf"):
-        raise ConfigurationError(f"{name} must be a finite number {'>= 0' if zero else '> 0'}, got {value!r}")
-    return number
 
 
 class _TooLarge(Exception):

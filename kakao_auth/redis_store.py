@@ -23,9 +23,9 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ContextManager, Optional, Union
 from urllib.parse import urlsplit
 
-from .config import env_client_id
+from .config import env_client_id, seconds_setting
 from .errors import ConfigurationError, TokenStoreConflict, TokenStoreError, printable
-from .store import POLL, Adopt, TokenStore, parse_token, take_or_adopt
+from .store import POLL, Adopt, TokenStore, lock_only, parse_token, take_or_adopt
 from .token import Token
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ class RedisTokenStore(TokenStore):
     ) -> None:
         self._lock_ttl = _positive_or_none(lock_ttl, "lock_ttl")
         self._lock_wait = _positive_or_none(lock_wait, "lock_wait")
-        self._redis = _connect(url, _positive(socket_timeout, "socket_timeout"))
+        self._redis = _connect(url, seconds_setting(socket_timeout, "socket_timeout"))
         self._where = _public(url)
         self.key = key or _default_key(prefix, client_id)
         self._hold = 0.0
@@ -120,7 +120,7 @@ class RedisTokenStore(TokenStore):
         self._call("delete the token", self._redis.delete, self.key)
 
     def lock(self) -> ContextManager[None]:
-        return _discard(self.lock_or_adopt(None))
+        return lock_only(self.lock_or_adopt(None))
 
     @contextlib.contextmanager
     def lock_or_adopt(self, adopt: Optional[Adopt]) -> Iterator[Optional[Token]]:
@@ -213,30 +213,14 @@ def _connect(url: str, socket_timeout: float) -> redis.Redis:
             url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
         )
         timeout = client.connection_pool.connection_kwargs.get("socket_timeout")
-        _positive(timeout, "socket_timeout")  # the URL's own query may set it too
+        seconds_setting(timeout, "socket_timeout")  # the URL's own query may set it too
     except (ValueError, TypeError) as e:
         raise ConfigurationError(f"the Redis URL {_public(url)} is not valid ({printable(str(e))})") from None
     return client
 
 
-def _positive(value: Any, name: str) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = float("nan")
-    if not (0 < number < float("inf")):
-        raise ConfigurationError(f"{name} must be a positive number of seconds, got {printable(str(value))}")
-    return number
-
-
 def _positive_or_none(value: Optional[float], name: str) -> Optional[float]:
-    return None if value is None else _positive(value, name)
-
-
-@contextlib.contextmanager
-def _discard(held: ContextManager[Optional[Token]]) -> Iterator[None]:
-    with held:
-        yield
+    return None if value is None else seconds_setting(value, name)
 
 
 def _default_key(prefix: str, client_id: Optional[str]) -> str:

@@ -36,7 +36,15 @@ from typing import Any, Callable, ContextManager, Optional, Union
 from .errors import TokenFileError, TokenStoreConflict, TokenStoreError
 from .token import Token, strict_json
 
-__all__ = ["FileTokenStore", "PathLike", "TokenStore", "TokenStoreConflict", "parse_token", "take_or_adopt"]
+__all__ = [
+    "FileTokenStore",
+    "PathLike",
+    "TokenStore",
+    "TokenStoreConflict",
+    "lock_only",
+    "parse_token",
+    "take_or_adopt",
+]
 
 PathLike = Union[str, "os.PathLike[str]"]
 # Looks for a token saved by another holder while waiting for the lock (None: not yet).
@@ -250,7 +258,7 @@ class FileTokenStore(TokenStore):
     # -- lock ------------------------------------------------------------------------------------
 
     def lock(self) -> ContextManager[None]:
-        return _discard(self.lock_or_adopt(None))
+        return lock_only(self.lock_or_adopt(None))
 
     @contextlib.contextmanager
     def lock_or_adopt(self, adopt: Optional[Adopt]) -> Iterator[Optional[Token]]:
@@ -452,7 +460,8 @@ def _remove_stale_temps(real: str) -> None:
 
 
 @contextlib.contextmanager
-def _discard(held: ContextManager[Optional[Token]]) -> Iterator[None]:
+def lock_only(held: ContextManager[Optional[Token]]) -> Iterator[None]:
+    """``lock_or_adopt(None)`` as a plain ``lock()``: it never adopts, so it yields nothing."""
     with held:
         yield
 

@@ -164,3 +164,11 @@ def test_a_refused_url_does_not_show_its_password() -> None:
     with pytest.raises(ConfigurationError) as info:
         TokenEndpoint("http://admin:hunter2@kauth.example/oauth/token")
     assert "hunter2" not in str(info.value) and "kauth.example" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("timeout", "abc"), ("timeout", 0), ("retries", -1), ("backoff", "nan")]
+)
+def test_bad_endpoint_options_are_typed(option: str, value: object) -> None:
+    with pytest.raises(ConfigurationError, match=option):
+        TokenEndpoint("https://kauth.example/oauth/token", **{option: value})  # type: ignore[arg-type]
