@@ -14,10 +14,12 @@ request that carried the form.
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import dataclasses
 import http.client
 import logging
+import socket
 import threading
 import time
 from collections.abc import Mapping
@@ -310,45 +312,57 @@ def _read_whole(response: requests.Response) -> bytes:
 class _Deadline:
     """Shuts the sockets of one exchange when its time is up, ending any read in progress.
 
-    requests' ``timeout`` bounds each socket read: a server that drips one byte a second never
-    trips it. A timer that shuts the socket down bounds the whole exchange instead.
+    requests' ``timeout`` bounds each socket read: a server that drips one byte a second, in
+    its TLS handshake or its answer, never trips it. Shutting the socket down at the deadline
+    bounds the whole exchange instead.
     """
 
     def __init__(self, seconds: float) -> None:
         self.fired = False
-        self._sockets: list[Any] = []
+        self._seconds = seconds
+        self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
-        self._timer = threading.Timer(seconds, self._fire)
-        self._timer.daemon = True
+        self._over = _thread.allocate_lock()  # held while the exchange runs
 
     def __enter__(self) -> _Deadline:
-        self._timer.start()
+        self._over.acquire()
+        # A bare thread: threading.Thread.start() waits until the new thread has run, which on
+        # a busy machine puts milliseconds between the refresh and its request.
+        _thread.start_new_thread(self._watch, ())
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._timer.cancel()
-
-    def watch(self, sock: Any) -> None:
-        """Shut ``sock`` down at the deadline (at once if it has passed)."""
+        self._over.release()
         with self._lock:
-            self._sockets.append(sock)
-            if self.fired:
-                _shut(sock)
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            sock.close()
 
-    def _fire(self) -> None:
+    def watch(self, sock: socket.socket) -> None:
+        """Shut ``sock`` down at the deadline (at once if it has passed).
+
+        A duplicate is kept, not ``sock``: the TLS layer detaches ``sock`` when it wraps it, and
+        the duplicate keeps the descriptor from being reused by another socket until the end.
+        """
+        with self._lock:
+            self._sockets.append(sock.dup())
+            if self.fired:
+                _shut(self._sockets[-1])
+
+    def _watch(self) -> None:
+        if self._over.acquire(timeout=self._seconds):
+            self._over.release()  # the exchange ended in time
+            return
         with self._lock:
             self.fired = True
             for sock in self._sockets:
                 _shut(sock)
 
 
-def _shut(sock: Any) -> None:
-    import socket
-
-    # socket.socket's own shutdown, not SSLSocket's: that one also drops the TLS object under
-    # the reading thread's feet. Shutting the descriptor makes the blocked read return at once.
-    with contextlib.suppress(OSError, TypeError):
-        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+def _shut(sock: socket.socket) -> None:
+    # Shutting the socket (not closing a descriptor) makes a blocked read return at once.
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
 
 
 _exchange_deadline = threading.local()
@@ -357,11 +371,13 @@ _exchange_deadline = threading.local()
 class _Watched(urllib3.connection.HTTPConnection):
     """A connection that hands its socket to the deadline of the exchange it serves."""
 
-    def connect(self) -> None:
+    def _new_conn(self) -> socket.socket:
+        # The TCP socket, before any TLS handshake: the deadline covers the handshake too.
+        sock: socket.socket = super()._new_conn()
         deadline: Optional[_Deadline] = getattr(_exchange_deadline, "current", None)
-        super().connect()
         if deadline is not None:
-            deadline.watch(self.sock)
+            deadline.watch(sock)
+        return sock
 
 
 class _WatchedHTTPSConnection(_Watched, urllib3.connection.HTTPSConnection):

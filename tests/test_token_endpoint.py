@@ -3,7 +3,10 @@ reachable from an exception (issue #8, points 1 and 2)."""
 
 from __future__ import annotations
 
+import contextlib
 import pickle
+import socket
+import threading
 import time
 from pathlib import Path
 
@@ -104,6 +107,37 @@ def test_a_dripping_token_endpoint_is_bounded_by_the_timeout(fake_kakao: FakeKak
         auth.valid_token()
     # 35 s unbounded against a 1 s deadline: 15 s separates them on any machine.
     assert time.monotonic() - started < 15
+
+
+def test_a_tls_handshake_that_drips_is_bounded_by_the_timeout() -> None:
+    # A server that answers the ClientHello one byte every 0.2 s: no socket read ever times
+    # out, and the 16 KiB record it announces would take an hour. (CPython's ssl bounds a
+    # handshake as a whole by the socket timeout; the exchange's deadline watches it too.)
+    stop = threading.Event()
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def drip() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(4096)
+            for byte in (b"\x16\x03\x03\x40\x00" + b"\x00" * 16384)[:100]:
+                if stop.wait(0.2):
+                    return
+                with contextlib.suppress(OSError):
+                    conn.sendall(bytes([byte]))
+
+    threading.Thread(target=drip, daemon=True).start()
+    endpoint = TokenEndpoint(
+        f"https://127.0.0.1:{listener.getsockname()[1]}/oauth/token", timeout=1, retries=0
+    )
+    started = time.monotonic()
+    try:
+        with pytest.raises(KakaoUnavailable, match="no answer within 1s"):
+            endpoint.post(refresh_form("client", "refresh-token", None))
+        assert time.monotonic() - started < 10  # unbounded, the drip lasts 20 s
+    finally:
+        stop.set()
+        listener.close()
 
 
 def test_the_store_lock_is_free_after_a_bounded_failure(fake_kakao: FakeKakao, token_file: Path) -> None:
