@@ -1,11 +1,18 @@
 """RedisTokenStore: one token shared by many machines, with the file store's guarantees.
 
 The token is one JSON value under a key (by default ``kakao_auth:token:<client id>``, so one
-Redis serves several apps). The lock is redis-py's lock on ``<key>:lock``: it has a TTL, so a
-crashed holder cannot block anyone for longer than that, and waiting for it is bounded. Because a
-holder can be paused past its TTL (GC, SIGSTOP, a VM migration) and wake up still believing it
-holds the lock, every save is a compare-and-set (WATCH/MULTI) against the value read under the
-lock: a late save never overwrites a newer token (:class:`TokenStoreConflict`).
+Redis serves several apps). The lock is ``<key>:lock``, taken with ``SET NX PX`` and a random
+owner, released only by its owner: it has a TTL, so a crashed holder cannot block anyone for
+longer than that, and waiting for it is bounded. Because a holder can be paused past its TTL
+(GC, SIGSTOP, a VM migration) and wake up still believing it holds the lock, every save is a
+compare-and-set against the value read under the lock: a late save never overwrites a newer
+token (:class:`TokenStoreConflict`).
+
+Waiters do not poll. Every save and every release without a save adds an entry to the stream
+``<key>:saved`` (one entry kept); a waiter blocks in ``XREAD`` on it, so all of them wake the
+moment the holder saves, take the token from the entry and go on, without a queue. Each step is
+one round trip (a Lua script, or ``XREAD``): on a busy machine every round trip is a wait to be
+scheduled. Needs Redis 5.0 or later (streams) with scripting.
 
 When Redis stalls while a lock is being taken, the request may still run once Redis answers
 again, leaving a lock that nobody holds: it blocks the others for at most ``lock_ttl``.
@@ -18,6 +25,8 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
+import threading
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ContextManager, Optional, Union
@@ -25,7 +34,7 @@ from urllib.parse import urlsplit
 
 from .config import env_client_id, seconds_setting
 from .errors import ConfigurationError, TokenStoreConflict, TokenStoreError, printable
-from .store import POLL, Adopt, TokenStore, lock_only, parse_token, take_or_adopt
+from .store import Adopt, TokenStore, lock_only, parse_token
 from .token import Token
 
 if TYPE_CHECKING:
@@ -39,8 +48,45 @@ DEFAULT_PREFIX = "kakao_auth:"
 DEFAULT_LOCK_TTL = 30.0
 # How much a lock outlives the slowest refresh, and a waiter the lock.
 LOCK_TTL_MARGIN = 10.0
-# How long a waiter sleeps on the channel before it looks again without a message.
-WAKE = 0.05
+# The longest a waiter blocks on the stream before it looks again: only a holder that died
+# without saving or releasing (its lock lapses on its TTL) goes unannounced.
+WAKE = 0.5
+
+# Take the lock, or else read what a waiter needs: the token and the stream's newest entry id.
+# KEYS: lock, token, stream. ARGV: owner, TTL in ms.
+_TAKE = """
+local locked = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
+local newest = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)
+return {locked and 1 or 0, redis.call('GET', KEYS[2]), newest[1] and newest[1][1] or '0-0'}
+"""
+# Compare-and-set, and announce the token to the waiters. The stream is written first: a
+# script stopped by an error keeps what it wrote before. The PUBLISH wakes waiters of the
+# previous release (pub/sub), during a rolling upgrade.
+# KEYS: token, stream. ARGV: the value, the access token it replaces ('' saves regardless).
+_SAVE = """
+if ARGV[2] ~= '' then
+  local stored = redis.call('GET', KEYS[1])
+  if not stored then return 0 end
+  local ok, value = pcall(cjson.decode, stored)
+  if not ok or type(value) ~= 'table' or value['access_token'] ~= ARGV[2] then return 0 end
+end
+redis.call('XADD', KEYS[2], 'MAXLEN', '1', '*', 'token', ARGV[1])
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('PUBLISH', KEYS[2], '1')
+return 1
+"""
+# Release the lock if it is still ours; when nothing was saved under it (the stream's newest
+# entry is the one seen when it was taken), tell the waiters that it is free.
+# KEYS: lock, stream. ARGV: owner, the stream's newest entry id when the lock was taken.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+local newest = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+if (newest[1] and newest[1][1] or '0-0') == ARGV[2] then
+  redis.call('XADD', KEYS[2], 'MAXLEN', '1', '*', 'released', '1')
+end
+return 1
+"""
 
 
 class RedisTokenStore(TokenStore):
@@ -68,9 +114,15 @@ class RedisTokenStore(TokenStore):
         self._lock_ttl = _positive_or_none(lock_ttl, "lock_ttl")
         self._lock_wait = _positive_or_none(lock_wait, "lock_wait")
         self._redis = _connect(url, seconds_setting(socket_timeout, "socket_timeout"))
+        timeout = self._redis.connection_pool.connection_kwargs.get("socket_timeout")
+        # A blocking read must end before the socket's own timeout calls Redis silent.
+        self._wake = min(WAKE, float(timeout) / 2) if timeout else WAKE
         self._where = _public(url)
         self.key = key or _default_key(prefix, client_id)
         self._hold = 0.0
+        # The value read by the script that gave this thread the lock: the refresh's first
+        # load() under the lock uses it instead of a second round trip.
+        self._read_with_lock = threading.local()
 
     @property
     def lock_ttl(self) -> float:
@@ -92,106 +144,103 @@ class RedisTokenStore(TokenStore):
         return f"{self._where} key {self.key}"
 
     def load(self) -> Token:
-        raw = self._call("read the token", self._redis.get, self.key)
+        raw = self._read_with_lock.__dict__.pop("raw", None)  # read by the script that took the lock
+        if raw is None:
+            raw = self._call("read the token", self._redis.get, self.key)
         if raw is None:
             raise self.error("holds no token")
         return parse_token(raw, time.time(), self.error)
 
     def save(self, token: Token, *, previous: Optional[Token] = None) -> None:
         data = json.dumps(token.to_dict(time.time()))
-        self._call("save the token", self._compare_and_set, data, previous)
-
-    def _compare_and_set(self, data: str, previous: Optional[Token]) -> None:
-        import redis
-
-        with self._redis.pipeline() as pipe:
-            try:
-                pipe.watch(self.key)  # type: ignore[no-untyped-call]
-                if previous is not None and not _same(pipe.get(self.key), previous):
-                    raise TokenStoreConflict(f"{self.location} changed since it was read; not overwritten")
-                pipe.multi()
-                pipe.set(self.key, data)
-                pipe.publish(self._channel, "1")  # wakes the waiters (lock_or_adopt)
-                pipe.execute()
-            except redis.WatchError:
-                raise TokenStoreConflict(f"{self.location} changed while saving; not overwritten") from None
+        replaced = previous.access_token if previous is not None else ""
+        keys = (self.key, self._stream)
+        if not self._call("save the token", self._redis.eval, _SAVE, 2, *keys, data, replaced):
+            raise TokenStoreConflict(f"{self.location} changed since it was read; not overwritten")
 
     def delete(self) -> None:
-        self._call("delete the token", self._redis.delete, self.key)
+        self._call("delete the token", self._redis.delete, self.key, self._stream)
 
     def lock(self) -> ContextManager[None]:
         return lock_only(self.lock_or_adopt(None))
 
     @contextlib.contextmanager
     def lock_or_adopt(self, adopt: Optional[Adopt]) -> Iterator[Optional[Token]]:
-        lock = self._redis.lock(self.key + ":lock", timeout=self.lock_ttl, thread_local=False)
-        adopted = self._acquire(lock, adopt)
-        if adopted is not None:
-            yield adopted
+        owner = os.urandom(16).hex()
+        taken = self._acquire(owner, adopt)
+        if isinstance(taken, Token):
+            yield taken
             return
+        newest, raw = taken
+        if raw is not None:
+            self._read_with_lock.raw = raw
         try:
             yield None
         finally:
-            self._release(lock)
+            self._read_with_lock.__dict__.pop("raw", None)
+            self._release(owner, newest)
 
-    def _acquire(self, lock: Any, adopt: Optional[Adopt]) -> Optional[Token]:
-        """Take the lock, or return a token saved meanwhile; bounded by ``lock_wait``.
+    def _acquire(self, owner: str, adopt: Optional[Adopt]) -> Union[Token, tuple[str, Any]]:
+        """Take the lock (return the stream's newest id and the stored value), or a token saved meanwhile.
 
-        redis-py's blocking acquire polls every 100 ms and sees nothing else. Here a waiter
-        subscribes to the key's channel, on which every save publishes: when the holder saves,
-        all waiters wake at once and adopt the token instead of queueing for the lock. Between
-        messages it looks again every 50 ms, for a holder that died without saving.
+        One round trip takes the lock or reads the token; when neither helps, the waiter blocks
+        on the stream until the holder saves (the entry carries the token) or lets go.
+        Bounded by ``lock_wait``.
         """
-        if self._call("take the lock", lock.acquire, blocking=False):
-            return None  # the common case for the one that refreshes: no channel needed
-        # Subscribed before the first look at the token, so a save in between is not missed.
-        watch = self._subscribe() if adopt is not None else None
+        deadline = time.monotonic() + self.lock_wait
+        seen: object = None  # the stored value last considered: parsed only when it changed
+        while True:
+            locked, raw, newest = self._take(owner)
+            if locked:
+                return newest, raw
+            for value in (raw, self._wait(newest, deadline)):
+                if adopt is not None and value is not None and value != seen:
+                    seen = value
+                    token = self._consider(value, adopt)
+                    if token is not None:
+                        return token
 
-        def timed_out() -> TokenStoreError:
-            return TokenStoreError(
+    def _take(self, owner: str) -> tuple[bool, Any, str]:
+        keys = (self.key + ":lock", self.key, self._stream)
+        ttl = max(1, int(self.lock_ttl * 1000))
+        answer = self._call("take the lock", self._redis.eval, _TAKE, 3, *keys, owner, ttl)
+        locked, raw, newest = answer
+        return bool(locked), raw, _text(newest)
+
+    def _wait(self, newest: str, deadline: float) -> Any:
+        """Block until the stream moves past ``newest``; the saved value if it carries one."""
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TokenStoreError(
                 f"timed out after {self.lock_wait:g}s waiting for the lock on {self.location}; "
                 f"a holder is refreshing, or died less than {self.lock_ttl:g}s ago"
             )
+        block = max(1, int(min(left, self._wake) * 1000))
+        answer = self._call("wait for the token", self._redis.xread, {self._stream: newest}, block=block)
+        fields = _newest_fields(answer)
+        return fields.get(b"token", fields.get("token")) if fields else None
 
-        def pause(left: float) -> None:
-            if watch is None:
-                time.sleep(min(POLL, left))
-            else:
-                self._call("wait for the token", watch.get_message, timeout=min(WAKE, left))
-
+    def _consider(self, raw: Any, adopt: Adopt) -> Optional[Token]:
         try:
-            return take_or_adopt(
-                lambda: bool(self._call("take the lock", lock.acquire, blocking=False)),
-                lambda: self._call("read the token", self._redis.get, self.key),
-                adopt,
-                self.lock_wait,
-                timed_out,
-                pause,
-            )
-        finally:
-            if watch is not None:
-                with contextlib.suppress(Exception):
-                    watch.close()
-
-    def _subscribe(self) -> Any:
-        watch = self._redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
-        self._call("watch the token", watch.subscribe, self._channel)
-        return watch
+            token = parse_token(raw if isinstance(raw, bytes) else str(raw).encode(), time.time(), self.error)
+        except TokenStoreError:
+            return None  # not a token this waiter can use: the holder's save will say more
+        return adopt.consider(token)
 
     @property
-    def _channel(self) -> str:
+    def _stream(self) -> str:
         return self.key + ":saved"
 
-    def _release(self, lock: Any) -> None:
-        import redis
-
+    def _release(self, owner: str, newest: str) -> None:
+        keys = (self.key + ":lock", self._stream)
         try:
-            lock.release()
-        except redis.exceptions.LockError:
+            released = self._redis.eval(_RELEASE, 2, *keys, owner, newest)
+        except Exception as e:  # a release that fails leaves a lock that lapses on its TTL
+            log.warning("could not release the lock on %s: %s", self.location, type(e).__name__)
+            return
+        if not released:
             # The TTL lapsed mid-refresh; the compare-and-set save already kept us honest.
             log.warning("the lock on %s had expired before it was released", self.location)
-        except redis.RedisError as e:
-            log.warning("could not release the lock on %s: %s", self.location, type(e).__name__)
 
     def _call(self, doing: str, func: Any, *args: Any, **kwargs: Any) -> Any:
         import redis
@@ -244,11 +293,25 @@ def _public(url: str) -> str:
     return printable(f"{parts.scheme}://{host}{port}{parts.path}")
 
 
-def _same(raw: Union[bytes, str, None], previous: Token) -> bool:
-    if raw is None:
-        return False
-    try:
-        stored = json.loads(raw)
-    except ValueError:
-        return False
-    return isinstance(stored, dict) and stored.get("access_token") == previous.access_token
+def _text(value: Union[bytes, str]) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _newest_fields(answer: Any) -> Optional[dict[Any, Any]]:
+    """The fields of the newest entry in an ``XREAD`` answer, whatever shape redis-py gives it.
+
+    redis-py answers ``[[stream, [(id, fields)]]]`` (RESP2), ``{stream: [[(id, fields)]]}``
+    (RESP3) or ``{stream: [(id, fields)]}`` depending on its version and protocol.
+    """
+    newest = None
+    pending = [answer]
+    while pending:
+        node = pending.pop(0)
+        if isinstance(node, dict):
+            pending.extend(node.values())
+        elif isinstance(node, (list, tuple)):
+            if len(node) == 2 and isinstance(node[0], (bytes, str)) and isinstance(node[1], dict):
+                newest = node[1]
+            else:
+                pending.extend(node)
+    return newest

@@ -68,7 +68,7 @@ class Refresher:
 
         ``force`` refreshes even when the store holds a newer fresh token (``kakao-auth refresh``).
         """
-        adopt = None if force else (lambda: self._newer_in_store(failed))
+        adopt = None if force else _Newer(self, failed)
         with self.store.lock_or_adopt(adopt) as adopted:
             if adopted is not None:
                 log.info("adopted a token refreshed by another holder of %s", self.store.location)
@@ -85,14 +85,6 @@ class Refresher:
             self.store.check_writable()
             self._save(token, None)
         self._dead.clear()  # a new login: nothing remembered applies to it
-
-    def _newer_in_store(self, failed: Optional[str]) -> Optional[Token]:
-        # Unlocked: the store is replaced as a whole, so this sees the old token or the new one.
-        try:
-            stored = self.store.load()
-        except TokenStoreError:
-            return None
-        return stored if stored.supersedes(failed, self.clock(), self.leeway) else None
 
     def _refresh_locked(self, current: Token, failed: Optional[str], *, look_again: bool = True) -> Token:
         self._check_not_dead(current)
@@ -173,6 +165,26 @@ class Refresher:
                 f"Kakao issued a new token but it could not be saved to {self.store.location} "
                 f"({type(e).__name__}); if Kakao rotated the refresh token, run `kakao-auth login`"
             ) from None
+
+
+class _Newer:
+    """The store's ``Adopt``: a stored token supersedes the access token that failed."""
+
+    def __init__(self, refresher: Refresher, failed: Optional[str]) -> None:
+        self._refresher = refresher
+        self._failed = failed
+
+    def __call__(self) -> Optional[Token]:
+        # Unlocked: the store is replaced as a whole, so this sees the old token or the new one.
+        try:
+            stored = self._refresher.store.load()
+        except TokenStoreError:
+            return None
+        return self.consider(stored)
+
+    def consider(self, token: Token) -> Optional[Token]:
+        refresher = self._refresher
+        return token if token.supersedes(self._failed, refresher.clock(), refresher.leeway) else None
 
 
 def _digest(refresh_token: Optional[str]) -> str:

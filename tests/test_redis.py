@@ -11,13 +11,15 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
-from kakao_auth import KakaoAuth, RedisTokenStore, TokenStoreError
+from kakao_auth import KakaoAuth, RedisTokenStore, Token, TokenStoreError
+from kakao_auth.redis_store import WAKE
 from kakao_auth.testing import FakeKakao, RedisServer
 from kakao_auth.testing.workers import run_workers
 
@@ -286,3 +288,100 @@ def test_the_redis_snippets_of_the_stores_doc_run(
         code = snippet.replace("redis://redis.internal:6379/0", redis_url)
         exec(compile(code, "docs/stores.md", "exec"), {})  # noqa: S102
     assert [m["text"] for m in fake_kakao.memos] == ["hello from any machine", "hello from a worker node"]
+
+
+def test_waiters_block_on_the_stream_and_wake_with_the_saved_token(
+    fake_kakao: FakeKakao, redis_url: str
+) -> None:
+    # Four waiters meet a lock held for 2 s. They must not poll Redis meanwhile (at most a look
+    # per WAKE), and the holder's save must hand them the token while it still holds the lock.
+    import redis
+
+    old = _seed(fake_kakao, redis_url, access_ttl=0).load()
+    fresh = Token.from_response(fake_kakao.issue_tokens(), time.time())
+    admin = redis.Redis.from_url(redis_url)
+    holder = RedisTokenStore(redis_url, client_id=fake_kakao.client_id)
+    got: list[str] = []
+    done = threading.Barrier(5)
+
+    def waiter() -> None:
+        got.append(KakaoAuth.from_store(RedisTokenStore(redis_url)).valid_token().access_token)
+        done.wait(timeout=30)
+
+    with holder.lock():
+        waiters = [threading.Thread(target=waiter) for _ in range(4)]
+        for t in waiters:
+            t.start()
+        time.sleep(1.0)  # they have read the expired token and block on the stream
+        admin.config_resetstat()
+        time.sleep(1.0)
+        stats = admin.info("commandstats")
+        holder.save(fresh, previous=old)
+        done.wait(timeout=30)  # while the lock is still held
+    for t in waiters:
+        t.join()
+    # Round trips only: the commands a script runs are counted too, under their own names.
+    trips = sum(stats.get(f"cmdstat_{c}", {}).get("calls", 0) for c in ("eval", "evalsha", "xread", "get"))
+    assert trips <= 4 * 2 * (1.0 / WAKE + 1), stats  # a look and a block per WAKE; a 50 ms poll: 160
+    assert got == [fresh.access_token] * 4
+    assert fake_kakao.token_calls == 0
+
+
+def test_a_holder_that_lets_go_without_saving_hands_the_lock_on(
+    fake_kakao: FakeKakao, redis_url: str
+) -> None:
+    _seed(fake_kakao, redis_url, access_ttl=0)
+    holder = RedisTokenStore(redis_url, client_id=fake_kakao.client_id)
+    tokens: list[str] = []
+
+    def waiter() -> None:
+        tokens.append(KakaoAuth.from_file(redis_url).valid_token().access_token)
+
+    with holder.lock():
+        waiters = [threading.Thread(target=waiter) for _ in range(3)]
+        for t in waiters:
+            t.start()
+        time.sleep(0.5)
+    for t in waiters:
+        t.join(timeout=60)
+    assert len(set(tokens)) == 1 and len(tokens) == 3
+    assert fake_kakao.token_calls == 1  # one waiter took the freed lock, the others adopted
+
+
+def test_a_hostile_value_at_the_stream_key_fails_before_kakao_is_asked(
+    fake_kakao: FakeKakao, redis_url: str
+) -> None:
+    import redis
+
+    store = _seed(fake_kakao, redis_url, access_ttl=0)
+    redis.Redis.from_url(redis_url).set(store.key + ":saved", "not a stream")
+    with pytest.raises(TokenStoreError, match="WRONGTYPE"):
+        KakaoAuth.from_store(store).valid_token()
+    assert fake_kakao.token_calls == 0
+
+
+def test_delete_leaves_no_copy_of_the_token_behind(fake_kakao: FakeKakao, redis_url: str) -> None:
+    import redis
+
+    store = _seed(fake_kakao, redis_url, access_ttl=0)
+    KakaoAuth.from_store(store).valid_token()  # a refresh: the stream now carries the token
+    admin = redis.Redis.from_url(redis_url)
+    assert admin.exists(store.key + ":saved")
+    store.delete()
+    assert admin.keys("*") == []
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        [[b"k:saved", [(b"1-0", {b"released": b"1"}), (b"2-0", {b"token": b"{}"})]]],  # RESP2
+        {b"k:saved": [[(b"2-0", {b"token": b"{}"})]]},  # RESP3
+        {"k:saved": [("2-0", {"token": "{}"})]},  # unified, decoded
+    ],
+)
+def test_every_shape_of_an_xread_answer_gives_the_newest_entry(answer: object) -> None:
+    from kakao_auth.redis_store import _newest_fields
+
+    fields = _newest_fields(answer)
+    assert fields is not None and set(fields) in ({b"token"}, {"token"})
+    assert _newest_fields([]) is None and _newest_fields({}) is None
