@@ -59,10 +59,12 @@ local locked = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
 local newest = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)
 return {locked and 1 or 0, redis.call('GET', KEYS[2]), newest[1] and newest[1][1] or '0-0'}
 """
-# Compare-and-set, and announce the token to the waiters. The stream is written first: a
-# script stopped by an error keeps what it wrote before. The PUBLISH wakes waiters of the
-# previous release (pub/sub), during a rolling upgrade.
-# KEYS: token, stream. ARGV: the value, the access token it replaces ('' saves regardless).
+# Compare-and-set, announce the token to the waiters, and let go of the lock if the saver holds
+# it: the save is the holder's last step, and the other threads of its process wait for it.
+# The stream is written first: a script stopped by an error keeps what it wrote before. The
+# PUBLISH wakes waiters of the previous release (pub/sub), during a rolling upgrade.
+# KEYS: token, stream, lock. ARGV: the value, the access token it replaces ('' saves
+# regardless), the saver's lock owner id ('' holds none). Returns 0 (changed), 1, 2 (released).
 _SAVE = """
 if ARGV[2] ~= '' then
   local stored = redis.call('GET', KEYS[1])
@@ -73,6 +75,10 @@ end
 redis.call('XADD', KEYS[2], 'MAXLEN', '1', '*', 'token', ARGV[1])
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('PUBLISH', KEYS[2], '1')
+if ARGV[3] ~= '' and redis.call('GET', KEYS[3]) == ARGV[3] then
+  redis.call('DEL', KEYS[3])
+  return 2
+end
 return 1
 """
 # Release the lock if it is still ours; when nothing was saved under it (the stream's newest
@@ -120,9 +126,7 @@ class RedisTokenStore(TokenStore):
         self._where = _public(url)
         self.key = key or _default_key(prefix, client_id)
         self._hold = 0.0
-        # The value read by the script that gave this thread the lock: the refresh's first
-        # load() under the lock uses it instead of a second round trip.
-        self._read_with_lock = threading.local()
+        self._holds = threading.local()  # .current: the _Hold of the lock this thread holds
 
     @property
     def lock_ttl(self) -> float:
@@ -144,7 +148,10 @@ class RedisTokenStore(TokenStore):
         return f"{self._where} key {self.key}"
 
     def load(self) -> Token:
-        raw = self._read_with_lock.__dict__.pop("raw", None)  # read by the script that took the lock
+        hold: Optional[_Hold] = getattr(self._holds, "current", None)
+        raw = None
+        if hold is not None:
+            raw, hold.raw = hold.raw, None  # read by the script that took the lock: used once
         if raw is None:
             raw = self._call("read the token", self._redis.get, self.key)
         if raw is None:
@@ -154,9 +161,14 @@ class RedisTokenStore(TokenStore):
     def save(self, token: Token, *, previous: Optional[Token] = None) -> None:
         data = json.dumps(token.to_dict(time.time()))
         replaced = previous.access_token if previous is not None else ""
-        keys = (self.key, self._stream)
-        if not self._call("save the token", self._redis.eval, _SAVE, 2, *keys, data, replaced):
+        hold: Optional[_Hold] = getattr(self._holds, "current", None)
+        owner = hold.owner if hold is not None and not hold.released else ""
+        keys = (self.key, self._stream, self.key + ":lock")
+        saved = self._call("save the token", self._redis.eval, _SAVE, 3, *keys, data, replaced, owner)
+        if not saved:
             raise TokenStoreConflict(f"{self.location} changed since it was read; not overwritten")
+        if saved == 2 and hold is not None:
+            hold.released = True
 
     def delete(self) -> None:
         self._call("delete the token", self._redis.delete, self.key, self._stream)
@@ -171,17 +183,16 @@ class RedisTokenStore(TokenStore):
         if isinstance(taken, Token):
             yield taken
             return
-        newest, raw = taken
-        if raw is not None:
-            self._read_with_lock.raw = raw
+        hold = self._holds.current = _Hold(owner, *taken)
         try:
             yield None
         finally:
-            self._read_with_lock.__dict__.pop("raw", None)
-            self._release(owner, newest)
+            self._holds.current = None
+            if not hold.released:
+                self._release(owner, hold.newest)
 
     def _acquire(self, owner: str, adopt: Optional[Adopt]) -> Union[Token, tuple[str, Any]]:
-        """Take the lock (return the stream's newest id and the stored value), or a token saved meanwhile.
+        """Take the lock (return the stream's newest id and the stored value), or a newer token.
 
         One round trip takes the lock or reads the token; when neither helps, the waiter blocks
         on the stream until the holder saves (the entry carries the token) or lets go.
@@ -291,6 +302,21 @@ def _public(url: str) -> str:
     except ValueError:
         port = ":(not a port)"
     return printable(f"{parts.scheme}://{host}{port}{parts.path}")
+
+
+class _Hold:
+    """The lock one thread holds on the store.
+
+    Its owner id, the stream's newest entry id when it was taken, the value the taking script
+    read (the refresh's first load() uses it instead of a second round trip), and whether a
+    save has already let go of it.
+    """
+
+    def __init__(self, owner: str, newest: str, raw: Any) -> None:
+        self.owner = owner
+        self.newest = newest
+        self.raw = raw
+        self.released = False
 
 
 def _text(value: Union[bytes, str]) -> str:

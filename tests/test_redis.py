@@ -385,3 +385,25 @@ def test_every_shape_of_an_xread_answer_gives_the_newest_entry(answer: object) -
     fields = _newest_fields(answer)
     assert fields is not None and set(fields) in ({b"token"}, {"token"})
     assert _newest_fields([]) is None and _newest_fields({}) is None
+
+
+def test_the_save_lets_go_of_the_lock_and_only_of_its_own(fake_kakao: FakeKakao, redis_url: str) -> None:
+    # The save is the holder's last step: it frees the lock in the same round trip, so that the
+    # holder's other threads need not wait for one more. A save by a holder whose lock lapsed
+    # and was taken by another must leave the other's lock alone.
+    import redis
+
+    admin = redis.Redis.from_url(redis_url)
+    store = _seed(fake_kakao, redis_url)
+    token = store.load()
+    with store.lock():
+        assert admin.exists(store.key + ":lock")
+        store.save(token, previous=token)
+        assert not admin.exists(store.key + ":lock")
+    short = RedisTokenStore(redis_url, client_id=fake_kakao.client_id, lock_ttl=0.2)
+    with short.lock():
+        time.sleep(0.4)  # lapsed
+        other = admin.set(store.key + ":lock", "another-holder", nx=True, px=10_000)
+        assert other
+        short.save(token, previous=token)
+    assert admin.get(store.key + ":lock") == b"another-holder"
