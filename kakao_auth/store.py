@@ -33,6 +33,7 @@ import time
 from collections.abc import Iterator
 from typing import Any, Callable, ContextManager, Optional, Protocol, Union
 
+from . import lockwatch
 from .errors import TokenFileError, TokenStoreConflict, TokenStoreError
 from .token import Token, strict_json
 
@@ -62,8 +63,11 @@ class Adopt(Protocol):
 DEFAULT_LOCK_TIMEOUT = 30.0
 # A token file is under 2 KiB; a larger one is not ours (or is an attack on memory).
 MAX_FILE = 1 << 20
-# How often a waiter polls the lock and looks at the file (a stat, then a read only if it changed).
+# How often a waiter of a store without a wake-up of its own polls the lock and the store.
 POLL = 0.002
+# How often a file store waiter looks at the file while the holder keeps the lock: the holder's
+# release wakes it at once (lockwatch), this catches a holder that saved and holds on.
+WAKE = 0.02
 _LOGIN_HINT = "run `kakao-auth login`"
 
 
@@ -313,8 +317,13 @@ class FileTokenStore(TokenStore):
                 "another process holds it"
             )
 
-        # A stat per poll: the file is read only when it was replaced since the last look.
-        return take_or_adopt(try_lock, lambda: _identity(real), adopt, self.lock_timeout, timed_out)
+        def pause(left: float) -> None:
+            # Woken when the holder lets go, right after its save; between wake-ups a look
+            # every WAKE, 100 times fewer than polling the lock every 2 ms.
+            lockwatch.released(real + ".lock", lambda: self._open_lock(real)).wait(min(left, WAKE))
+
+        # A stat per look: the file is read only when it was replaced since the last look.
+        return take_or_adopt(try_lock, lambda: _identity(real), adopt, self.lock_timeout, timed_out, pause)
 
     def _open_lock(self, real: str) -> int:
         path = real + ".lock"
@@ -354,24 +363,36 @@ def take_or_adopt(
 
     ``mark()`` is a cheap fingerprint of the stored token (a stat, the raw value): ``adopt`` (a
     read and parse) runs only when it changed. ``pause(left)`` waits before the next try, at
-    most ``left`` seconds. The whole wait is bounded by ``seconds``.
+    most ``left`` seconds. The whole wait is bounded by ``seconds``. After a pause the store is
+    looked at before the lock is tried: the news that ends a wait is most often a saved token,
+    and taking the lock only to adopt it under the lock would hold up the others.
     """
     deadline = time.monotonic() + seconds
-    seen: object = _NOTHING
-    while True:
-        if try_lock():
+    seen: list[object] = [_NOTHING]
+
+    def look() -> Optional[Token]:
+        if adopt is None:
             return None
-        if adopt is not None:
-            now_seen = mark()
-            if now_seen != seen:
-                seen = now_seen
-                token = adopt()
-                if token is not None:
-                    return token
+        now_seen = mark()
+        if now_seen == seen[0]:
+            return None
+        seen[0] = now_seen
+        return adopt()
+
+    locked = try_lock()
+    while not locked:
+        token = look()
+        if token is not None:
+            return token
         left = deadline - time.monotonic()
         if left <= 0:
             raise timed_out()
         pause(left)
+        token = look()
+        if token is not None:
+            return token
+        locked = try_lock()
+    return None
 
 
 _NOTHING = object()

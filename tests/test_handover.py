@@ -9,11 +9,14 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from kakao_auth import KakaoAuth, RedisTokenStore
+from kakao_auth import FileTokenStore, KakaoAuth, RedisTokenStore, Token
+from kakao_auth.store import WAKE
 from kakao_auth.stores import open_store
 from kakao_auth.testing import FakeKakao, RedisServer
 
@@ -95,3 +98,37 @@ def test_a_single_holder_adopts_in_process_too(fake_kakao: FakeKakao, token_file
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_file_waiter_is_woken_by_the_release_and_does_not_poll(
+    fake_kakao: FakeKakao, token_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A holder keeps the lock for a second and saves just before letting go, as a refresh does.
+    # The waiter adopts what it saved (no second refresh) and, meanwhile, looked at the file at
+    # most once per WAKE: polling every 2 ms would be 500 looks.
+    from kakao_auth import store as store_module
+
+    fake_kakao.write_token_file(access_ttl=0)
+    fresh = Token.from_response(fake_kakao.issue_tokens(), time.time())
+    looks: list[str] = []
+    identity = store_module._identity
+    monkeypatch.setattr(store_module, "_identity", lambda path: looks.append(path) or identity(path))
+    held = threading.Event()
+
+    def hold() -> None:
+        store = FileTokenStore(token_file)
+        with store.lock():
+            held.set()
+            old = store.load()
+            time.sleep(1.0)
+            store.save(fresh, previous=old)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert held.wait(10)
+    try:
+        assert KakaoAuth.from_file(token_file).valid_token().access_token == fresh.access_token
+    finally:
+        holder.join()
+    assert fake_kakao.token_calls == 0
+    assert len(looks) <= 2 / WAKE, len(looks)
