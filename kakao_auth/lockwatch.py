@@ -62,9 +62,14 @@ def released(path: str, open_lock: Callable[[], int]) -> threading.Event:
     with _guard:
         watch = _watches.get(path)
         if watch is None:
-            watch = _watches[path] = _Watch(path, open_lock())
-            # A bare thread: threading.Thread.start() would wait for it to be scheduled.
-            _thread.start_new_thread(watch.run, ())
+            watch = _Watch(path, open_lock())
+            try:
+                # A bare thread: threading.Thread.start() would wait for it to be scheduled.
+                _thread.start_new_thread(watch.run, ())
+            except RuntimeError:  # out of threads, or shutting down: the waiter polls instead
+                os.close(watch.fd)
+                return threading.Event()
+            _watches[path] = watch
         return watch.released
 
 

@@ -247,6 +247,8 @@ def exchange(method: str, url: str, timeout: float, **request: Any) -> _Outcome:
     is a :class:`ConfigurationError`, and nothing raised from here references the request.
     """
     deadline = _Deadline(timeout)
+    if not deadline.start():
+        return "no thread to bound the exchange with"  # never an exchange without a deadline
     failure: Optional[str] = None
     # A new session per exchange: these calls are hours apart, a pooled connection would be dead.
     with requests.Session() as client, deadline:
@@ -324,11 +326,19 @@ class _Deadline:
         self._lock = threading.Lock()
         self._over = _thread.allocate_lock()  # held while the exchange runs
 
-    def __enter__(self) -> _Deadline:
+    def start(self) -> bool:
+        """Start the clock; False if no thread could be started to watch it."""
         self._over.acquire()
-        # A bare thread: threading.Thread.start() waits until the new thread has run, which on
-        # a busy machine puts milliseconds between the refresh and its request.
-        _thread.start_new_thread(self._watch, ())
+        try:
+            # A bare thread: threading.Thread.start() waits until the new thread has run, which
+            # on a busy machine puts milliseconds between the refresh and its request.
+            _thread.start_new_thread(self._watch, ())
+        except RuntimeError:  # out of threads, or the interpreter is shutting down
+            self._over.release()
+            return False
+        return True
+
+    def __enter__(self) -> _Deadline:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -132,3 +132,35 @@ def test_a_file_waiter_is_woken_by_the_release_and_does_not_poll(
         holder.join()
     assert fake_kakao.token_calls == 0
     assert len(looks) <= 2 / WAKE, len(looks)
+
+
+def test_a_file_waiter_without_a_thread_to_watch_the_lock_polls_instead(
+    fake_kakao: FakeKakao, token_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import _thread
+
+    fake_kakao.write_token_file(access_ttl=0)
+    fresh = Token.from_response(fake_kakao.issue_tokens(), time.time())
+    held = threading.Event()
+
+    def hold() -> None:
+        store = FileTokenStore(token_file)
+        with store.lock():
+            held.set()
+            old = store.load()
+            time.sleep(0.3)
+            store.save(fresh, previous=old)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert held.wait(10)
+
+    def no_thread(*args: object) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(_thread, "start_new_thread", no_thread)
+    try:
+        assert KakaoAuth.from_file(token_file).valid_token().access_token == fresh.access_token
+    finally:
+        holder.join()
+    assert fake_kakao.token_calls == 0

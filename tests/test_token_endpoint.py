@@ -206,3 +206,23 @@ def test_a_refused_url_does_not_show_its_password() -> None:
 def test_bad_endpoint_options_are_typed(option: str, value: object) -> None:
     with pytest.raises(ConfigurationError, match=option):
         TokenEndpoint("https://kauth.example/oauth/token", **{option: value})  # type: ignore[arg-type]
+
+
+def test_no_thread_for_the_deadline_means_no_exchange(
+    fake_kakao: FakeKakao, token_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Out of threads: the exchange's deadline cannot be watched, so the form is never sent
+    # (an unbounded exchange could hold the store's lock for ever); the error is typed.
+    import _thread
+
+    fake_kakao.write_token_file(access_ttl=0)
+    before = token_file.read_bytes()
+
+    def no_thread(*args: object) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(_thread, "start_new_thread", no_thread)
+    with pytest.raises(KakaoUnavailable, match="no thread"):
+        KakaoAuth.from_file(token_file, backoff=0.01).valid_token()
+    assert fake_kakao.token_calls == 0
+    assert token_file.read_bytes() == before
