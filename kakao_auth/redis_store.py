@@ -199,17 +199,23 @@ class RedisTokenStore(TokenStore):
         Bounded by ``lock_wait``.
         """
         deadline = time.monotonic() + self.lock_wait
-        seen: object = None  # the stored value last considered: parsed only when it changed
+        seen: list[Any] = [None]  # the stored value last considered: parsed only when it changed
+
+        def newer(value: Any) -> Optional[Token]:
+            if adopt is None or value is None or value == seen[0]:
+                return None
+            seen[0] = value
+            return self._consider(value, adopt)
+
         while True:
             locked, raw, newest = self._take(owner)
             if locked:
                 return newest, raw
-            for value in (raw, self._wait(newest, deadline)):
-                if adopt is not None and value is not None and value != seen:
-                    seen = value
-                    token = self._consider(value, adopt)
-                    if token is not None:
-                        return token
+            token = newer(raw)  # saved before this look: no need to wait
+            if token is None:
+                token = newer(self._wait(newest, deadline))
+            if token is not None:
+                return token
 
     def _take(self, owner: str) -> tuple[bool, Any, str]:
         keys = (self.key + ":lock", self.key, self._stream)

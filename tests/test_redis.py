@@ -407,3 +407,34 @@ def test_the_save_lets_go_of_the_lock_and_only_of_its_own(fake_kakao: FakeKakao,
         assert other
         short.save(token, previous=token)
     assert admin.get(store.key + ":lock") == b"another-holder"
+
+
+def test_a_token_saved_before_the_waiter_looks_is_adopted_without_waiting(
+    fake_kakao: FakeKakao, redis_url: str
+) -> None:
+    # The holder saved and still holds the lock: the waiter's first look (the lock script's
+    # read) finds the token, and it must not block on the stream at all.
+    import redis
+
+    old = _seed(fake_kakao, redis_url, access_ttl=0).load()
+    fresh = Token.from_response(fake_kakao.issue_tokens(), time.time())
+    admin = redis.Redis.from_url(redis_url)
+    holder = RedisTokenStore(redis_url, client_id=fake_kakao.client_id)
+    got: list[str] = []
+    auth = KakaoAuth.from_file(redis_url)
+    assert auth.core.token.access_token == old.access_token  # it holds the expired token
+    with holder.lock():
+        holder.save(fresh, previous=old)
+        admin.set(holder.key + ":lock", "still-held", px=60_000)  # the save freed it: hold it again
+        admin.config_resetstat()
+
+        def waiter_run() -> None:
+            got.append(auth.valid_token().access_token)
+
+        waiter = threading.Thread(target=waiter_run)
+        waiter.start()
+        waiter.join(timeout=60)
+        stats = admin.info("commandstats")
+    assert got == [fresh.access_token]
+    assert "cmdstat_xread" not in stats, stats
+    assert fake_kakao.token_calls == 0
