@@ -113,19 +113,7 @@ def test_a_file_waiter_is_woken_by_the_release_and_does_not_poll(
     looks: list[str] = []
     identity = store_module._identity
     monkeypatch.setattr(store_module, "_identity", lambda path: looks.append(path) or identity(path))
-    held = threading.Event()
-
-    def hold() -> None:
-        store = FileTokenStore(token_file)
-        with store.lock():
-            held.set()
-            old = store.load()
-            time.sleep(1.0)
-            store.save(fresh, previous=old)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    assert held.wait(10)
+    holder = _hold_then_save(token_file, fresh, 1.0)
     try:
         assert KakaoAuth.from_file(token_file).valid_token().access_token == fresh.access_token
     finally:
@@ -141,19 +129,7 @@ def test_a_file_waiter_without_a_thread_to_watch_the_lock_polls_instead(
 
     fake_kakao.write_token_file(access_ttl=0)
     fresh = Token.from_response(fake_kakao.issue_tokens(), time.time())
-    held = threading.Event()
-
-    def hold() -> None:
-        store = FileTokenStore(token_file)
-        with store.lock():
-            held.set()
-            old = store.load()
-            time.sleep(0.3)
-            store.save(fresh, previous=old)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    assert held.wait(10)
+    holder = _hold_then_save(token_file, fresh, 0.3)
 
     def no_thread(*args: object) -> None:
         raise RuntimeError("can't start new thread")
@@ -164,3 +140,21 @@ def test_a_file_waiter_without_a_thread_to_watch_the_lock_polls_instead(
     finally:
         holder.join()
     assert fake_kakao.token_calls == 0
+
+
+def _hold_then_save(token_file: Path, fresh: Token, seconds: float) -> threading.Thread:
+    """A thread that takes the file's lock, keeps it ``seconds`` and saves ``fresh`` as it lets go."""
+    held = threading.Event()
+
+    def hold() -> None:
+        store = FileTokenStore(token_file)
+        with store.lock():
+            held.set()
+            old = store.load()
+            time.sleep(seconds)
+            store.save(fresh, previous=old)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert held.wait(10)
+    return holder

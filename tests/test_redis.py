@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -295,12 +296,7 @@ def test_waiters_block_on_the_stream_and_wake_with_the_saved_token(
 ) -> None:
     # Four waiters meet a lock held for 2 s. They must not poll Redis meanwhile (at most a look
     # per WAKE), and the holder's save must hand them the token while it still holds the lock.
-    import redis
-
-    old = _seed(fake_kakao, redis_url, access_ttl=0).load()
-    fresh = Token.from_response(fake_kakao.issue_tokens(), time.time())
-    admin = redis.Redis.from_url(redis_url)
-    holder = RedisTokenStore(redis_url, client_id=fake_kakao.client_id)
+    old, fresh, admin, holder = _expired_and_fresh(fake_kakao, redis_url)
     got: list[str] = []
     done = threading.Barrier(5)
 
@@ -414,12 +410,7 @@ def test_a_token_saved_before_the_waiter_looks_is_adopted_without_waiting(
 ) -> None:
     # The holder saved and still holds the lock: the waiter's first look (the lock script's
     # read) finds the token, and it must not block on the stream at all.
-    import redis
-
-    old = _seed(fake_kakao, redis_url, access_ttl=0).load()
-    fresh = Token.from_response(fake_kakao.issue_tokens(), time.time())
-    admin = redis.Redis.from_url(redis_url)
-    holder = RedisTokenStore(redis_url, client_id=fake_kakao.client_id)
+    old, fresh, admin, holder = _expired_and_fresh(fake_kakao, redis_url)
     got: list[str] = []
     auth = KakaoAuth.from_file(redis_url)
     assert auth.core.token.access_token == old.access_token  # it holds the expired token
@@ -438,3 +429,12 @@ def test_a_token_saved_before_the_waiter_looks_is_adopted_without_waiting(
     assert got == [fresh.access_token]
     assert "cmdstat_xread" not in stats, stats
     assert fake_kakao.token_calls == 0
+
+
+def _expired_and_fresh(fake: FakeKakao, url: str) -> tuple[Token, Token, Any, RedisTokenStore]:
+    """An expired token in Redis, a fresh one to save, a plain client, and a store to hold the lock."""
+    import redis
+
+    old = _seed(fake, url, access_ttl=0).load()
+    fresh = Token.from_response(fake.issue_tokens(), time.time())
+    return old, fresh, redis.Redis.from_url(url), RedisTokenStore(url, client_id=fake.client_id)
