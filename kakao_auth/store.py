@@ -211,8 +211,6 @@ class FileTokenStore(TokenStore):
             raw = _read_at_most(fd, MAX_FILE + 1)
         finally:
             os.close(fd)
-        if len(raw) > MAX_FILE:
-            raise TokenFileError(self.path, "is over 1 MiB, far too large for a token")
         return raw, info.st_mtime
 
     def _open_error(self, e: OSError) -> TokenFileError:
@@ -554,6 +552,8 @@ def parse_token(raw: bytes, issued_at: float, error: Callable[[str], TokenStoreE
     ``error`` builds the store's own error for a problem (a :class:`TokenFileError` naming the
     file, for the file store).
     """
+    if len(raw) > MAX_FILE:  # a file read at most one byte over; a Redis value of any size
+        raise error("is over 1 MiB, far too large for a token")
     if not raw.strip():
         raise error("is empty")
     try:

@@ -438,3 +438,13 @@ def _expired_and_fresh(fake: FakeKakao, url: str) -> tuple[Token, Token, Any, Re
     old = _seed(fake, url, access_ttl=0).load()
     fresh = Token.from_response(fake.issue_tokens(), time.time())
     return old, fresh, redis.Redis.from_url(url), RedisTokenStore(url, client_id=fake.client_id)
+
+
+def test_a_redis_value_over_1_mib_is_refused(fake_kakao: FakeKakao, redis_url: str) -> None:
+    import redis
+
+    store = _seed(fake_kakao, redis_url)
+    huge = b'{"access_token": "x", "pad": "' + b"a" * (2 << 20) + b'"}'
+    redis.Redis.from_url(redis_url).set(store.key, huge)
+    with pytest.raises(TokenStoreError, match="over 1 MiB"):
+        store.load()

@@ -175,6 +175,12 @@ def test_hostile_files_are_a_typed_error(raw: bytes) -> None:
     assert "\n" not in str(info.value)
 
 
+def test_a_stored_token_over_1_mib_is_refused_before_it_is_parsed() -> None:
+    raw = b'{"access_token": "x", "pad": "' + b"a" * (1 << 20) + b'"}'  # valid JSON, 1 MiB of it
+    with pytest.raises(TokenStoreError, match="over 1 MiB"):
+        parse_token(raw, NOW, lambda problem: TokenStoreError(problem))
+
+
 def test_far_future_expiries_are_described_not_crashed() -> None:
     assert describe(32503680000.0, NOW).endswith("(in " + span(32503680000.0 - NOW) + ")")
     assert "epoch" in describe(1e300, NOW) or describe(1e300, NOW)
