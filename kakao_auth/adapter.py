@@ -13,6 +13,7 @@ from typing import Any, Callable, Optional, TypeVar
 from .config import resolve
 from .core import TokenCore
 from .oauth import DEFAULT_BACKOFF, DEFAULT_RETRIES, DEFAULT_TIMEOUT, TOKEN_PATH, TokenEndpoint
+from .refresh import Refresher
 from .routing import ApiRoute
 from .store import PathLike, TokenStore
 from .token import DEFAULT_LEEWAY, Token
@@ -54,7 +55,7 @@ class TokenAuth:
         endpoint = TokenEndpoint(
             settings.kauth_url + TOKEN_PATH, timeout=timeout, retries=retries, backoff=backoff
         )
-        self.core = TokenCore(
+        refresher = Refresher(
             store,
             endpoint,
             client_id=settings.client_id,
@@ -62,6 +63,7 @@ class TokenAuth:
             leeway=leeway,
             clock=clock,
         )
+        self.core = TokenCore(refresher)
 
     @classmethod
     def from_file(

@@ -16,17 +16,15 @@ from __future__ import annotations
 
 import copy
 import threading
-import time
 import weakref
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from .actions import mask_token
 from .errors import TokenStoreError
 from .oauth import TokenEndpoint, merge_answer
 from .refresh import Refresher
-from .store import TokenStore
-from .token import DEFAULT_LEEWAY, Token
+from .token import Token
 
 if TYPE_CHECKING:
     import anyio
@@ -40,24 +38,14 @@ LOCK_MARGIN = 15.0
 class TokenCore:
     """Holds one login's token and keeps it valid; shared by the requests and httpx adapters."""
 
-    def __init__(
-        self,
-        store: TokenStore,
-        endpoint: TokenEndpoint,
-        *,
-        client_id: Optional[str] = None,
-        client_secret: Optional[str] = None,
-        leeway: float = DEFAULT_LEEWAY,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.store = store
-        self.leeway = leeway
-        self.clock = clock
-        self.refresher = Refresher(
-            store, endpoint, client_id=client_id, client_secret=client_secret, leeway=leeway, clock=clock
-        )
+    def __init__(self, refresher: Refresher) -> None:
+        self.refresher = refresher
+        self.store = refresher.store
+        self.leeway = refresher.leeway
+        self.clock = refresher.clock
+        endpoint = refresher.endpoint
         # A store whose lock has a TTL must outlive the slowest refresh (timeout x attempts + backoff).
-        store.expect_hold(endpoint.worst_case)
+        self.store.expect_hold(endpoint.worst_case)
         self.lock_wait = endpoint.worst_case + LOCK_MARGIN
         self._token: Optional[Token] = None
         self._flight: Optional[_Flight] = None  # the refresh under way in this process, if any

@@ -12,6 +12,7 @@ from kakao_auth import LoginRequired, Token, TokenStoreError
 from kakao_auth.core import TokenCore
 from kakao_auth.errors import KakaoUnavailable, TokenStoreConflict
 from kakao_auth.oauth import TokenEndpoint
+from kakao_auth.refresh import Refresher
 from kakao_auth.testing import MemoryTokenStore
 
 NOW = 1_800_000_000.0
@@ -43,7 +44,7 @@ def fresh_answer(access: str = "N") -> dict[str, Any]:
 
 
 def core_of(store: MemoryTokenStore, endpoint: ScriptedEndpoint) -> TokenCore:
-    return TokenCore(store, endpoint, clock=lambda: NOW)
+    return TokenCore(Refresher(store, endpoint, clock=lambda: NOW))
 
 
 KOE322 = LoginRequired("invalid_grant", "KOE322", "Refresh token not found", 400)
@@ -194,7 +195,7 @@ def test_the_in_process_wait_is_bounded() -> None:
 def test_the_lock_wait_outlasts_the_slowest_refresh() -> None:
     endpoint = TokenEndpoint("https://kauth.invalid/oauth/token", timeout=20, retries=3, backoff=1)
     store = MemoryTokenStore(token("A"))
-    core = TokenCore(store, endpoint)
+    core = TokenCore(Refresher(store, endpoint))
     assert endpoint.worst_case == 20 * 4 + 1 + 2 + 4
     assert core.lock_wait > endpoint.worst_case
 
