@@ -1,0 +1,37 @@
+"""The worker harness that the stress tests, the demo and the benchmarks share."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from kakao_auth.testing import workers
+
+# A worker whose one call answers 200 only if it runs at the niceness it was started at plus
+# NICE_ASKED: the harness must lower the priority before the worker builds its client.
+NICE_WORKER = """
+import os, sys
+from kakao_auth.testing.workers import Caller, serve
+expected = int(os.environ["NICE_EXPECTED"])
+serve(lambda _file: Caller(lambda _url: 200 if os.nice(0) == expected else 500))
+"""
+NICE_ASKED = 3
+
+
+@pytest.mark.skipif(not hasattr(os, "nice"), reason="no niceness on this platform")
+@pytest.mark.skipif(os.nice(0) > 19 - NICE_ASKED, reason="already at the lowest priority")
+def test_workers_yield_the_processor_to_the_servers_when_asked(tmp_path: Path) -> None:
+    env = {"NICE_EXPECTED": str(os.nice(0) + NICE_ASKED)}
+    reports = workers.run_workers(
+        str(tmp_path / "unused.json"),
+        "https://127.0.0.1:9/unused",
+        processes=2,
+        threads=1,
+        env=env,
+        worker=(sys.executable, "-c", NICE_WORKER),
+        meeting_place=str(tmp_path),
+        nice=NICE_ASKED,
+    )
+    assert [(r["ok"], r["failed"]) for r in reports] == [(1, []), (1, [])]
