@@ -128,16 +128,18 @@ class _Tally:
         self.ok = 0
         self.failed: list[str] = []
         self.start = self.end = time.monotonic()
+        self._lock = threading.Lock()  # threads record at once: no lost count, no earlier end
 
     def record(self, status: Optional[int], error: Optional[BaseException] = None) -> None:
-        # The last answer, not the report: joining the threads waits for the scheduler too.
-        self.end = max(self.end, time.monotonic())
-        if error is not None:  # a failed call is the finding: report it, do not die
-            self.failed.append(f"{type(error).__name__}: {error}")
-        elif status == 200:
-            self.ok += 1
-        else:
-            self.failed.append(f"HTTP {status}")
+        with self._lock:
+            # The last answer, not the report: joining the threads waits for the scheduler too.
+            self.end = max(self.end, time.monotonic())
+            if error is not None:  # a failed call is the finding: report it, do not die
+                self.failed.append(f"{type(error).__name__}: {error}")
+            elif status == 200:
+                self.ok += 1
+            else:
+                self.failed.append(f"HTTP {status}")
 
     def report(self) -> None:
         seconds = self.end - self.start
