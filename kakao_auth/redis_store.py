@@ -156,6 +156,10 @@ class RedisTokenStore(TokenStore):
             raw = self._call("read the token", self._redis.get, self.key)
         if raw is None:
             raise self.error("holds no token")
+        if isinstance(raw, str):  # decode_responses=true in the URL
+            raw = raw.encode()
+        if not isinstance(raw, bytes):  # not what a Redis GET answers: the server is not Redis
+            raise self.error(f"holds a value of type {type(raw).__name__}, not a string")
         return parse_token(raw, time.time(), self.error)
 
     def save(self, token: Token, *, previous: Optional[Token] = None) -> None:
@@ -221,6 +225,15 @@ class RedisTokenStore(TokenStore):
         keys = (self.key + ":lock", self.key, self._stream)
         ttl = max(1, int(self.lock_ttl * 1000))
         answer = self._call("take the lock", self._redis.eval, _TAKE, 3, *keys, owner, ttl)
+        if (
+            not isinstance(answer, (list, tuple))
+            or len(answer) != 3
+            or not isinstance(answer[2], (bytes, str))
+        ):
+            raise TokenStoreError(
+                f"cannot take the lock at {self.location}: the server's answer to the lock script "
+                "is not what Redis answers; check that the store URL names a Redis 5.0+ server"
+            )
         locked, raw, newest = answer
         return bool(locked), raw, _text(newest)
 
@@ -267,6 +280,14 @@ class RedisTokenStore(TokenStore):
         except redis.RedisError as e:
             failure = f"{type(e).__name__}: {printable(str(e))}"
             raise TokenStoreError(f"cannot {doing} at {self.location}: {failure}") from None
+        except (AttributeError, LookupError, TypeError, ValueError) as e:
+            # redis-py's parsers trust the server: an answer of the wrong shape (a server that is
+            # not Redis, or not the version claimed) breaks them. Only the type: the message
+            # may quote the answer.
+            raise TokenStoreError(
+                f"cannot {doing} at {self.location}: its answer is not Redis's protocol "
+                f"({type(e).__name__}); check that the store URL names a Redis 5.0+ server"
+            ) from None
 
 
 def _connect(url: str, socket_timeout: float) -> redis.Redis:

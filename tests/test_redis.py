@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import signal
+import socketserver
 import subprocess
 import sys
 import threading
@@ -354,6 +355,65 @@ def test_a_hostile_value_at_the_stream_key_fails_before_kakao_is_asked(
     with pytest.raises(TokenStoreError, match="WRONGTYPE"):
         KakaoAuth.from_store(store).valid_token()
     assert fake_kakao.token_calls == 0
+
+
+class NotRedis(socketserver.ThreadingTCPServer):
+    """A loopback server that speaks RESP but answers each command with a reply of its choice."""
+
+    daemon_threads = True
+
+    def __init__(self, replies: dict[bytes, bytes]) -> None:
+        super().__init__(("127.0.0.1", 0), _NotRedisHandler)
+        self.replies = replies
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.server_address[1]}/0"
+
+
+class _NotRedisHandler(socketserver.StreamRequestHandler):
+    server: NotRedis
+
+    def handle(self) -> None:
+        while True:
+            header = self.rfile.readline()  # *N: a command of N bulk strings
+            if not header.startswith(b"*"):
+                return
+            words = []
+            for _ in range(int(header[1:])):
+                size = int(self.rfile.readline()[1:])
+                words.append(self.rfile.read(size + 2)[:-2])
+            self.wfile.write(self.server.replies.get(words[0].upper(), b"+OK\r\n"))
+
+
+# What redis-py's RESP3 handshake needs to go on; redis-py before 5 sends no HELLO.
+HELLO = b"%1\r\n+proto\r\n:3\r\n"
+
+
+@pytest.mark.parametrize(
+    ("replies", "doing"),
+    [
+        ({b"HELLO": b"+OK\r\n", b"GET": b"+OK\r\n"}, "load"),
+        ({b"HELLO": HELLO, b"GET": b":5\r\n"}, "load"),
+        ({b"HELLO": HELLO, b"GET": b"*1\r\n$2\r\n{}\r\n"}, "load"),
+        ({b"HELLO": HELLO, b"EVAL": b":1\r\n"}, "lock"),
+        ({b"HELLO": HELLO, b"EVAL": b"*3\r\n:1\r\n$2\r\n{}\r\n:7\r\n"}, "lock"),
+        ({b"HELLO": HELLO, b"EVAL": b"*2\r\n:1\r\n$2\r\n{}\r\n"}, "lock"),
+    ],
+    ids=["HELLO-not-a-map", "GET-integer", "GET-array", "take-integer", "take-integer-id", "take-short"],
+)
+def test_a_server_that_is_not_redis_gets_a_typed_error(replies: dict[bytes, bytes], doing: str) -> None:
+    server = NotRedis(replies)
+    try:
+        store = RedisTokenStore(server.url, key="k", socket_timeout=5)
+        with pytest.raises(TokenStoreError) as caught:
+            store.load() if doing == "load" else store.lock().__enter__()
+        error = caught.value  # typed, and nothing chained that could quote the answer
+        assert error.__cause__ is None and (error.__context__ is None or error.__suppress_context__)
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_delete_leaves_no_copy_of_the_token_behind(fake_kakao: FakeKakao, redis_url: str) -> None:
