@@ -146,7 +146,8 @@ class GitHubSecretStore(TokenStore):
     def _public_key(self) -> tuple[str, str]:
         if self._key is None:
             answer = self._request("GET", "/actions/secrets/public-key", "read the Actions public key")
-            key_id, key = answer.get("key_id"), answer.get("key")
+            fields = answer if isinstance(answer, dict) else {}  # a list, a number: no key either
+            key_id, key = fields.get("key_id"), fields.get("key")
             if not isinstance(key_id, str) or not isinstance(key, str):
                 raise TokenStoreError(f"GitHub answered no usable public key for {self.repository}")
             self._key = (key_id, key)

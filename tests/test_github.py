@@ -115,6 +115,23 @@ def test_a_failed_write_back_says_the_login_must_be_redone(
     assert github.puts == 0 and fake_kakao.token_calls == 1
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [b"[1, 2]", b'"key"', b"7", b"{}", b'{"key_id": 1, "key": 2}', b'{"key_id": "1", "key": "not base64!"}'],
+)
+def test_a_public_key_answer_that_is_no_key_is_a_typed_error_and_writes_nothing(
+    fake_kakao: FakeKakao, github: FakeGitHub, tmp_path: Path, answer: bytes
+) -> None:
+    token = fake_kakao.write_token_file(tmp_path / "login.json")
+    github.key_answer = answer
+    store = GitHubSecretStore(
+        SECRET, repository=github.repository, api_url=github.api_url, token=github.writer_token
+    )
+    with pytest.raises(TokenStoreError, match="public key"):
+        store.save(token)
+    assert github.key_reads == 1 and github.puts == 0
+
+
 def test_masks_only_inside_actions_and_only_tokens(
     fake_kakao: FakeKakao, github: FakeGitHub, tmp_path: Path
 ) -> None:

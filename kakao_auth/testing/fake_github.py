@@ -54,6 +54,7 @@ class FakeGitHub:
         self.puts = 0
         self.refused = 0
         self.fail_puts = 0  # answer the next PUTs with 502
+        self.key_answer: Optional[bytes] = None  # the public key's answer instead (a hostile GitHub)
         self.key_id = str(secrets.randbelow(10**18))
         self._private = PrivateKey.generate()
         self._ca, self.ca_bundle = ca, ca_bundle
@@ -128,6 +129,8 @@ class FakeGitHub:
                 return _json(403, {"message": "Resource not accessible by integration"})
             if match["name"] == "public-key" and method == "GET":
                 self.key_reads += 1
+                if self.key_answer is not None:
+                    return 200, {"Content-Type": "application/json"}, self.key_answer
                 return _json(200, {"key_id": self.key_id, "key": self.public_key})
             if method == "PUT":
                 return self._put(match["name"], body)
