@@ -181,10 +181,21 @@ def cmd_login(args: argparse.Namespace) -> int:
     else:
         redirected = browser_redirect(url, state, args.redirect_uri, args.timeout)
     session.fetch_token(authorization_response=redirected)
-    me = session.get(session.kakao_auth.settings.kapi_url + "/v2/user/me", timeout=30).json()
-    print(f"Logged in as {nickname(me)} (id {me.get('id')}). Saved {store.location}")
+    me = profile(session)
+    who = f" as {nickname(me)} (id {printable(str(me.get('id')))})" if me else ""
+    print(f"Logged in{who}. Saved {store.location}")
     print_expiries(session.kakao_auth.token)
     return 0
+
+
+def profile(session: KakaoSession) -> dict[str, Any]:
+    """The ``/v2/user/me`` answer, or ``{}`` if it cannot be read: the login is saved either way."""
+    try:
+        response = session.get(session.kakao_auth.settings.kapi_url + "/v2/user/me", timeout=30)
+        body = response.json() if response.ok else None
+    except (requests.RequestException, ValueError, KakaoAuthError):
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 def can_open_browser() -> bool:
@@ -242,10 +253,15 @@ def paste_redirect(url: str) -> str:
 
 
 def nickname(me: dict[str, Any]) -> str:
-    """The nickname in a ``/v2/user/me`` answer, or a placeholder."""
-    props = me.get("properties") or {}
-    profile = (me.get("kakao_account") or {}).get("profile") or {}
-    return str(props.get("nickname") or profile.get("nickname") or "(no nickname consented)")
+    """The nickname in a ``/v2/user/me`` answer, or a placeholder; safe to print."""
+    props = _object(me.get("properties"))
+    account = _object(_object(me.get("kakao_account")).get("profile"))
+    name = props.get("nickname") or account.get("nickname")
+    return printable(str(name)) if name else "(no nickname consented)"
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def print_expiries(token: Token) -> None:

@@ -93,6 +93,24 @@ def test_login_through_the_browser(cli: CLI) -> None:
     assert not set(cli.secrets()) & {w for o in cli.outputs for w in o.split()}
 
 
+def test_login_prints_a_hostile_nickname_without_its_control_characters(cli: CLI) -> None:
+    cli.fake.nickname = "라이언\x1b]0;owned\x07\x1b[2J"
+    done = cli.login()
+    assert done.returncode == 0, done.stderr
+    assert "Logged in as 라이언" in done.stdout and "\x1b" not in done.stdout and "\x07" not in done.stdout
+
+
+def test_a_login_whose_profile_cannot_be_read_is_still_a_saved_login(cli: CLI) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        nowhere = f"https://127.0.0.1:{closed.getsockname()[1]}/"
+    cli.fake.redirects["/v2/user/me"] = nowhere  # followed to a port nobody listens on
+    done = cli.login()
+    assert done.returncode == 0, done.stderr
+    assert "Logged in. Saved" in done.stdout
+    assert cli.fake.access_token_alive(json.loads(cli.path.read_text())["access_token"])
+
+
 def test_login_ignores_a_forged_state_and_keeps_waiting(cli: CLI) -> None:
     done = cli.login("--timeout", "3", FAKE_BROWSER="forge")
     assert done.returncode == 1
