@@ -389,7 +389,10 @@ def cmd_api(args: argparse.Namespace) -> int:
     url = session.kakao_auth.settings.kapi_url + path
     response = session.request(method, url, data=fields or None, timeout=30)
     body = _body(response)
-    print(json.dumps(body, indent=2, ensure_ascii=False) if not isinstance(body, str) else body)
+    # JSON escapes control characters itself; a text answer is cleaned of them.
+    print(
+        json.dumps(body, indent=2, ensure_ascii=False) if not isinstance(body, str) else _terminal_safe(body)
+    )
     if response.ok:
         return 0
     return fail(str(KakaoApiError.from_answer(response.status_code, body)))
@@ -439,8 +442,13 @@ def _pair(item: str, *, from_file: bool) -> tuple[str, str]:
 def _body(response: requests.Response) -> Any:
     try:
         return response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deep to parse
         return response.text
+
+
+def _terminal_safe(text: str) -> str:
+    """An answer that is not JSON, without the control characters that would drive a terminal."""
+    return "".join(c if c.isprintable() or c in "\n\t" else "\ufffd" for c in text)
 
 
 def _logout_arguments(p: argparse.ArgumentParser) -> None:

@@ -36,7 +36,7 @@ def _no_auth(r: requests.PreparedRequest) -> requests.PreparedRequest:
 def _json_body(response: requests.Response) -> Any:
     try:
         return response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deep to parse
         return None
 
 

@@ -269,6 +269,24 @@ def test_api_minus_402_names_the_missing_consent(cli: CLI) -> None:
     assert "kakao-auth login --scope talk_message" in done.stderr
 
 
+@pytest.mark.parametrize(
+    ("body", "shown"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "[[[["),  # too deep to parse: shown as text
+        (b"oops \x1b]0;owned\x07\x1b[2J", "oops"),  # not JSON: no terminal control
+    ],
+    ids=["too-deep-to-parse", "escape-sequences"],
+)
+def test_api_shows_a_broken_answer_without_failing_or_driving_the_terminal(
+    cli: CLI, body: bytes, shown: str
+) -> None:
+    cli.fake.write_token_file(cli.path)
+    cli.fake.api_bodies["/v2/user/me"] = body
+    done = cli.run("api", "/v2/user/me")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(shown) and "\x1b" not in done.stdout and "\x07" not in done.stdout
+
+
 def test_api_not_found_exits_non_zero(cli: CLI) -> None:
     cli.fake.write_token_file(cli.path)
     done = cli.run("api", "/v9/nothing")

@@ -103,3 +103,13 @@ def test_kakao_auth_memo_failures_are_one_line(fake_kakao: FakeKakao, token_file
     no_consent = _cli(fake_kakao, token_file, "memo", "hi")
     assert no_consent.returncode == 1
     assert no_consent.stderr.count("\n") == 1 and "kakao-auth login --scope talk_message" in no_consent.stderr
+
+
+@pytest.mark.parametrize("body", [b"[" * 100_000 + b"]" * 100_000, b"[]", b"not json"])
+def test_a_memo_answer_that_is_no_json_object_is_a_typed_error(
+    fake_kakao: FakeKakao, token_file: Path, body: bytes
+) -> None:
+    fake_kakao.write_token_file()
+    fake_kakao.api_bodies["/v2/api/talk/memo/default/send"] = body
+    with pytest.raises(KakaoApiError):
+        KakaoSession.from_file(token_file).send_memo("hi")

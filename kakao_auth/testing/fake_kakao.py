@@ -135,6 +135,7 @@ class FakeKakao:
         self.memos: list[dict[str, Any]] = []
         self.token_form_fields: list[list[str]] = []  # the field names of each token request
         self.redirects: dict[str, str] = {}  # kapi path -> URL it answers 302 to
+        self.api_bodies: dict[str, bytes] = {}  # kapi path -> a raw 200 body instead (a broken kapi)
         self._access: dict[str, _Grant] = {}
         self._refresh: dict[str, _Grant] = {}
         self._codes: dict[str, _Code] = {}
@@ -433,6 +434,8 @@ class FakeKakao:
                 return _with_headers(
                     _json(401, {"code": -401, "msg": "this access token does not exist"}), headers
                 )
+            if path in self.api_bodies:
+                return 200, {"Content-Type": "application/json"}, self.api_bodies[path]
             return _json(*self._api_answer(method, path, token, grant, form))
 
     def _access_grant(self, token: str) -> Optional[_Grant]:
