@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -39,3 +40,22 @@ def test_workers_yield_the_processor_to_the_servers_when_asked(tmp_path: Path) -
         nice=NICE_ASKED,
     )
     assert [(r["ok"], r["failed"]) for r in reports] == [(1, []), (1, [])]
+
+
+def test_no_worker_calls_before_the_release_and_each_reports_its_last_answer(tmp_path: Path) -> None:
+    worker = (
+        sys.executable,
+        "-c",
+        "from kakao_auth.testing.workers import Caller, serve\nserve(lambda _file: Caller(lambda _url: 200))",
+    )
+    reports = workers.run_workers(
+        str(tmp_path / "unused.json"),
+        "https://127.0.0.1:9/unused",
+        processes=3,
+        threads=4,
+        worker=worker,
+        meeting_place=str(tmp_path),
+        before_go=lambda: time.sleep(0.3),  # every worker is ready and waiting at the gate
+    )
+    assert [r["ok"] for r in reports] == [4, 4, 4]
+    assert all(r["end"] >= r["released"] for r in reports)  # held until the release, all of them

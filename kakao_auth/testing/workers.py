@@ -2,9 +2,10 @@
 
 ``run_workers`` starts P processes of T threads each. A worker builds one client on the shared
 token, warms each thread's connection (a TLS handshake, without the token), announces itself
-with ``ready.<pid>`` in a rendezvous folder, waits for the ``go`` file so that every worker meets
-the token at the same moment, calls the API, and prints a JSON report on its last line (its
-``seconds`` run from the release to its last answer). ``python -m kakao_auth.testing.workers``
+with ``ready.<pid>`` in a rendezvous folder, waits at the gate (see :class:`_Gate`) so that every
+worker meets the token at the same moment, calls the API, and prints a JSON report on its last
+line (its ``seconds`` run from its release to its last answer, ``end`` is that last answer's
+``time.monotonic()``). ``python -m kakao_auth.testing.workers``
 is the kakao_auth worker (``--async``: httpx tasks); a benchmark can start its own worker module
 for another client, built with :func:`serve`.
 """
@@ -22,6 +23,12 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Callable, Optional
+
+fcntl: Any
+try:
+    import fcntl
+except ImportError:  # Windows: the workers poll for the go file
+    fcntl = None
 
 __all__ = ["Caller", "run_workers", "serve"]
 
@@ -62,37 +69,72 @@ def run_workers(
     before_go: Optional[Callable[[], object]] = None,
     nice: int = 0,
 ) -> list[dict[str, Any]]:
-    """Run the workers and return their reports (``ok``, ``failed``, ``seconds``).
+    """Run the workers and return their reports (``ok``, ``failed``, ``seconds``, ``end``).
 
     ``token_file`` may be a store URL; the rendezvous folder is then made in ``meeting_place``.
     ``before_go`` runs once every worker is ready (its client built on the token it read),
     just before they are released. ``nice`` lowers the workers' scheduling priority, so that a
-    fake server in this process is not starved of the processor by its own clients.
+    fake server in this process is not starved of the processor by its own clients. Each report
+    also carries ``released``, the ``time.monotonic()`` of the release (a clock every process of
+    the machine shares): ``max(end) - released`` is the time until the last answer.
     """
     folder = Path(meeting_place or Path(token_file).parent) / f"rendezvous-{time.monotonic_ns()}"
     folder.mkdir()
     argv = [*worker, "--file", token_file, "--url", url, "--threads", str(threads)]
     argv += ["--calls", str(calls), "--rendezvous", str(folder), "--nice", str(nice)]
     full_env = {**os.environ, **(env or {})}
-    procs = [
-        subprocess.Popen(argv, env=full_env, stdout=subprocess.PIPE, text=True) for _ in range(processes)
-    ]
-    deadline = time.monotonic() + 120
-    while len(list(folder.glob("ready.*"))) < processes and time.monotonic() < deadline:
-        if any(p.poll() is not None for p in procs):
-            break
-        time.sleep(0.01)
-    if before_go is not None:
-        before_go()
-    (folder / "go").touch()
-    return [_report(p) for p in procs]
+    with _Gate(folder) as gate:
+        procs = [
+            subprocess.Popen(argv, env=full_env, stdout=subprocess.PIPE, text=True) for _ in range(processes)
+        ]
+        deadline = time.monotonic() + 120
+        while len(list(folder.glob("ready.*"))) < processes and time.monotonic() < deadline:
+            if any(p.poll() is not None for p in procs):
+                break
+            time.sleep(0.01)
+        if before_go is not None:
+            before_go()
+        released = gate.open()
+    return [dict(_report(p), released=released) for p in procs]
+
+
+class _Gate:
+    """What holds the workers until their release, and lets them all go at one moment.
+
+    The gate is a file this process holds an exclusive ``flock`` on: every worker thread blocks
+    in ``flock(LOCK_SH)`` on it, and the kernel wakes them all when it is let go, with no
+    polling and no thread of the worker in between. Where there is no ``flock`` (Windows) the
+    workers look for the ``go`` file every 2 ms instead. If this process dies, so does its lock.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self._folder = folder
+        self._fd: Optional[int] = None
+
+    def __enter__(self) -> _Gate:
+        if fcntl is not None:
+            self._fd = os.open(self._folder / "gate", os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        return self
+
+    def open(self) -> float:
+        """Release the workers; the ``time.monotonic()`` of the release."""
+        released = time.monotonic()
+        (self._folder / "go").touch()
+        self.__exit__()
+        return released
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # lets go of the lock
+            self._fd = None
 
 
 def _report(proc: subprocess.Popen[str]) -> dict[str, Any]:
     out, _ = proc.communicate(timeout=300)
     lines = out.strip().splitlines()
     if proc.returncode != 0 or not lines:
-        return {"ok": 0, "failed": [f"worker exited {proc.returncode}"], "seconds": None}
+        return {"ok": 0, "failed": [f"worker exited {proc.returncode}"], "seconds": None, "end": None}
     report: dict[str, Any] = json.loads(lines[-1])
     return report
 
@@ -114,9 +156,20 @@ def _lower_priority(nice: int) -> None:
         os.nice(nice)
 
 
-def _meet(rendezvous: str) -> None:
+def _ready(rendezvous: str) -> None:
+    (Path(rendezvous) / f"ready.{os.getpid()}").touch()
+
+
+def _released(rendezvous: str) -> None:
+    """Return at the release: when the gate is let go (or, without flock, the go file appears)."""
     folder = Path(rendezvous)
-    (folder / f"ready.{os.getpid()}").touch()
+    if fcntl is not None and (folder / "gate").exists():
+        fd = os.open(folder / "gate", os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH)  # granted the moment the releasing process lets go
+        finally:
+            os.close(fd)
+        return
     while not (folder / "go").exists():
         time.sleep(0.002)
 
@@ -127,8 +180,13 @@ class _Tally:
     def __init__(self) -> None:
         self.ok = 0
         self.failed: list[str] = []
-        self.start = self.end = time.monotonic()
+        self.start, self.end = float("inf"), -float("inf")  # the first release, the last answer
         self._lock = threading.Lock()  # threads record at once: no lost count, no earlier end
+
+    def released(self) -> None:
+        """A caller of this worker was released."""
+        with self._lock:
+            self.start = min(self.start, time.monotonic())
 
     def record(self, status: Optional[int], error: Optional[BaseException] = None) -> None:
         with self._lock:
@@ -142,8 +200,10 @@ class _Tally:
                 self.failed.append(f"HTTP {status}")
 
     def report(self) -> None:
+        if self.end == -float("inf"):  # no call was made
+            self.start = self.end = time.monotonic()
         seconds = self.end - self.start
-        print(json.dumps({"ok": self.ok, "failed": self.failed, "seconds": seconds}))
+        print(json.dumps({"ok": self.ok, "failed": self.failed, "seconds": seconds, "end": self.end}))
 
 
 def serve(make_caller: Callable[[str], Caller], argv: Optional[Sequence[str]] = None) -> None:
@@ -152,14 +212,14 @@ def serve(make_caller: Callable[[str], Caller], argv: Optional[Sequence[str]] = 
     _lower_priority(args.nice)
     call = make_caller(args.file)
     warmed = threading.Barrier(args.threads + 1)
-    go = threading.Event()
     tally = _Tally()
 
     def work() -> None:
         with contextlib.suppress(Exception):  # a cold connection only makes the figure worse
             call.warm(args.url)
         warmed.wait()
-        go.wait()
+        _released(args.rendezvous)  # each thread at the gate itself: woken by the kernel
+        tally.released()
         for _ in range(args.calls):
             try:
                 tally.record(call(args.url))
@@ -170,9 +230,7 @@ def serve(make_caller: Callable[[str], Caller], argv: Optional[Sequence[str]] = 
     for t in pool:
         t.start()
     warmed.wait()
-    _meet(args.rendezvous)
-    tally.start = tally.end = time.monotonic()
-    go.set()
+    _ready(args.rendezvous)
     for t in pool:
         t.join()
     tally.report()
@@ -193,8 +251,10 @@ def serve_async(argv: Optional[Sequence[str]] = None) -> None:
     async def main() -> None:
         async with httpx.AsyncClient(auth=auth, timeout=60) as client:
             await client.get(args.url, auth=None)  # the TLS handshake, not timed; no token used
-            _meet(args.rendezvous)
+            _ready(args.rendezvous)
+            _released(args.rendezvous)  # blocks the loop: nothing else runs on it yet
             tally = _Tally()
+            tally.released()
 
             async def work() -> None:
                 for _ in range(args.calls):
