@@ -193,7 +193,7 @@ def profile(session: KakaoSession) -> dict[str, Any]:
     try:
         response = session.get(session.kakao_auth.settings.kapi_url + "/v2/user/me", timeout=30)
         body = response.json() if response.ok else None
-    except (requests.RequestException, ValueError, KakaoAuthError):
+    except (requests.RequestException, ValueError, RecursionError, KakaoAuthError):
         return {}
     return body if isinstance(body, dict) else {}
 

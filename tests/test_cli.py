@@ -100,11 +100,15 @@ def test_login_prints_a_hostile_nickname_without_its_control_characters(cli: CLI
     assert "Logged in as 라이언" in done.stdout and "\x1b" not in done.stdout and "\x07" not in done.stdout
 
 
-def test_a_login_whose_profile_cannot_be_read_is_still_a_saved_login(cli: CLI) -> None:
-    with socket.socket() as closed:
-        closed.bind(("127.0.0.1", 0))
-        nowhere = f"https://127.0.0.1:{closed.getsockname()[1]}/"
-    cli.fake.redirects["/v2/user/me"] = nowhere  # followed to a port nobody listens on
+@pytest.mark.parametrize("broken", ["unreachable", "too-deep", "a-list"])
+def test_a_login_whose_profile_cannot_be_read_is_still_a_saved_login(cli: CLI, broken: str) -> None:
+    if broken == "unreachable":
+        with socket.socket() as closed:
+            closed.bind(("127.0.0.1", 0))
+            nowhere = f"https://127.0.0.1:{closed.getsockname()[1]}/"
+        cli.fake.redirects["/v2/user/me"] = nowhere  # followed to a port nobody listens on
+    else:
+        cli.fake.api_bodies["/v2/user/me"] = b"[" * 100_000 if broken == "too-deep" else b"[1, 2]"
     done = cli.login()
     assert done.returncode == 0, done.stderr
     assert "Logged in. Saved" in done.stdout

@@ -121,12 +121,15 @@ class _Gate:
         """Release the workers; the ``time.monotonic()`` of the release."""
         released = time.monotonic()
         (self._folder / "go").touch()
-        self.__exit__()
+        self._let_go()
         return released
 
     def __exit__(self, *exc: object) -> None:
+        self._let_go()  # never leave the workers waiting, whatever happened
+
+    def _let_go(self) -> None:
         if self._fd is not None:
-            os.close(self._fd)  # lets go of the lock
+            os.close(self._fd)  # closing the descriptor lets go of its lock
             self._fd = None
 
 
