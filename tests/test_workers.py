@@ -6,6 +6,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kakao_auth.testing import workers
@@ -29,33 +30,28 @@ NICE_ASKED = 3
 @pytest.mark.skipif(hasattr(os, "nice") and os.nice(0) > 19 - NICE_ASKED, reason="already at the lowest")
 def test_workers_yield_the_processor_to_the_servers_when_asked(tmp_path: Path) -> None:
     env = {"NICE_EXPECTED": str(os.nice(0) + NICE_ASKED)}
-    reports = workers.run_workers(
-        str(tmp_path / "unused.json"),
-        "https://127.0.0.1:9/unused",
-        processes=2,
-        threads=1,
-        env=env,
-        worker=(sys.executable, "-c", NICE_WORKER),
-        meeting_place=str(tmp_path),
-        nice=NICE_ASKED,
-    )
+    reports = _run(tmp_path, NICE_WORKER, processes=2, threads=1, env=env, nice=NICE_ASKED)
     assert [(r["ok"], r["failed"]) for r in reports] == [(1, []), (1, [])]
 
 
 def test_no_worker_calls_before_the_release_and_each_reports_its_last_answer(tmp_path: Path) -> None:
-    worker = (
-        sys.executable,
-        "-c",
+    reports = _run(
+        tmp_path,
         "from kakao_auth.testing.workers import Caller, serve\nserve(lambda _file: Caller(lambda _url: 200))",
-    )
-    reports = workers.run_workers(
-        str(tmp_path / "unused.json"),
-        "https://127.0.0.1:9/unused",
         processes=3,
         threads=4,
-        worker=worker,
-        meeting_place=str(tmp_path),
         before_go=lambda: time.sleep(0.3),  # every worker is ready and waiting at the gate
     )
     assert [r["ok"] for r in reports] == [4, 4, 4]
     assert all(r["end"] >= r["released"] for r in reports)  # held until the release, all of them
+
+
+def _run(tmp_path: Path, worker_code: str, **options: Any) -> list[dict[str, Any]]:
+    """Run workers made of ``worker_code``, which need no token file and reach no server."""
+    return workers.run_workers(
+        str(tmp_path / "unused.json"),
+        "https://127.0.0.1:9/unused",
+        worker=(sys.executable, "-c", worker_code),
+        meeting_place=str(tmp_path),
+        **options,
+    )
