@@ -38,6 +38,7 @@ from .errors import (
     TransportFailure,
     printable,
 )
+from .tls import verifying_context
 from .token import Token, strict_json
 
 __all__ = [
@@ -391,7 +392,13 @@ class _Watched(urllib3.connection.HTTPConnection):
 
 
 class _WatchedHTTPSConnection(_Watched, urllib3.connection.HTTPSConnection):
-    pass
+    def connect(self) -> None:
+        # A CA bundle given by path is parsed once per process, not once per exchange (tls.py).
+        if self.ssl_context is None and not getattr(self, "ca_cert_data", None):
+            context = verifying_context(self.ca_certs, self.ca_cert_dir)
+            if context is not None:
+                self.ssl_context, self.ca_certs, self.ca_cert_dir = context, None, None
+        super().connect()
 
 
 class _WatchedHTTPConnection(_Watched):

@@ -4,14 +4,17 @@ reachable from an exception (issue #8, points 1 and 2)."""
 from __future__ import annotations
 
 import contextlib
+import os
 import pickle
 import socket
+import ssl
 import threading
 import time
 from pathlib import Path
 
 import pytest
 import requests
+import trustme
 from kakao_auth import (
     ConfigurationError,
     KakaoAuth,
@@ -225,4 +228,40 @@ def test_no_thread_for_the_deadline_means_no_exchange(
     with pytest.raises(KakaoUnavailable, match="no thread"):
         KakaoAuth.from_file(token_file, backoff=0.01).valid_token()
     assert fake_kakao.token_calls == 0
+    assert token_file.read_bytes() == before
+
+
+def test_a_ca_bundle_is_parsed_once_for_many_exchanges(
+    fake_kakao: FakeKakao, token_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # REQUESTS_CA_BUNDLE names the fake's CA, as Debian's images name their 150-CA bundle:
+    # parsing it again for every exchange cost the refreshing process 28 ms each time.
+    loads: list[object] = []
+    load = ssl.SSLContext.load_verify_locations
+
+    def counted(context: ssl.SSLContext, cafile: object = None, *args: object, **kwargs: object) -> None:
+        loads.append(cafile)
+        load(context, cafile, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counted)
+    fake_kakao.write_token_file()
+    auth = KakaoAuth.from_file(token_file, retries=0)
+    for _ in range(3):
+        auth.refresh()
+    assert fake_kakao.token_calls == 3
+    assert loads.count(fake_kakao.ca_bundle) == 1
+
+
+def test_a_replaced_ca_bundle_is_read_again(fake_kakao: FakeKakao, token_file: Path) -> None:
+    fake_kakao.write_token_file()
+    auth = KakaoAuth.from_file(token_file, retries=0)
+    auth.refresh()
+    before = token_file.read_bytes()
+    # The bundle now trusts another CA only: the fake's certificate must be refused.
+    other = Path(fake_kakao.ca_bundle + ".new")
+    trustme.CA().cert_pem.write_to_path(str(other))
+    os.replace(other, fake_kakao.ca_bundle)
+    with pytest.raises(KakaoUnavailable, match="SSLError"):
+        auth.refresh()
+    assert fake_kakao.token_calls == 1
     assert token_file.read_bytes() == before

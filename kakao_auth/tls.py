@@ -1,0 +1,60 @@
+"""TLS contexts for the token exchanges, built once per CA bundle rather than once per exchange.
+
+Each exchange opens a new connection (refreshes are hours apart), and for a CA bundle given by
+path (``REQUESTS_CA_BUNDLE``, as Debian and most CI images set it, or certifi's file on requests
+< 2.32) urllib3 builds a new context and parses the whole bundle every time: 28 ms of processor
+for Debian's bundle, paid by the one process that refreshes while every other waits for it. A
+context is kept per bundle and reused; the bundle's identity on disk (inode, size, mtime) is part
+of the key, so a bundle that is replaced or edited is read again.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+import threading
+from typing import Optional
+
+from urllib3.util.ssl_ import create_urllib3_context
+
+__all__ = ["verifying_context"]
+
+# A handful of bundles at most (one per CA setting): the oldest goes beyond this.
+_KEEP = 8
+_contexts: dict[tuple[object, ...], ssl.SSLContext] = {}
+_guard = threading.Lock()
+
+
+def verifying_context(ca_file: Optional[str], ca_dir: Optional[str]) -> Optional[ssl.SSLContext]:
+    """A context that verifies against ``ca_file`` / ``ca_dir``; None when there is nothing to load.
+
+    None too when the bundle cannot be read or parsed: the caller's usual path then reports it
+    exactly as it would have.
+    """
+    if not ca_file and not ca_dir:
+        return None
+    key = (ca_file, ca_dir, _identity(ca_file), _identity(ca_dir))
+    with _guard:
+        context = _contexts.get(key)
+    if context is not None:
+        return context
+    try:
+        context = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)
+        context.load_verify_locations(cafile=ca_file, capath=ca_dir)
+    except (OSError, ValueError):  # ssl.SSLError is an OSError
+        return None
+    with _guard:
+        _contexts[key] = context
+        while len(_contexts) > _KEEP:
+            del _contexts[next(iter(_contexts))]
+    return context
+
+
+def _identity(path: Optional[str]) -> Optional[tuple[int, int, int, int]]:
+    if not path:
+        return None
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
