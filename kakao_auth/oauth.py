@@ -38,7 +38,7 @@ from .errors import (
     TransportFailure,
     printable,
 )
-from .tls import verifying_context
+from .tls import BundleRefused, verifying_context
 from .token import Token, strict_json
 
 __all__ = [
@@ -251,6 +251,7 @@ def exchange(method: str, url: str, timeout: float, **request: Any) -> _Outcome:
     if not deadline.start():
         return "no thread to bound the exchange with"  # never an exchange without a deadline
     failure: Optional[str] = None
+    refused: Optional[str] = None  # a CA bundle that is not a file
     # A new session per exchange: these calls are hours apart, a pooled connection would be dead.
     with requests.Session() as client, deadline:
         client.mount("https://", _WatchedAdapter(deadline))
@@ -263,6 +264,8 @@ def exchange(method: str, url: str, timeout: float, **request: Any) -> _Outcome:
                 outcome: _Outcome = (response.status_code, _read_whole(response))
         except _NOT_TRANSIENT as e:
             failure = f"!{type(e).__name__}"
+        except BundleRefused as e:
+            refused = e.path
         except _TooLarge:
             failure = f"an answer over {MAX_ANSWER // 1024} KiB"
         except _Incomplete:
@@ -275,6 +278,11 @@ def exchange(method: str, url: str, timeout: float, **request: Any) -> _Outcome:
             ValueError,
         ) as e:
             failure = type(e).__name__
+    if refused is not None:
+        raise ConfigurationError(
+            f"the CA bundle {printable(refused)} is not a regular file, so it cannot verify "
+            f"{url}: check REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE"
+        ) from None
     if failure is not None and failure.startswith("!"):
         raise ConfigurationError(f"{url} cannot be requested ({failure[1:]})") from TransportFailure(
             failure[1:]

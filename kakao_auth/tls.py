@@ -6,18 +6,23 @@ path (``REQUESTS_CA_BUNDLE``, as Debian and most CI images set it, or certifi's 
 for Debian's bundle, paid by the one process that refreshes while every other waits for it. A
 context is kept per bundle and reused; the bundle's identity on disk (inode, size, mtime) is part
 of the key, so a bundle that is replaced or edited is read again.
+
+A bundle path comes from the environment, so it is not trusted: one that is not a regular file
+(a FIFO would block the exchange in ``open`` for ever, beyond the reach of its deadline) is
+refused with :class:`BundleRefused`.
 """
 
 from __future__ import annotations
 
 import os
 import ssl
+import stat
 import threading
-from typing import Optional
+from typing import Callable, Optional
 
 from urllib3.util.ssl_ import create_urllib3_context
 
-__all__ = ["verifying_context"]
+__all__ = ["BundleRefused", "verifying_context"]
 
 # A handful of bundles at most (one per CA setting): the oldest goes beyond this.
 _KEEP = 8
@@ -25,15 +30,23 @@ _contexts: dict[tuple[object, ...], ssl.SSLContext] = {}
 _guard = threading.Lock()
 
 
+class BundleRefused(Exception):
+    """The CA bundle (or folder) named for verification is not a regular file (or folder)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.path = path
+
+
 def verifying_context(ca_file: Optional[str], ca_dir: Optional[str]) -> Optional[ssl.SSLContext]:
     """A context that verifies against ``ca_file`` / ``ca_dir``; None when there is nothing to load.
 
     None too when the bundle cannot be read or parsed: the caller's usual path then reports it
-    exactly as it would have.
+    exactly as it would have. :class:`BundleRefused` when it is not a regular file (folder).
     """
     if not ca_file and not ca_dir:
         return None
-    key = (ca_file, ca_dir, _identity(ca_file), _identity(ca_dir))
+    key = (ca_file, ca_dir, _identity(ca_file, stat.S_ISREG), _identity(ca_dir, stat.S_ISDIR))
     with _guard:
         context = _contexts.get(key)
     if context is not None:
@@ -50,11 +63,13 @@ def verifying_context(ca_file: Optional[str], ca_dir: Optional[str]) -> Optional
     return context
 
 
-def _identity(path: Optional[str]) -> Optional[tuple[int, int, int, int]]:
+def _identity(path: Optional[str], expected: Callable[[int], bool]) -> Optional[tuple[int, int, int, int]]:
     if not path:
         return None
     try:
         info = os.stat(path)
     except OSError:
-        return None
+        return None  # absent or unreachable: loading it fails, and says so
+    if not expected(info.st_mode):
+        raise BundleRefused(path)
     return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns

@@ -265,3 +265,33 @@ def test_a_replaced_ca_bundle_is_read_again(fake_kakao: FakeKakao, token_file: P
         auth.refresh()
     assert fake_kakao.token_calls == 1
     assert token_file.read_bytes() == before
+
+
+def test_a_ca_bundle_that_is_a_fifo_is_refused_not_waited_on(
+    fake_kakao: FakeKakao, token_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Opening a FIFO to read it blocks until a writer comes: no deadline reaches that wait.
+    fifo = tmp_path / "bundle.pem"
+    os.mkfifo(fifo)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(fifo))
+    fake_kakao.write_token_file(access_ttl=0)
+    before = token_file.read_bytes()
+    errors: list[BaseException] = []
+
+    def refresh() -> None:
+        try:
+            KakaoAuth.from_file(token_file, retries=0).valid_token()
+        except BaseException as e:
+            errors.append(e)
+
+    worker = threading.Thread(target=refresh, daemon=True)
+    worker.start()
+    worker.join(10)
+    if worker.is_alive():  # let the blocked open through, so that the thread can end
+        with contextlib.suppress(OSError):
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    assert not worker.is_alive(), "the exchange waited on the FIFO"
+    assert len(errors) == 1 and isinstance(errors[0], ConfigurationError)
+    assert "is not a regular file" in str(errors[0]) and "REQUESTS_CA_BUNDLE" in str(errors[0])
+    assert fake_kakao.token_calls == 0
+    assert token_file.read_bytes() == before
