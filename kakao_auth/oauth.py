@@ -47,6 +47,7 @@ __all__ = [
     "error_from_answer",
     "exchange",
     "merge_answer",
+    "no_auth",
     "parse_answer",
     "refresh_form",
 ]
@@ -258,7 +259,7 @@ def exchange(method: str, url: str, timeout: float, **request: Any) -> _Outcome:
         client.mount("http://", _WatchedAdapter(deadline))
         try:
             response = client.request(
-                method, url, timeout=timeout, allow_redirects=False, stream=True, **request
+                method, url, timeout=timeout, allow_redirects=False, stream=True, auth=no_auth, **request
             )
             with response:
                 outcome: _Outcome = (response.status_code, _read_whole(response))
@@ -290,6 +291,16 @@ def exchange(method: str, url: str, timeout: float, **request: Any) -> _Outcome:
     if deadline.fired:  # whatever the read made of a socket shut under it
         return f"no answer within {timeout:g}s"
     return failure if failure is not None else outcome
+
+
+def no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    """An auth that adds nothing: the request goes with only the headers its caller gave.
+
+    Given explicitly because, without one, requests reads ``~/.netrc`` (or ``$NETRC``, which
+    could be a FIFO that blocks for ever) and adds its credentials, a ``default`` entry's to
+    every host: to Kakao's token endpoint, and over the GitHub store's own token.
+    """
+    return request
 
 
 class _TooLarge(Exception):

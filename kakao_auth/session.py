@@ -19,7 +19,7 @@ from .auth import KakaoAuth
 from .errors import ConfigurationError, KakaoApiError
 from .login import AUTHORIZE_PATH, Scope, authorize_url, new_pkce, new_state, parse_redirect
 from .memo import MEMO_PATH, text_template
-from .oauth import DEFAULT_TIMEOUT, TOKEN_PATH, TokenEndpoint, code_form
+from .oauth import DEFAULT_TIMEOUT, TOKEN_PATH, TokenEndpoint, code_form, no_auth
 from .store import PathLike, TokenStore
 from .stores import open_store
 from .token import Token
@@ -27,10 +27,6 @@ from .token import Token
 __all__ = ["KakaoSession"]
 
 _S = TypeVar("_S", bound="KakaoSession")
-
-
-def _no_auth(r: requests.PreparedRequest) -> requests.PreparedRequest:
-    return r
 
 
 def _json_body(response: requests.Response) -> Any:
@@ -214,7 +210,7 @@ class KakaoSession(OAuth2Session):
     ) -> requests.Response:
         """A plain ``requests.Session.request``: ``self.auth`` (KakaoAuth) handles the token."""
         if withhold_token:
-            kwargs.setdefault("auth", _no_auth)
+            kwargs.setdefault("auth", no_auth)
         return requests.Session.request(self, method, url, data=data, headers=headers, files=files, **kwargs)
 
     def _require_client_id(self) -> str:

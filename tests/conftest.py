@@ -94,11 +94,15 @@ def run_workers(
 
 
 class Recorder:
-    """A plain-http loopback server that records every request it gets (method, path, body)."""
+    """A plain-http loopback server that records every request it gets (method, path, body).
+
+    ``authorizations`` holds each request's ``Authorization`` header (None when it had none).
+    """
 
     def __init__(self) -> None:
         self.requests: list[tuple[str, str, bytes]] = []
-        record = self.requests
+        self.authorizations: list[str | None] = []
+        record, authorizations = self.requests, self.authorizations
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def log_message(self, *args: Any) -> None:
@@ -107,6 +111,7 @@ class Recorder:
             def _record(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 record.append((self.command, self.path, self.rfile.read(length)))
+                authorizations.append(self.headers.get("Authorization"))
                 self.send_response(200)
                 self.send_header("Content-Length", "2")
                 self.end_headers()

@@ -23,7 +23,7 @@ from kakao_auth import (
     KakaoUnavailable,
 )
 from kakao_auth.errors import TransportFailure
-from kakao_auth.oauth import TokenEndpoint, error_from_answer, refresh_form
+from kakao_auth.oauth import TokenEndpoint, error_from_answer, exchange, refresh_form
 from kakao_auth.testing import DEFAULT_REDIRECT_URI, FakeKakao
 
 from tests.conftest import Recorder, exception_chain
@@ -295,3 +295,17 @@ def test_a_ca_bundle_that_is_a_fifo_is_refused_not_waited_on(
     assert "is not a regular file" in str(errors[0]) and "REQUESTS_CA_BUNDLE" in str(errors[0])
     assert fake_kakao.token_calls == 0
     assert token_file.read_bytes() == before
+
+
+def test_an_exchange_never_sends_netrc_credentials(
+    recorder: Recorder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # requests adds ~/.netrc's credentials (a "default" entry matches every host) to a request
+    # without auth: they would reach Kakao's token endpoint, and replace the GitHub store's token.
+    netrc = tmp_path / ".netrc"
+    netrc.write_text("default login someone password netrc-secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("NETRC", raising=False)
+    assert exchange("POST", recorder.url + "/oauth/token", 5, data={"grant_type": "x"})[0] == 200
+    assert recorder.authorizations == [None]
