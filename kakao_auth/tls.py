@@ -3,9 +3,10 @@
 Each exchange opens a new connection (refreshes are hours apart), and for a CA bundle given by
 path (``REQUESTS_CA_BUNDLE``, as Debian and most CI images set it, or certifi's file on requests
 < 2.32) urllib3 builds a new context and parses the whole bundle every time: 28 ms of processor
-for Debian's bundle, paid by the one process that refreshes while every other waits for it. A
-context is kept per bundle and reused; the bundle's identity on disk (inode, size, mtime) is part
-of the key, so a bundle that is replaced or edited is read again.
+for Debian's bundle, at every refresh of a bot or a back end that runs for days, with the
+store's lock held. A context is kept per bundle and reused (a process's first refresh still
+builds it); the bundle's identity on disk (inode, size, mtime) is part of the key, so a bundle
+that is replaced or edited is read again.
 
 A bundle path comes from the environment, so it is not trusted: one that is not a regular file
 (a FIFO would block the exchange in ``open`` for ever, beyond the reach of its deadline) is
