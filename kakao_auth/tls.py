@@ -74,3 +74,13 @@ def _identity(path: Optional[str], expected: Callable[[int], bool]) -> Optional[
     if not expected(info.st_mode):
         raise BundleRefused(path)
     return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
+
+
+def _forget_guard() -> None:
+    # A fork while another thread held the guard would leave the child's copy held for ever.
+    global _guard
+    _guard = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_guard)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import signal
 import socket
 import ssl
 import threading
@@ -309,3 +310,26 @@ def test_an_exchange_never_sends_netrc_credentials(
     monkeypatch.delenv("NETRC", raising=False)
     assert exchange("POST", recorder.url + "/oauth/token", 5, data={"grant_type": "x"})[0] == 200
     assert recorder.authorizations == [None]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX fork only")
+def test_a_child_forked_while_the_context_cache_is_busy_still_gets_a_context(tmp_path: Path) -> None:
+    # A server that forks workers (gunicorn --preload) while one of its threads is in the cache.
+    from kakao_auth import tls
+
+    bundle = tmp_path / "ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(bundle))
+    with tls._guard:
+        pid = os.fork()
+        if pid == 0:  # the child: one thread, and a copy of a lock that no thread of it holds
+            os._exit(0 if tls.verifying_context(str(bundle), None) is not None else 1)
+    deadline = time.monotonic() + 10
+    done, status = 0, 0
+    while not done and time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        time.sleep(0.01)
+    if not done:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child waited for ever for a lock held by a thread it does not have")
+    assert os.waitstatus_to_exitcode(status) == 0
