@@ -10,7 +10,7 @@ connections closed before each refresh (hours apart, the server would have close
 
 The figure is the calling thread's processor time (``time.thread_time``), so the fake Kakao's
 threads in this process are not counted; the token endpoint answers at once. Two bundles: the
-fake's CA alone, and the fake's CA with certifi's bundle (about 150 CAs, like Debian's).
+fake's CA alone, and the fake's CA with certifi's bundle (some 120 CAs; Debian's has some 140).
 
     python bench/refresh_cpu.py [--refreshes 30]
 """
