@@ -38,6 +38,7 @@ from .errors import (
     TransportFailure,
     printable,
 )
+from .resolve import LookupTooSlow, addresses
 from .tls import BundleRefused, verifying_context
 from .token import Token, strict_json
 
@@ -342,12 +343,14 @@ class _Deadline:
     def __init__(self, seconds: float) -> None:
         self.fired = False
         self._seconds = seconds
+        self._ends = time.monotonic() + seconds
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
         self._over = _thread.allocate_lock()  # held while the exchange runs
 
     def start(self) -> bool:
         """Start the clock; False if no thread could be started to watch it."""
+        self._ends = time.monotonic() + self._seconds
         self._over.acquire()
         try:
             # A bare thread: threading.Thread.start() waits until the new thread has run, which
@@ -367,6 +370,15 @@ class _Deadline:
             sockets, self._sockets = self._sockets, []
         for sock in sockets:
             sock.close()
+
+    def left(self) -> float:
+        """Seconds until the deadline (0 once it has passed)."""
+        return max(0.0, self._ends - time.monotonic())
+
+    def expire(self) -> None:
+        """Count the exchange as out of time: a wait the watcher cannot end reached the deadline."""
+        with self._lock:
+            self.fired = True
 
     def watch(self, sock: socket.socket) -> None:
         """Shut ``sock`` down at the deadline (at once if it has passed).
@@ -403,11 +415,39 @@ class _Watched(urllib3.connection.HTTPConnection):
 
     def _new_conn(self) -> socket.socket:
         # The TCP socket, before any TLS handshake: the deadline covers the handshake too.
-        sock: socket.socket = super()._new_conn()
         deadline: Optional[_Deadline] = getattr(_exchange_deadline, "current", None)
-        if deadline is not None:
-            deadline.watch(sock)
+        if deadline is None:
+            plain: socket.socket = super()._new_conn()
+            return plain
+        sock = self._connect_within(deadline)
+        deadline.watch(sock)
         return sock
+
+    def _connect_within(self, deadline: _Deadline) -> socket.socket:
+        # The name is looked up within the deadline (resolve.py), then each address is tried in
+        # turn, as urllib3 would, none after the deadline. The host name itself stays for TLS:
+        # only the address to connect to is swapped in, for the connect only.
+        name = self._dns_host
+        try:
+            found = addresses(name, self.port, deadline.left())
+        except LookupTooSlow:
+            deadline.expire()
+            raise
+        failure: Optional[Exception] = None
+        try:
+            for address in found:
+                if deadline.left() <= 0:
+                    deadline.expire()
+                    raise LookupTooSlow(f"no connection to {name} before the deadline")
+                self._dns_host = address
+                try:
+                    sock: socket.socket = super()._new_conn()
+                    return sock
+                except (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError) as e:
+                    failure = e
+        finally:
+            self._dns_host = name
+        raise failure or OSError(f"no address for {name}")
 
 
 class _WatchedHTTPSConnection(_Watched, urllib3.connection.HTTPSConnection):

@@ -4,6 +4,7 @@ reachable from an exception (issue #8, points 1 and 2)."""
 from __future__ import annotations
 
 import contextlib
+import http.server
 import os
 import pickle
 import signal
@@ -12,6 +13,7 @@ import ssl
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -333,3 +335,69 @@ def test_a_child_forked_while_the_context_cache_is_busy_still_gets_a_context(tmp
         os.waitpid(pid, 0)
         pytest.fail("the forked child waited for ever for a lock held by a thread it does not have")
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_a_name_lookup_that_hangs_is_bounded_by_the_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A resolver that does not answer: glibc waits 5 s a try and server before giving up. No
+    # socket exists yet for the deadline to shut, and the store's lock is held meanwhile.
+    answered = threading.Event()
+    real = socket.getaddrinfo
+
+    def silent_resolver(host: object, *args: Any, **kwargs: Any) -> Any:
+        if host == "kauth.unanswered.test":
+            answered.wait(30)
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        return real(host, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", silent_resolver)
+    endpoint = TokenEndpoint("https://kauth.unanswered.test/oauth/token", timeout=1, retries=0)
+    started = time.monotonic()
+    try:
+        with pytest.raises(KakaoUnavailable, match="no answer within 1s"):
+            endpoint.post(refresh_form("client", "refresh-token", None))
+        # 30 s unbounded against a 1 s deadline: 15 s separates them on any machine.
+        assert time.monotonic() - started < 15
+    finally:
+        answered.set()
+
+
+def test_the_addresses_of_a_name_are_tried_in_turn_and_tls_checks_the_name(
+    fake_kakao: FakeKakao, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The name's first address refuses the connection; the second serves a certificate issued
+    # for the name only (no IP address in it): it verifies only if TLS is given the name.
+    name = "kauth.kakao-auth.test"
+
+    class Token(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = b'{"access_token": "a", "token_type": "bearer", "expires_in": 60}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    fake_kakao.ca.issue_cert(name).configure_cert(context)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Token)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    port = server.server_address[1]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    real = socket.getaddrinfo
+
+    def two_addresses(host: object, *args: Any, **kwargs: Any) -> Any:
+        if host == name:  # 127.0.0.2 is loopback too, but nothing listens there
+            ips = ("127.0.0.2", "127.0.0.1")
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port)) for ip in ips]
+        return real(host, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", two_addresses)
+    try:
+        answer = TokenEndpoint(f"https://{name}:{port}/oauth/token", timeout=5, retries=0).post({})
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert answer["access_token"] == "a"
