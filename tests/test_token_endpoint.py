@@ -401,3 +401,50 @@ def test_the_addresses_of_a_name_are_tried_in_turn_and_tls_checks_the_name(
         server.shutdown()
         server.server_close()
     assert answer["access_token"] == "a"
+
+
+def test_a_refresh_goes_through_an_https_proxy_from_the_environment(
+    fake_kakao: FakeKakao, token_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A company network: HTTPS_PROXY names a proxy that tunnels (CONNECT) to the token endpoint.
+    tunnels: list[str] = []
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def relay(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+    def tunnel(client: socket.socket) -> None:
+        with client:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += client.recv(4096)
+            target = head.split()[1].decode()
+            tunnels.append(target)
+            host, port = target.rsplit(":", 1)
+            with socket.create_connection((host, int(port))) as upstream:
+                client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                back = threading.Thread(target=relay, args=(upstream, client), daemon=True)
+                back.start()
+                relay(client, upstream)
+                back.join(10)
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                threading.Thread(target=tunnel, args=(listener.accept()[0],), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{listener.getsockname()[1]}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    fake_kakao.write_token_file(access_ttl=0)
+    try:
+        KakaoAuth.from_file(token_file, retries=0).valid_token()
+    finally:
+        listener.close()
+    assert fake_kakao.token_calls == 1
+    assert tunnels == [fake_kakao.kauth_url.removeprefix("https://")]
