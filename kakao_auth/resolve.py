@@ -29,8 +29,8 @@ class LookupTooSlow(OSError):
 def addresses(host: str, port: int, seconds: float) -> list[str]:
     """The IP addresses of ``host`` in the resolver's order, looked up within ``seconds``.
 
-    An IP address is returned as it is. Raises :class:`LookupTooSlow` past ``seconds``, or
-    what ``getaddrinfo`` raised (``socket.gaierror``).
+    An IP address is returned as it is. Raises :class:`LookupTooSlow` past ``seconds``, what
+    ``getaddrinfo`` raised (``socket.gaierror``), or ``OSError`` when no thread can be started.
     """
     if _is_address(host):
         return [host]
@@ -48,8 +48,8 @@ def addresses(host: str, port: int, seconds: float) -> list[str]:
 
     try:
         _thread.start_new_thread(look_up, ())
-    except RuntimeError:  # out of threads: no lookup without a bound on it
-        raise LookupTooSlow("no thread to bound the name lookup with") from None
+    except RuntimeError:  # out of threads: no lookup without a bound on it (not a timeout)
+        raise OSError("no thread to bound the name lookup with") from None
     if not done.wait(max(seconds, 0.0)):
         raise LookupTooSlow(f"no address within {seconds:.3g}s")
     if failures:

@@ -448,3 +448,32 @@ def test_a_refresh_goes_through_an_https_proxy_from_the_environment(
         listener.close()
     assert fake_kakao.token_calls == 1
     assert tunnels == [fake_kakao.kauth_url.removeprefix("https://")]
+
+
+def test_no_thread_for_the_name_lookup_is_a_failed_exchange_not_a_timeout(
+    fake_kakao: FakeKakao, token_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The exchange's own watcher starts, the lookup's thread cannot: no unbounded lookup is made
+    # in its place, and the failure does not claim the deadline passed.
+    from kakao_auth import resolve
+
+    class NoThreads:
+        @staticmethod
+        def start_new_thread(*args: object) -> None:
+            raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(resolve, "_thread", NoThreads)
+    looked_up: list[object] = []
+    real = socket.getaddrinfo
+    monkeypatch.setattr(
+        socket, "getaddrinfo", lambda host, *a, **k: looked_up.append(host) or real(host, *a, **k)
+    )
+    fake_kakao.write_token_file(access_ttl=0)
+    before = token_file.read_bytes()
+    kauth = fake_kakao.kauth_url.replace("127.0.0.1", "localhost")
+    with pytest.raises(KakaoUnavailable) as info:
+        KakaoAuth.from_file(token_file, kauth_url=kauth, retries=0).valid_token()
+    assert "within" not in str(info.value)
+    assert "localhost" not in looked_up
+    assert fake_kakao.token_calls == 0
+    assert token_file.read_bytes() == before
