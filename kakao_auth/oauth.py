@@ -343,7 +343,7 @@ class _Deadline:
     def __init__(self, seconds: float) -> None:
         self.fired = False
         self._seconds = seconds
-        self._ends = time.monotonic() + seconds
+        self._ends = 0.0  # set by start()
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
         self._over = _thread.allocate_lock()  # held while the exchange runs
