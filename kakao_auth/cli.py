@@ -31,6 +31,7 @@ from . import __version__
 from .auth import KakaoAuth
 from .callback import CallbackServer, is_local_redirect
 from .config import KAPI_URL, browser_environment, debug_requested, env_client_id
+from .display import answer_text, tolerate_encodings
 from .errors import ConfigurationError, KakaoApiError, KakaoAuthError, LoginRequired, printable
 from .session import KakaoSession
 from .store import FileTokenStore, TokenStore
@@ -50,6 +51,7 @@ REGISTER_HINT = (
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; return the exit status."""
     args = parse(argv)
+    tolerate_encodings(sys.stdout, sys.stderr)
     debug = debug_requested()
     show_log(args.verbose or debug)
     try:
@@ -389,10 +391,7 @@ def cmd_api(args: argparse.Namespace) -> int:
     url = session.kakao_auth.settings.kapi_url + path
     response = session.request(method, url, data=fields or None, timeout=30)
     body = _body(response)
-    # JSON escapes control characters itself; a text answer is cleaned of them.
-    print(
-        json.dumps(body, indent=2, ensure_ascii=False) if not isinstance(body, str) else _terminal_safe(body)
-    )
+    print(answer_text(body, getattr(sys.stdout, "encoding", None)))
     if response.ok:
         return 0
     return fail(str(KakaoApiError.from_answer(response.status_code, body)))
@@ -444,11 +443,6 @@ def _body(response: requests.Response) -> Any:
         return response.json()
     except (ValueError, RecursionError):  # not JSON, or nested too deep to parse
         return response.text
-
-
-def _terminal_safe(text: str) -> str:
-    """An answer that is not JSON, without the control characters that would drive a terminal."""
-    return "".join(c if c.isprintable() or c in "\n\t" else "\ufffd" for c in text)
 
 
 def _logout_arguments(p: argparse.ArgumentParser) -> None:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Optional
 
 import pytest
 from kakao_auth.testing import FakeKakao, free_port
@@ -98,6 +99,15 @@ def test_login_prints_a_hostile_nickname_without_its_control_characters(cli: CLI
     done = cli.login()
     assert done.returncode == 0, done.stderr
     assert "Logged in as 라이언" in done.stdout and "\x1b" not in done.stdout and "\x07" not in done.stdout
+
+
+def test_login_on_an_output_that_cannot_hold_hangul_still_succeeds(cli: CLI) -> None:
+    # A Latin-1 or ASCII locale, or a redirected cp949 console: the greeting is escaped, and the
+    # login (already saved) is not reported as a failure.
+    done = cli.login(PYTHONIOENCODING="ascii")
+    assert done.returncode == 0, done.stderr
+    assert "Logged in as \\ub77c\\uc774\\uc5b8" in done.stdout
+    assert json.loads(cli.path.read_text())["access_token"]
 
 
 @pytest.mark.parametrize("broken", ["unreachable", "too-deep", "a-list"])
@@ -289,6 +299,63 @@ def test_api_shows_a_broken_answer_without_failing_or_driving_the_terminal(
     done = cli.run("api", "/v2/user/me")
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(shown) and "\x1b" not in done.stdout and "\x07" not in done.stdout
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "CSI \u009b31m red \u009d0;owned\u009c",  # C1 controls: CSI, OSC, ST
+        "evil\u202etxt.exe",  # a bidi override turns what follows around
+        "\u0000\u007f\u2028",  # NUL, DEL, a line separator
+        "\U000e0041",  # a tag character (a format character beyond the BMP)
+    ],
+    ids=["c1-controls", "bidi-override", "nul-del-line-separator", "tag-character"],
+)
+def test_api_json_answer_cannot_drive_the_terminal(cli: CLI, value: str) -> None:
+    # A friend's nickname or a message is someone else's text: printed, it must stay text.
+    cli.fake.write_token_file(cli.path)
+    cli.fake.api_bodies["/v2/user/me"] = json.dumps({"nickname": value}).encode()
+    done = cli.run("api", "/v2/user/me")
+    assert done.returncode == 0, done.stderr
+    assert all(c.isprintable() or c in " \n" for c in done.stdout), ascii(done.stdout)
+    assert json.loads(done.stdout) == {"nickname": value}  # escaped, not lost
+
+
+def test_api_answer_with_a_lone_surrogate_is_shown_not_a_crash(cli: CLI) -> None:
+    cli.fake.write_token_file(cli.path)
+    cli.fake.api_bodies["/v2/user/me"] = b'{"nickname": "a\\ud800b"}'
+    done = cli.run("api", "/v2/user/me")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"nickname": "a\ud800b"}
+    assert "Traceback" not in done.stderr
+
+
+def test_api_keeps_the_spaces_of_every_script(cli: CLI) -> None:
+    # U+3000 (ideographic space) and U+00A0 are text, not controls: shown as they are.
+    cli.fake.write_token_file(cli.path)
+    cli.fake.api_bodies["/v2/user/me"] = "안녕\u3000하세요\u00a0!".encode()
+    done = cli.run("api", "/v2/user/me")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "안녕\u3000하세요\u00a0!\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "shown"),
+    [
+        (json.dumps({"nickname": "라이언 \U0001f981"}, ensure_ascii=False).encode(), None),
+        ("라이언 \U0001f981".encode(), "\\ub77c\\uc774\\uc5b8 \\U0001f981\n"),
+    ],
+    ids=["json", "text"],
+)
+def test_api_answer_on_an_output_that_cannot_hold_it(cli: CLI, body: bytes, shown: Optional[str]) -> None:
+    cli.fake.write_token_file(cli.path)
+    cli.fake.api_bodies["/v2/user/me"] = body
+    done = cli.run("api", "/v2/user/me", PYTHONIOENCODING="latin-1")
+    assert done.returncode == 0, done.stderr
+    if shown is None:  # JSON stays JSON: all-ASCII, the same value
+        assert json.loads(done.stdout) == json.loads(body)
+    else:
+        assert done.stdout == shown
 
 
 def test_api_not_found_exits_non_zero(cli: CLI) -> None:

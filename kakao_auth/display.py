@@ -1,0 +1,74 @@
+"""What the command line prints of text it did not write: someone else's text stays text.
+
+An API answer carries other people's words (a friend's nickname, a message). Printed as they
+came, their control characters would drive the terminal: C0 escapes, their 8-bit C1 twins (CSI
+U+009B and OSC U+009D, which some terminals obey), bidi overrides that turn what follows
+around, line separators. JSON stays valid JSON with those characters escaped; plain text has
+them replaced. Spaces of every script (U+3000, U+00A0) are text and are kept.
+
+An output whose encoding cannot hold a character (a Latin-1 or ASCII locale, a cp949 console
+redirected to a file) gets escapes instead of an error: by then the call was made, and a login
+is already saved.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import unicodedata
+from typing import Any, Optional, TextIO
+
+__all__ = ["answer_text", "tolerate_encodings"]
+
+# Everything but printable ASCII, newline and tab: the characters worth a look, fast.
+_CANDIDATES = re.compile(r"[^\n\t -~]")
+# Controls, format characters (bidi, zero-width, tags), lone surrogates, line/paragraph separators.
+_DRIVING = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def answer_text(body: Any, encoding: Optional[str]) -> str:
+    """An API answer (parsed JSON, or text that was not JSON) as text safe for a terminal."""
+    if isinstance(body, str):
+        text = _CANDIDATES.sub(_replaced, body.replace("\r\n", "\n"))
+        return text if _fits(text, encoding) else _escaped(text, encoding)
+    shown = _CANDIDATES.sub(_json_escaped, json.dumps(body, indent=2, ensure_ascii=False))
+    return shown if _fits(shown, encoding) else json.dumps(body, indent=2)
+
+
+def tolerate_encodings(*streams: TextIO) -> None:
+    """Print what an output's encoding cannot hold as backslash escapes, rather than fail."""
+    for stream in streams:
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and getattr(stream, "errors", None) == "strict":
+            reconfigure(errors="backslashreplace")
+
+
+def _drives(c: str) -> bool:
+    return unicodedata.category(c) in _DRIVING
+
+
+def _replaced(match: re.Match[str]) -> str:
+    c = match.group()
+    return "\ufffd" if _drives(c) else c
+
+
+def _json_escaped(match: re.Match[str]) -> str:
+    c = match.group()
+    # Only inside strings (JSON's own syntax is ASCII): the escape keeps the value.
+    return json.dumps(c)[1:-1] if _drives(c) else c
+
+
+def _fits(text: str, encoding: Optional[str]) -> bool:
+    try:
+        text.encode(encoding or sys.getdefaultencoding())
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
+def _escaped(text: str, encoding: Optional[str]) -> str:
+    try:
+        return text.encode(encoding or "ascii", "backslashreplace").decode(encoding or "ascii")
+    except LookupError:
+        return text.encode("ascii", "backslashreplace").decode("ascii")
