@@ -33,6 +33,7 @@ from .callback import CallbackServer, is_local_redirect
 from .config import KAPI_URL, browser_environment, debug_requested, env_client_id
 from .display import answer_text, tolerate_encodings
 from .errors import ConfigurationError, KakaoApiError, KakaoAuthError, LoginRequired, printable
+from .inputs import read_field_file, read_stdin
 from .session import KakaoSession
 from .store import FileTokenStore, TokenStore
 from .stores import open_store
@@ -431,11 +432,7 @@ def _pair(item: str, *, from_file: bool) -> tuple[str, str]:
         return key, value
     if not value.startswith("@"):
         raise KakaoAuthError(f"-f takes KEY=@FILE, got {item!r}")
-    try:
-        with open(value[1:], encoding="utf-8") as f:
-            return key, f.read()
-    except OSError as e:
-        raise KakaoAuthError(f"cannot read {value[1:]}: {e.strerror}") from None
+    return key, read_field_file(value[1:])
 
 
 def _body(response: requests.Response) -> Any:
@@ -482,7 +479,7 @@ def _memo_arguments(p: argparse.ArgumentParser) -> None:
 
 def cmd_memo(args: argparse.Namespace) -> int:
     """Send yourself a KakaoTalk message (the text template)."""
-    text = sys.stdin.read().strip() if args.text == "-" else args.text
+    text = read_stdin().strip() if args.text == "-" else args.text
     KakaoSession.from_store(store_of(args)).send_memo(text, link=args.link, button=args.button)
     print("Sent to your KakaoTalk (나와의 채팅).")
     return 0

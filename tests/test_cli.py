@@ -283,6 +283,44 @@ def test_api_minus_402_names_the_missing_consent(cli: CLI) -> None:
     assert "kakao-auth login --scope talk_message" in done.stderr
 
 
+def test_api_field_file_with_a_byte_order_mark(cli: CLI, tmp_path: Path) -> None:
+    cli.fake.write_token_file(cli.path)
+    template = tmp_path / "memo.json"
+    template.write_bytes(
+        b"\xef\xbb\xbf" + json.dumps({"object_type": "text", "text": "안녕", "link": {}}).encode()
+    )
+    done = cli.run("api", "POST", "/v2/api/talk/memo/default/send", "-f", f"template_object=@{template}")
+    assert done.returncode == 0, done.stderr
+    assert cli.fake.memos == [{"object_type": "text", "text": "안녕", "link": {}}]
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (None, "holds more than 1024 KiB"),  # /dev/zero: endless
+        (b"\xff\xfe\x00{", "is not UTF-8 text"),
+        (b"x" * (1024 * 1024 + 1), "holds more than 1024 KiB"),
+    ],
+    ids=["dev-zero", "not-utf-8", "over-a-megabyte"],
+)
+def test_api_field_file_that_is_no_template_is_a_one_line_error(
+    cli: CLI, tmp_path: Path, content: Optional[bytes], said: str
+) -> None:
+    cli.fake.write_token_file(cli.path)
+    path = tmp_path / "field\x1b[2J"
+    if content is None:
+        path = Path("/dev/zero")
+        if not path.exists():
+            pytest.skip("no /dev/zero here")
+    else:
+        path.write_bytes(content)
+    done = cli.run("api", "POST", "/v2/api/talk/memo/default/send", "-f", f"template_object=@{path}")
+    assert done.returncode == 1
+    assert said in done.stderr and done.stderr.count("\n") == 1 and "\x1b" not in done.stderr
+    assert "bug" not in done.stderr
+    assert cli.fake.api_calls == 0
+
+
 @pytest.mark.parametrize(
     ("body", "shown"),
     [

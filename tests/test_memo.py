@@ -95,6 +95,23 @@ def test_kakao_auth_memo(fake_kakao: FakeKakao, token_file: Path) -> None:
     assert piped.returncode == 0 and fake_kakao.memos[-1]["text"] == "from stdin"
 
 
+@pytest.mark.parametrize(
+    ("stdin", "said"),
+    [(b"y\n" * 40_000, "more than 64 KiB"), (b"\xc3\x28 hi", "standard input is not UTF-8 text")],
+    ids=["endless", "not-utf-8"],
+)
+def test_kakao_auth_memo_from_a_wrong_stdin_is_a_one_line_error(
+    fake_kakao: FakeKakao, token_file: Path, stdin: bytes, said: str
+) -> None:
+    fake_kakao.write_token_file()
+    env = {**os.environ, **fake_kakao.environ(), "KAKAO_TOKEN_FILE": str(token_file)}
+    argv = [sys.executable, "-m", "kakao_auth", "memo", "-"]
+    done = subprocess.run(argv, env=env, input=stdin, capture_output=True, timeout=60)
+    assert done.returncode == 1
+    assert said.encode() in done.stderr and done.stderr.count(b"\n") == 1 and b"bug" not in done.stderr
+    assert fake_kakao.api_calls == 0 and fake_kakao.memos == []
+
+
 def test_kakao_auth_memo_failures_are_one_line(fake_kakao: FakeKakao, token_file: Path) -> None:
     fake_kakao.write_token_file(scope="profile_nickname")
     too_long = _cli(fake_kakao, token_file, "memo", "x" * 201)

@@ -1,0 +1,52 @@
+"""What the command line reads besides its arguments: a form field's file, a memo from stdin.
+
+Both come from the shell, and a wrong one is easy to give: ``-f template_object=@/dev/zero``,
+a binary file, ``yes | kakao-auth memo -``. Each is read up to a bound, as UTF-8 text (a
+leading byte-order mark, as Windows editors write, is dropped), and a wrong one is a one-line
+error that says what to do, never a MemoryError or a "bug in kakao-auth".
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import BinaryIO
+
+from .errors import ConfigurationError, printable
+
+__all__ = ["MAX_FIELD_FILE", "MAX_STDIN", "read_field_file", "read_stdin"]
+
+# Kakao's templates and forms are a few KiB; a megabyte is a mistake, not a template.
+MAX_FIELD_FILE = 1024 * 1024
+# A memo is at most 200 characters: 64 KiB of stdin is already far more than one.
+MAX_STDIN = 64 * 1024
+
+
+def read_field_file(path: str) -> str:
+    """The text of ``path`` (``-f KEY=@FILE``), at most :data:`MAX_FIELD_FILE` bytes of UTF-8."""
+    shown = printable(path, hide_tokens=False)
+    try:
+        with open(path, "rb") as f:
+            return _text(f, MAX_FIELD_FILE, shown)
+    except OSError as e:
+        raise ConfigurationError(f"cannot read {shown}: {e.strerror or type(e).__name__}") from None
+
+
+def read_stdin() -> str:
+    """The text on standard input, at most :data:`MAX_STDIN` bytes of UTF-8."""
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:  # replaced by a text stream (embedding, tests): read it as text
+        return str(sys.stdin.read(MAX_STDIN))
+    try:
+        return _text(stream, MAX_STDIN, "standard input")
+    except OSError as e:
+        raise ConfigurationError(f"cannot read standard input: {e.strerror or type(e).__name__}") from None
+
+
+def _text(stream: BinaryIO, limit: int, shown: str) -> str:
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise ConfigurationError(f"{shown} holds more than {limit // 1024} KiB: give the text itself")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ConfigurationError(f"{shown} is not UTF-8 text: save it as UTF-8") from None
