@@ -434,20 +434,33 @@ class _Watched(urllib3.connection.HTTPConnection):
             deadline.expire()
             raise
         failure: Optional[Exception] = None
+        timeout = self.timeout
         try:
-            for address in found:
-                if deadline.left() <= 0:
+            for index, address in enumerate(found):
+                left = deadline.left()
+                if left <= 0:
                     deadline.expire()
                     raise LookupTooSlow(f"no connection to {name} before the deadline")
-                self._dns_host = address
+                # What is left is shared among the addresses still to try: an address that drops
+                # packets (a broken IPv6 route, listed first) must leave time for the next one.
+                connect_timeout = _share(timeout, left / (len(found) - index))
+                self._dns_host, self.timeout = address, connect_timeout
                 try:
                     sock: socket.socket = super()._new_conn()
-                    return sock
                 except (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError) as e:
                     failure = e
+                    continue
+                if connect_timeout is not timeout:
+                    sock.settimeout(timeout)  # the handshake and the reads keep the exchange's own
+                return sock
         finally:
-            self._dns_host = name
+            self._dns_host, self.timeout = name, timeout
         raise failure or OSError(f"no address for {name}")
+
+
+def _share(timeout: Any, share: float) -> Any:
+    """A connect's timeout: ``share`` when that is sooner than the connection's own."""
+    return share if isinstance(timeout, (int, float)) and share < timeout else timeout
 
 
 class _WatchedHTTPSConnection(_Watched, urllib3.connection.HTTPSConnection):

@@ -367,6 +367,27 @@ def test_the_addresses_of_a_name_are_tried_in_turn_and_tls_checks_the_name(
     # The name's first address refuses the connection; the second serves a certificate issued
     # for the name only (no IP address in it): it verifies only if TLS is given the name.
     name = "kauth.kakao-auth.test"
+    server = _token_server(fake_kakao, name)
+    port = server.server_address[1]
+    real = socket.getaddrinfo
+
+    def two_addresses(host: object, *args: Any, **kwargs: Any) -> Any:
+        if host == name:  # 127.0.0.2 is loopback too, but nothing listens there
+            ips = ("127.0.0.2", "127.0.0.1")
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port)) for ip in ips]
+        return real(host, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", two_addresses)
+    try:
+        answer = TokenEndpoint(f"https://{name}:{port}/oauth/token", timeout=5, retries=0).post({})
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert answer["access_token"] == "a"
+
+
+def _token_server(fake_kakao: FakeKakao, name: str) -> http.server.ThreadingHTTPServer:
+    """A token endpoint on 127.0.0.1 whose certificate names ``name`` only (no IP address)."""
 
     class Token(http.server.BaseHTTPRequestHandler):
         def log_message(self, *args: Any) -> None:
@@ -384,23 +405,56 @@ def test_the_addresses_of_a_name_are_tried_in_turn_and_tls_checks_the_name(
     fake_kakao.ca.issue_cert(name).configure_cert(context)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Token)
     server.socket = context.wrap_socket(server.socket, server_side=True)
-    port = server.server_address[1]
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_an_address_that_drops_packets_leaves_time_for_the_next(
+    fake_kakao: FakeKakao, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A broken IPv6 route listed first: its connect never completes. The next address must still
+    # be tried within the exchange's deadline, not after it (every refresh would then fail).
+    name = "kauth.kakao-auth.test"
+    answering = _token_server(fake_kakao, name)
+    port = answering.server_address[1]
+    dropping = socket.socket()
+    dropping.bind(("127.0.0.2", port))
+    dropping.listen(0)
+    queued = _fill_accept_queue(("127.0.0.2", port))  # a full queue: Linux drops further SYNs
     real = socket.getaddrinfo
 
     def two_addresses(host: object, *args: Any, **kwargs: Any) -> Any:
-        if host == name:  # 127.0.0.2 is loopback too, but nothing listens there
+        if host == name:
             ips = ("127.0.0.2", "127.0.0.1")
             return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port)) for ip in ips]
         return real(host, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(socket, "getaddrinfo", two_addresses)
+    endpoint = TokenEndpoint(f"https://{name}:{port}/oauth/token", timeout=8, retries=0)
     try:
-        answer = TokenEndpoint(f"https://{name}:{port}/oauth/token", timeout=5, retries=0).post({})
+        answer = endpoint.post({})
     finally:
-        server.shutdown()
-        server.server_close()
+        answering.shutdown()
+        answering.server_close()
+        for sock in [dropping, *queued]:
+            sock.close()
     assert answer["access_token"] == "a"
+
+
+def _fill_accept_queue(address: tuple[str, int]) -> list[socket.socket]:
+    queued: list[socket.socket] = []
+    for _ in range(8):
+        sock = socket.socket()
+        sock.settimeout(0.5)
+        try:
+            sock.connect(address)
+        except OSError:
+            sock.close()
+            return queued
+        queued.append(sock)
+    for sock in queued:
+        sock.close()
+    pytest.skip("this system does not drop connections to a full accept queue")
 
 
 def test_a_refresh_goes_through_an_https_proxy_from_the_environment(
