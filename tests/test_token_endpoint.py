@@ -361,6 +361,31 @@ def test_a_name_lookup_that_hangs_is_bounded_by_the_timeout(monkeypatch: pytest.
         answered.set()
 
 
+def test_retries_against_a_silent_resolver_leave_one_lookup_behind(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each try gives up on the lookup at its deadline; the lookup itself cannot be stopped. The
+    # next try waits for it instead of starting another thread that would hang as long.
+    answered = threading.Event()
+    lookups: list[object] = []
+    real = socket.getaddrinfo
+
+    def silent_resolver(host: object, *args: Any, **kwargs: Any) -> Any:
+        if host == "kauth.silent.test":
+            lookups.append(host)
+            answered.wait(30)
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        return real(host, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", silent_resolver)
+    endpoint = TokenEndpoint("https://kauth.silent.test/oauth/token", timeout=0.5, retries=2, backoff=0.01)
+    try:
+        for _ in range(2):
+            with pytest.raises(KakaoUnavailable, match=r"no answer within 0\.5s"):
+                endpoint.post(refresh_form("client", "refresh-token", None))
+        assert len(lookups) == 1  # six tries, one lookup
+    finally:
+        answered.set()
+
+
 def test_the_addresses_of_a_name_are_tried_in_turn_and_tls_checks_the_name(
     fake_kakao: FakeKakao, monkeypatch: pytest.MonkeyPatch
 ) -> None:
