@@ -33,7 +33,7 @@ from .callback import CallbackServer, is_local_redirect
 from .config import KAPI_URL, browser_environment, debug_requested, env_client_id
 from .display import answer_text, tolerate_encodings
 from .errors import ConfigurationError, KakaoApiError, KakaoAuthError, LoginRequired, printable
-from .inputs import read_field_file, read_stdin
+from .inputs import read_field_file, read_line, read_stdin
 from .session import KakaoSession
 from .store import FileTokenStore, TokenStore
 from .stores import open_store
@@ -249,7 +249,7 @@ def paste_redirect(url: str) -> str:
     """Print ``url`` and read the redirected URL (or the bare code) from stdin."""
     print("Open this URL in a browser and log in:\n\n  " + url + "\n", flush=True)
     print("Then paste the address the browser was redirected to (or just the code):", flush=True)
-    line = sys.stdin.readline()
+    line = read_line()
     if not line.strip():
         raise KakaoAuthError("nothing was pasted; run `kakao-auth login` again")
     return line.strip()

@@ -1,6 +1,6 @@
-"""What the command line reads besides its arguments: a form field's file, a memo from stdin.
+"""What the command line reads besides its arguments: a field's file, a memo, a pasted URL.
 
-Both come from the shell, and a wrong one is easy to give: ``-f template_object=@/dev/zero``,
+All come from the shell, and a wrong one is easy to give: ``-f template_object=@/dev/zero``,
 a binary file, ``yes | kakao-auth memo -``. Each is read up to a bound, as UTF-8 text (a
 leading byte-order mark, as Windows editors write, is dropped), and a wrong one is a one-line
 error that says what to do, never a MemoryError or a "bug in kakao-auth".
@@ -8,17 +8,20 @@ error that says what to do, never a MemoryError or a "bug in kakao-auth".
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from typing import BinaryIO
+from collections.abc import Iterator
 
 from .errors import ConfigurationError, printable
 
-__all__ = ["MAX_FIELD_FILE", "MAX_STDIN", "read_field_file", "read_stdin"]
+__all__ = ["MAX_FIELD_FILE", "MAX_LINE", "MAX_STDIN", "read_field_file", "read_line", "read_stdin"]
 
 # Kakao's templates and forms are a few KiB; a megabyte is a mistake, not a template.
 MAX_FIELD_FILE = 1024 * 1024
 # A memo is at most 200 characters: 64 KiB of stdin is already far more than one.
 MAX_STDIN = 64 * 1024
+# A pasted redirect URL is under 2 KiB.
+MAX_LINE = 16 * 1024
 
 
 def read_field_file(path: str) -> str:
@@ -26,7 +29,7 @@ def read_field_file(path: str) -> str:
     shown = printable(path, hide_tokens=False)
     try:
         with open(path, "rb") as f:
-            return _text(f, MAX_FIELD_FILE, shown)
+            return _text(f.read(MAX_FIELD_FILE + 1), MAX_FIELD_FILE, shown)
     except OSError as e:
         raise ConfigurationError(f"cannot read {shown}: {e.strerror or type(e).__name__}") from None
 
@@ -34,16 +37,30 @@ def read_field_file(path: str) -> str:
 def read_stdin() -> str:
     """The text on standard input, at most :data:`MAX_STDIN` bytes of UTF-8."""
     stream = getattr(sys.stdin, "buffer", None)
-    if stream is None:  # replaced by a text stream (embedding, tests): read it as text
+    if stream is None:  # replaced by a text stream (embedding, tests): no bytes to check
         return str(sys.stdin.read(MAX_STDIN))
+    with _reading_stdin():
+        return _text(stream.read(MAX_STDIN + 1), MAX_STDIN, "standard input")
+
+
+def read_line() -> str:
+    """One line of standard input, at most :data:`MAX_LINE` bytes of UTF-8 (a pasted URL)."""
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:
+        return str(sys.stdin.readline(MAX_LINE))
+    with _reading_stdin():
+        return _text(stream.readline(MAX_LINE + 1), MAX_LINE, "the pasted line")
+
+
+@contextlib.contextmanager
+def _reading_stdin() -> Iterator[None]:
     try:
-        return _text(stream, MAX_STDIN, "standard input")
+        yield
     except OSError as e:
         raise ConfigurationError(f"cannot read standard input: {e.strerror or type(e).__name__}") from None
 
 
-def _text(stream: BinaryIO, limit: int, shown: str) -> str:
-    data = stream.read(limit + 1)
+def _text(data: bytes, limit: int, shown: str) -> str:
     if len(data) > limit:
         raise ConfigurationError(f"{shown} holds more than {limit // 1024} KiB: give the text itself")
     try:

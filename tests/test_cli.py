@@ -184,6 +184,19 @@ def test_login_without_a_browser_falls_back_to_pasting(cli: CLI) -> None:
     assert "nothing was pasted" in done.stderr
 
 
+@pytest.mark.parametrize(
+    ("pasted", "said"),
+    [(b"\xff\xfehttp://localhost/callback?code=x\n", "not UTF-8 text"), (b"x" * 40_000, "more than 16 KiB")],
+    ids=["not-utf-8", "endless-line"],
+)
+def test_a_paste_that_is_no_url_is_a_one_line_error(cli: CLI, pasted: bytes, said: str) -> None:
+    argv = [sys.executable, "-m", "kakao_auth", "login", "--no-browser", "--redirect-uri", cli.redirect_uri]
+    done = subprocess.run(argv, env=cli.env, input=pasted, capture_output=True, timeout=60)
+    assert done.returncode == 1
+    assert said.encode() in done.stderr and done.stderr.count(b"\n") == 1 and b"bug" not in done.stderr
+    assert not cli.path.exists() and cli.fake.token_calls == 0
+
+
 def test_login_cancelled_in_the_browser(cli: CLI) -> None:
     cli.fake.deny_next_login = True
     done = cli.login()
