@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from typing import Optional
 from urllib.parse import urlsplit
 
@@ -18,6 +19,7 @@ __all__ = [
     "GitHubSettings",
     "Settings",
     "browser_environment",
+    "client_id_setting",
     "debug_requested",
     "env_client_id",
     "github",
@@ -53,7 +55,7 @@ def resolve(
 ) -> Settings:
     """Resolve each setting from its argument, else its environment variable, else the default."""
     return Settings(
-        client_id=client_id or _env("KAKAO_REST_API_KEY"),
+        client_id=client_id_setting(client_id, "the client id") if client_id else env_client_id(),
         client_secret=client_secret or _env("KAKAO_CLIENT_SECRET"),
         kauth_url=_https_base(kauth_url or _env("KAKAO_KAUTH_URL") or KAUTH_URL, "KAKAO_KAUTH_URL"),
         kapi_url=_https_base(kapi_url or _env("KAKAO_KAPI_URL") or KAPI_URL, "KAKAO_KAPI_URL"),
@@ -76,8 +78,24 @@ def debug_requested() -> bool:
 
 
 def env_client_id() -> Optional[str]:
-    """The app's REST API key from ``KAKAO_REST_API_KEY``, if set."""
-    return _env("KAKAO_REST_API_KEY")
+    """The app's REST API key from ``KAKAO_REST_API_KEY``, if set (surrounding blanks dropped)."""
+    value = _env("KAKAO_REST_API_KEY")
+    # A secret pasted with its line's end is the key all the same.
+    return client_id_setting(value.strip(), "KAKAO_REST_API_KEY") if value and value.strip() else None
+
+
+def client_id_setting(value: object, name: str) -> str:
+    """``value`` if it can be a Kakao app key; else a ConfigurationError naming ``name``.
+
+    Kakao's REST API keys are 32 hex digits; the token file takes the same characters as here.
+    The key is printed (``status``) and sent: no control character or space gets that far.
+    """
+    if not isinstance(value, str) or not _CLIENT_ID.fullmatch(value):
+        raise ConfigurationError(
+            f"{name} is not a Kakao app key: use the app's REST API key from the Kakao console "
+            "(letters and digits)"
+        )
+    return value
 
 
 def store_location(location: Optional[os.PathLike[str] | str] = None) -> str:
@@ -118,6 +136,10 @@ def in_github_actions() -> bool:
 def secret_value(name: str) -> Optional[str]:
     """The environment variable ``name``: how Actions hands a secret to a step (``env:``)."""
     return _env(name)
+
+
+# The characters a token file's client_id may have (token.py): 1 to 128 of them.
+_CLIENT_ID = re.compile(r"[A-Za-z0-9_\-.]{1,128}")
 
 
 def _env(name: str) -> Optional[str]:

@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ContextManager, Optional, Union
 from urllib.parse import urlsplit
 
-from .config import env_client_id, seconds_setting
+from .config import client_id_setting, env_client_id, seconds_setting
 from .errors import ConfigurationError, TokenStoreConflict, TokenStoreError, printable
 from .store import Adopt, TokenStore, lock_only, parse_token
 from .token import Token
@@ -311,7 +311,7 @@ def _positive_or_none(value: Optional[float], name: str) -> Optional[float]:
 
 
 def _default_key(prefix: str, client_id: Optional[str]) -> str:
-    client_id = client_id or env_client_id()
+    client_id = client_id_setting(client_id, "client_id") if client_id else env_client_id()
     if not client_id:
         raise TokenStoreError(
             "the Redis store needs a key: set KAKAO_REST_API_KEY (the default key is one per "

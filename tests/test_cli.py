@@ -605,6 +605,28 @@ def test_status_names_where_the_client_id_comes_from(cli: CLI) -> None:
     assert "Token file:" in done.stdout
 
 
+@pytest.mark.parametrize("key", ["abc\x1b]0;owned\x07def", "k\u202eey", "two words", "x" * 129])
+def test_a_client_id_that_is_no_app_key_is_refused_not_printed(cli: CLI, key: str) -> None:
+    # The environment is not trusted: status prints the key, so no escape sequence gets there.
+    cli.fake.write_token_file(cli.path, tutorial=True)
+    for command in (["status"], ["status", "--json"], ["refresh"]):
+        done = cli.run(*command, KAKAO_REST_API_KEY=key)
+        assert done.returncode == 1, command
+        assert "KAKAO_REST_API_KEY is not a Kakao app key" in done.stderr, command
+        assert key not in done.stdout + done.stderr and "\x1b" not in done.stdout + done.stderr
+    done = cli.run("login", "--no-browser", "--redirect-uri", cli.redirect_uri, "--client-id", key)
+    assert done.returncode == 1 and "the client id is not a Kakao app key" in done.stderr
+    assert "Open this URL" not in done.stdout
+    assert cli.fake.token_calls == 0
+
+
+def test_a_client_id_pasted_with_its_line_end_is_the_key(cli: CLI) -> None:
+    cli.fake.write_token_file(cli.path, tutorial=True)
+    done = cli.run("refresh", KAKAO_REST_API_KEY=f" {cli.fake.client_id}\n")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(cli.path.read_text())["client_id"] == cli.fake.client_id
+
+
 def test_api_help_shows_method_and_path(cli: CLI) -> None:
     assert "[METHOD] PATH" in cli.run("api", "--help").stdout
 

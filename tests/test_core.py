@@ -252,3 +252,16 @@ def test_followers_get_the_leaders_failure_without_asking_again() -> None:
     for t in threads:
         t.join(20)
     assert len(errors) == 4 and len(endpoint.forms) == 1
+
+
+@pytest.mark.parametrize("client_id", ["x\r\nHost: evil", "a b", "k\u202eey", "x" * 129])
+def test_a_client_id_that_is_no_app_key_is_a_configuration_error(client_id: str, tmp_path: Any) -> None:
+    from kakao_auth import ConfigurationError, KakaoAuth, KakaoSession, RedisTokenStore
+
+    path = tmp_path / "kakao_token.json"
+    with pytest.raises(ConfigurationError, match="the client id is not a Kakao app key"):
+        KakaoAuth.from_file(path, client_id=client_id)
+    with pytest.raises(ConfigurationError, match="the client id is not a Kakao app key"):
+        KakaoSession.from_file(path, client_id=client_id)
+    with pytest.raises(ConfigurationError, match="client_id is not a Kakao app key"):
+        RedisTokenStore("redis://127.0.0.1:1/0", client_id=client_id)
