@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import logging
 import os
 import stat
@@ -31,7 +30,7 @@ from . import __version__
 from .auth import KakaoAuth
 from .callback import CallbackServer, is_local_redirect
 from .config import KAPI_URL, browser_environment, debug_requested, env_client_id
-from .display import answer_text, tolerate_encodings
+from .display import answer_text, escaped_output, tolerate_encodings
 from .errors import ConfigurationError, KakaoApiError, KakaoAuthError, LoginRequired, printable
 from .inputs import read_field_file, read_line, read_stdin
 from .session import KakaoSession
@@ -51,8 +50,12 @@ REGISTER_HINT = (
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; return the exit status."""
-    args = parse(argv)
     tolerate_encodings(sys.stdout, sys.stderr)
+    with escaped_output():  # paths, keys and answers come from outside: none drives the terminal
+        return _run(parse(argv))
+
+
+def _run(args: argparse.Namespace) -> int:
     debug = debug_requested()
     show_log(args.verbose or debug)
     try:
@@ -288,7 +291,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     store = store_of(args)
     info = status_info(store, store.load(), time.time())
     if args.json:
-        print(json.dumps(info, indent=2, ensure_ascii=False))
+        print(answer_text(info, getattr(sys.stdout, "encoding", None)))
         return 0
     print_status(info)
     return 0

@@ -1,10 +1,12 @@
-"""What the command line prints of text it did not write: someone else's text stays text.
+r"""What the command line prints of text it did not write: someone else's text stays text.
 
-An API answer carries other people's words (a friend's nickname, a message). Printed as they
-came, their control characters would drive the terminal: C0 escapes, their 8-bit C1 twins (CSI
-U+009B and OSC U+009D, which some terminals obey), bidi overrides that turn what follows
-around, line separators. JSON stays valid JSON with those characters escaped; plain text has
-them replaced. Spaces of every script (U+3000, U+00A0) are text and are kept.
+An API answer carries other people's words (a friend's nickname, a message); a path or a key
+comes from the environment or the command line. Printed as they came, their control characters
+would drive the terminal: C0 escapes, their 8-bit C1 twins (CSI U+009B and OSC U+009D, which
+some terminals obey), bidi overrides that turn what follows around, line separators. Those are
+shown as escapes (``\x1b``, ``\u202e``), in JSON as JSON's own, so the value is still there to
+read. Spaces of every script (U+3000, U+00A0) are text and are kept. The command line writes
+through :func:`escaped_output`, so no message, path or answer reaches the terminal otherwise.
 
 An output whose encoding cannot hold a character (a Latin-1 or ASCII locale, a cp949 console
 redirected to a file) gets escapes instead of an error: by then the call was made, and a login
@@ -13,13 +15,15 @@ is already saved.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sys
 import unicodedata
+from collections.abc import Iterator
 from typing import Any, Optional, TextIO
 
-__all__ = ["answer_text", "tolerate_encodings"]
+__all__ = ["answer_text", "escape_driving", "escaped_output", "tolerate_encodings"]
 
 # Everything but printable ASCII, newline and tab: the characters worth a look, fast.
 _CANDIDATES = re.compile(r"[^\n\t -~]")
@@ -28,12 +32,42 @@ _DRIVING = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 
 
 def answer_text(body: Any, encoding: Optional[str]) -> str:
-    """An API answer (parsed JSON, or text that was not JSON) as text safe for a terminal."""
+    """Parsed JSON (or text that was not JSON) as text safe for a terminal; JSON stays valid JSON."""
     if isinstance(body, str):
-        text = _CANDIDATES.sub(_replaced, body.replace("\r\n", "\n"))
+        text = escape_driving(body.replace("\r\n", "\n"))
         return text if _fits(text, encoding) else _escaped(text, encoding)
     shown = _CANDIDATES.sub(_json_escaped, json.dumps(body, indent=2, ensure_ascii=False))
     return shown if _fits(shown, encoding) else json.dumps(body, indent=2)
+
+
+def escape_driving(text: str) -> str:
+    """``text`` with the characters that could drive a terminal written as Python escapes."""
+    return _CANDIDATES.sub(_repr_escaped, text)
+
+
+@contextlib.contextmanager
+def escaped_output() -> Iterator[None]:
+    """Within: whatever is printed to stdout and stderr has its driving characters escaped."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _Escaping(sys.stdout), _Escaping(sys.stderr)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+class _Escaping:
+    """A text stream that writes to another with :func:`escape_driving` applied."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(escape_driving(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:  # flush, fileno, encoding, isatty, buffer...
+        return getattr(self._stream, name)
 
 
 def tolerate_encodings(*streams: TextIO) -> None:
@@ -48,9 +82,9 @@ def _drives(c: str) -> bool:
     return unicodedata.category(c) in _DRIVING
 
 
-def _replaced(match: re.Match[str]) -> str:
+def _repr_escaped(match: re.Match[str]) -> str:
     c = match.group()
-    return "\ufffd" if _drives(c) else c
+    return repr(c)[1:-1] if _drives(c) else c
 
 
 def _json_escaped(match: re.Match[str]) -> str:

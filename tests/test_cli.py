@@ -627,6 +627,31 @@ def test_a_client_id_pasted_with_its_line_end_is_the_key(cli: CLI) -> None:
     assert json.loads(cli.path.read_text())["client_id"] == cli.fake.client_id
 
 
+def test_a_hostile_path_is_shown_escaped_by_every_command(cli: CLI, tmp_path: Path) -> None:
+    # A path from the environment or the command line is printed by many commands and messages:
+    # none of them may hand its control or bidi characters to the terminal.
+    name = str(tmp_path / "tok\x1b]0;owned\x07\u202e\x9b2J.json")
+    cli.fake.write_token_file(name)
+    outputs = []
+    for command in (["status"], ["refresh"], ["copy", name, name + ".copy"], ["logout"], ["status"]):
+        done = cli.run(*command, KAKAO_TOKEN_FILE=name)
+        outputs.append(done.stdout + done.stderr)
+    outputs.append(cli.run("status", "--bogus\x1b[2J").stderr)  # argparse's own message
+    for output in outputs:
+        assert all(c.isprintable() or c == "\n" for c in output), ascii(output)
+    assert "tok\\x1b]0;owned\\x07\\u202e\\x9b2J.json" in outputs[0]  # there to read, escaped
+    assert "does not exist" in outputs[-2]  # logged out: the message names the file, escaped
+
+
+def test_status_json_with_a_hostile_path_is_still_json(cli: CLI, tmp_path: Path) -> None:
+    name = str(tmp_path / "tok\x9b\u202e\x1b.json")
+    cli.fake.write_token_file(name)
+    done = cli.run("status", "--json", KAKAO_TOKEN_FILE=name)
+    assert done.returncode == 0, done.stderr
+    assert all(c.isprintable() or c in " \n" for c in done.stdout), ascii(done.stdout)
+    assert json.loads(done.stdout)["store"] == name
+
+
 def test_api_help_shows_method_and_path(cli: CLI) -> None:
     assert "[METHOD] PATH" in cli.run("api", "--help").stdout
 
