@@ -300,7 +300,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 def status_info(store: TokenStore, token: Token, now: float) -> dict[str, Any]:
     """The facts ``status`` shows, as a JSON-ready dict."""
     return {
-        "store": store.location,
+        # The path itself (location is its escaped form for messages): printing escapes it.
+        "store": store.path if isinstance(store, FileTokenStore) else store.location,
         "client_id": token.client_id or env_client_id(),
         "client_id_from": "token" if token.client_id else ("KAKAO_REST_API_KEY" if env_client_id() else None),
         "client_secret_stored": token.client_secret is not None,

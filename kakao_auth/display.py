@@ -19,14 +19,15 @@ import contextlib
 import json
 import re
 import sys
-import unicodedata
 from collections.abc import Iterator
 from typing import Any, Optional, TextIO
 
-__all__ = ["answer_text", "escape_driving", "escaped_output", "tolerate_encodings"]
+__all__ = ["answer_text", "escape_driving", "escaped_output", "one_line", "tolerate_encodings"]
 
 # Everything but printable ASCII, newline and tab: the characters worth a look, fast.
 _CANDIDATES = re.compile(r"[^\n\t -~]")
+# The same, newline and tab included: for what must stay on one line (a message, a path in a log).
+_CANDIDATES_IN_A_LINE = re.compile(r"[^ -~]")
 # Controls, format characters (bidi, zero-width, tags), lone surrogates, line/paragraph separators.
 _DRIVING = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 
@@ -43,6 +44,11 @@ def answer_text(body: Any, encoding: Optional[str]) -> str:
 def escape_driving(text: str) -> str:
     """``text`` with the characters that could drive a terminal written as Python escapes."""
     return _CANDIDATES.sub(_repr_escaped, text)
+
+
+def one_line(text: str) -> str:
+    """:func:`escape_driving`, newlines and tabs too: a message or a path that stays one line."""
+    return _CANDIDATES_IN_A_LINE.sub(_repr_escaped, text)
 
 
 @contextlib.contextmanager
@@ -79,6 +85,8 @@ def tolerate_encodings(*streams: TextIO) -> None:
 
 
 def _drives(c: str) -> bool:
+    import unicodedata  # here: imported only when a character outside printable ASCII shows up
+
     return unicodedata.category(c) in _DRIVING
 
 

@@ -28,6 +28,8 @@ from __future__ import annotations
 import re
 from typing import Any, Optional
 
+from .display import one_line
+
 __all__ = [
     "ConfigurationError",
     "KakaoApiError",
@@ -86,7 +88,15 @@ def printable(text: str, limit: int = 200, *, hide_tokens: bool = True) -> str:
 
 
 class KakaoAuthError(Exception):
-    """The root of every error kakao_auth raises."""
+    """The root of every error kakao_auth raises.
+
+    Its message names paths, URLs and keys from the environment or the command line: their
+    control and bidi characters (newlines too) are escaped, so a message stays one line and
+    cannot drive a terminal or forge a log line.
+    """
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(one_line(a) if isinstance(a, str) else a for a in args))
 
 
 class ConfigurationError(KakaoAuthError):

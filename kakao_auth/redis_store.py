@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, ContextManager, Optional, Union
 from urllib.parse import urlsplit
 
 from .config import client_id_setting, env_client_id, seconds_setting
+from .display import one_line
 from .errors import ConfigurationError, TokenStoreConflict, TokenStoreError, printable
 from .store import Adopt, TokenStore, lock_only, parse_token
 from .token import Token
@@ -145,7 +146,7 @@ class RedisTokenStore(TokenStore):
 
     @property
     def location(self) -> str:
-        return f"{self._where} key {self.key}"
+        return one_line(f"{self._where} key {self.key}")  # the key may come from the URL
 
     def load(self) -> Token:
         hold: Optional[_Hold] = getattr(self._holds, "current", None)

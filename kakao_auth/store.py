@@ -34,6 +34,7 @@ from collections.abc import Iterator
 from typing import Any, Callable, ContextManager, Optional, Protocol, Union
 
 from . import lockwatch
+from .display import one_line
 from .errors import TokenFileError, TokenStoreConflict, TokenStoreError
 from .token import Token, strict_json
 
@@ -152,7 +153,7 @@ class FileTokenStore(TokenStore):
 
     @property
     def location(self) -> str:
-        return self.path
+        return one_line(self.path)  # for messages and logs: a path may hold a newline
 
     @property
     def lock_timeout(self) -> float:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from kakao_auth import FileTokenStore, KakaoAuth, Token, TokenFileError
+from kakao_auth.testing import FakeKakao
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX permission bits")
 TOKEN = Token("a" * 40, expires_in=100, expires_at=2e9, refresh_token="r" * 40, client_id="app")
@@ -144,3 +145,23 @@ def test_lock_is_a_sidecar_that_outlives_release(tmp_path: Path) -> None:
     with store.lock():
         assert (tmp_path / "t.json.lock").exists()
     assert (tmp_path / "t.json.lock").exists()
+
+
+def test_a_path_with_a_newline_cannot_forge_a_log_line_or_drive_a_terminal(
+    fake_kakao: FakeKakao, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Library users log what kakao_auth logs and raises: a path from the environment must not
+    # add a line of its own to their log, nor escape sequences to their terminal.
+    path = tmp_path / "kakao\nERROR forged line\x1b[2J.json"
+    with pytest.raises(TokenFileError) as missing:
+        FileTokenStore(path).load()
+    assert missing.value.path == str(path)  # the attribute keeps the path itself
+    assert "\n" not in str(missing.value) and "\x1b" not in str(missing.value)
+    assert "kakao\\nERROR forged line\\x1b[2J.json" in str(missing.value)
+    fake_kakao.write_token_file(path, access_ttl=0)
+    with caplog.at_level("INFO", logger="kakao_auth"):
+        KakaoAuth.from_file(path).valid_token()
+    assert fake_kakao.token_calls == 1
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("refreshed" in m for m in messages)
+    assert not any("\n" in m or "\x1b" in m for m in messages), messages
