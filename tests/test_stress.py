@@ -82,6 +82,13 @@ def test_soak_8_threads_20_seconds_of_2_second_tokens(fake_kakao: FakeKakao, tok
     assert fake_kakao.token_calls == fake_kakao.refresh_calls
 
 
+def _refreshed_since(fake_kakao: FakeKakao, calls: int, *, within: float) -> None:
+    deadline = time.monotonic() + within
+    while fake_kakao.refresh_calls <= calls:
+        assert time.monotonic() < deadline, f"no refresh in {within:g}s: the workers are stuck"
+        time.sleep(0.005)
+
+
 REFRESH_LOOP = """
 import sys, time
 from kakao_auth import KakaoAuth, LoginRequired
@@ -111,7 +118,10 @@ def test_sigkill_at_random_moments_never_tears_the_file(fake_kakao: FakeKakao, t
             if kills % 10 == 5:  # Kakao rotates in the refresh token's last month: now and then
                 fake_kakao.shorten_refresh_tokens(20 * 86400)
                 rotations += 1
-            time.sleep(rng.uniform(0.02, 0.15))
+            # Each kill lands among refreshes: on a slow machine, workers still starting up would
+            # otherwise be killed before they ever refresh, and the test would prove nothing.
+            _refreshed_since(fake_kakao, fake_kakao.refresh_calls, within=60)
+            time.sleep(rng.uniform(0.0, 0.1))
             victim = rng.randrange(len(workers))
             workers[victim].send_signal(signal.SIGKILL)
             workers[victim].wait()
@@ -132,6 +142,7 @@ def test_sigkill_at_random_moments_never_tears_the_file(fake_kakao: FakeKakao, t
     )
     assert reader.torn == []
     assert reader.reads > 0
+    assert refreshes >= kills  # at least one refresh before each kill
     assert lost <= rotations  # only a kill inside a rotation can lose the login
     # No dead holder blocks the survivors: after the last kill a refresh still goes through, within
     # a deadline that separates "blocked" (never) from "slow machine" (seconds).
