@@ -23,6 +23,7 @@ __all__ = [
     "debug_requested",
     "env_client_id",
     "github",
+    "github_token_setting",
     "in_github_actions",
     "require_https",
     "resolve",
@@ -124,8 +125,30 @@ def github() -> GitHubSettings:
         in_actions=_env("GITHUB_ACTIONS") == "true",
         repository=_env("GITHUB_REPOSITORY"),
         api_url=(_env("GITHUB_API_URL") or GITHUB_API_URL).rstrip("/"),
-        token=_env("GH_TOKEN") or _env("GITHUB_TOKEN"),
+        token=_github_token(),
     )
+
+
+def _github_token() -> Optional[str]:
+    for name in ("GH_TOKEN", "GITHUB_TOKEN"):
+        value = (_env(name) or "").strip()  # a secret pasted with its line's end is the token
+        if value:
+            return github_token_setting(value, name)
+    return None
+
+
+def github_token_setting(value: str, name: str) -> str:
+    """``value`` if it can be a GitHub token (``ghp_...``, ``github_pat_...``); else a ConfigurationError.
+
+    It goes into an ``Authorization`` header: a newline or a character outside ASCII would be
+    refused there with a message that names neither the variable nor the fix.
+    """
+    if not _GITHUB_TOKEN.fullmatch(value):
+        raise ConfigurationError(
+            f"{name} is not a GitHub token (it has spaces, line breaks or other characters a "
+            "token cannot have): copy the token again"
+        )
+    return value
 
 
 def in_github_actions() -> bool:
@@ -138,6 +161,8 @@ def secret_value(name: str) -> Optional[str]:
     return _env(name)
 
 
+# A Bearer token's characters (RFC 6750's b64token): GitHub's of every kind are letters, digits, _.
+_GITHUB_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]{1,1024}=*")
 # The characters a token file's client_id may have (token.py): 1 to 128 of them.
 _CLIENT_ID = re.compile(r"[A-Za-z0-9_\-.]{1,128}")
 

@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from typing import Any, Optional
 from urllib.parse import quote, urlsplit
 
-from .config import github, require_https, secret_value
+from .config import github, github_token_setting, require_https, secret_value
 from .errors import ConfigurationError, TokenStoreError, printable
 from .oauth import exchange
 from .store import TokenStore, parse_token
@@ -76,7 +76,7 @@ class GitHubSecretStore(TokenStore):
         self.name = _checked_name(name)
         self.repository = _checked_repository(repository or settings.repository)
         self.api_url = require_https(api_url or settings.api_url, "the GitHub API URL").rstrip("/")
-        self._token = token or settings.token
+        self._token = github_token_setting(token, "token=") if token else settings.token
         self._in_actions = settings.in_actions
         self._current: Optional[Token] = None  # what this run holds: loaded, then saved
         self._key: Optional[tuple[str, str]] = None  # (key_id, key), once read
@@ -282,8 +282,8 @@ def _gh_cli_token(in_actions: bool) -> Optional[str]:
     if in_actions or shutil.which("gh") is None:
         return None
     try:
-        done = subprocess.run(["gh", "auth", "token"], capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    token = done.stdout.strip()
-    return token if done.returncode == 0 and token and token.isprintable() and " " not in token else None
+        done = subprocess.run(["gh", "auth", "token"], capture_output=True, timeout=10)
+        token = done.stdout.decode("ascii").strip()
+        return github_token_setting(token, "gh auth token") if done.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError, ValueError, ConfigurationError):
+        return None  # not logged in, or not a token: the caller says how to give one

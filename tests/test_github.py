@@ -96,6 +96,29 @@ def test_no_call_to_kakao_when_the_write_back_cannot_work(
     assert fake_kakao.refresh_token_alive(old)
 
 
+def test_a_github_token_pasted_with_its_line_end_writes_back(
+    fake_kakao: FakeKakao, github: FakeGitHub, tmp_path: Path
+) -> None:
+    old = _bare_login(fake_kakao, tmp_path, refresh_ttl=20 * 86400)  # this refresh rotates it
+    done = workflow_run(fake_kakao, github, old, token=github.writer_token + "\n")
+    assert done.returncode == 0, done.stderr
+    assert github.puts == 1 and fake_kakao.token_calls == 1
+
+
+@pytest.mark.parametrize("bad", ["\u00e9{token}", "{token}\r\nX-Injected: 1", "{token} {token}"])
+def test_a_github_token_that_cannot_be_one_is_named_before_kakao_is_called(
+    fake_kakao: FakeKakao, github: FakeGitHub, tmp_path: Path, bad: str
+) -> None:
+    old = _bare_login(fake_kakao, tmp_path, refresh_ttl=20 * 86400)
+    token = bad.format(token=github.writer_token)
+    done = workflow_run(fake_kakao, github, old, token=token)
+    assert done.returncode != 0
+    assert "GH_TOKEN is not a GitHub token" in done.stderr and github.writer_token not in done.stderr
+    assert fake_kakao.token_calls == 0 and fake_kakao.refresh_token_alive(old)
+    with pytest.raises(ConfigurationError, match="token= is not a GitHub token"):
+        GitHubSecretStore(SECRET, repository=github.repository, api_url=github.api_url, token=token)
+
+
 def test_a_failed_write_back_says_the_login_must_be_redone(
     fake_kakao: FakeKakao, github: FakeGitHub, tmp_path: Path
 ) -> None:
