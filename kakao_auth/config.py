@@ -57,7 +57,7 @@ def resolve(
     """Resolve each setting from its argument, else its environment variable, else the default."""
     return Settings(
         client_id=client_id_setting(client_id, "the client id") if client_id else env_client_id(),
-        client_secret=client_secret or _env("KAKAO_CLIENT_SECRET"),
+        client_secret=client_secret or (_env("KAKAO_CLIENT_SECRET") or "").strip() or None,
         kauth_url=_https_base(kauth_url or _env("KAKAO_KAUTH_URL") or KAUTH_URL, "KAKAO_KAUTH_URL"),
         kapi_url=_https_base(kapi_url or _env("KAKAO_KAPI_URL") or KAPI_URL, "KAKAO_KAPI_URL"),
     )
