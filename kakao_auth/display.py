@@ -6,7 +6,8 @@ would drive the terminal: C0 escapes, their 8-bit C1 twins (CSI U+009B and OSC U
 some terminals obey), bidi overrides that turn what follows around, line separators. Those are
 shown as escapes (``\x1b``, ``\u202e``), in JSON as JSON's own, so the value is still there to
 read. Spaces of every script (U+3000, U+00A0) are text and are kept. The command line writes
-through :func:`escaped_output`, so no message, path or answer reaches the terminal otherwise.
+through :func:`escaped_output`, so no message, path or answer reaches the terminal otherwise;
+errors and store locations go through :func:`one_line`, so none forges a line in a user's log.
 
 An output whose encoding cannot hold a character (a Latin-1 or ASCII locale, a cp949 console
 redirected to a file) gets escapes instead of an error: by then the call was made, and a login
