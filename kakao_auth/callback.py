@@ -11,7 +11,10 @@ its deadline, whatever else reaches the port:
   ``state`` is not this login's: any web page can make the browser send one) is answered with an
   error page and the login keeps waiting for the real redirect;
 - Kakao's own error redirect (``access_denied``) ends the login; Kakao may omit ``state`` on an
-  error, so one without ``state`` is taken, one with another login's ``state`` is not.
+  error, so one without ``state`` is taken, one with another login's ``state`` is not;
+- for a ``localhost`` redirect URI it listens on ``::1`` too: browsers try IPv6 first for
+  ``localhost``, and another program listening there would receive the redirect (RFC 8252,
+  8.3). A port taken on either address is refused before the browser opens.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from __future__ import annotations
 import errno
 import html
 import http.server
+import selectors
+import socket
 import threading
 import time
 from typing import Any, Optional
@@ -54,27 +59,44 @@ class CallbackServer:
         self._error: Optional[KakaoAuthError] = None
         self._done = threading.Event()
         self._receiving = threading.Lock()
-        self._server = self._bind()
+        self._servers = [self._bind(_Server)]
+        if parts.hostname == "localhost":
+            try:
+                ipv6 = self._bind(_Server6)
+            except _NoIPv6:
+                pass  # no IPv6 here: no browser can reach ::1 either
+            except BaseException:
+                self.close()
+                raise
+            else:
+                self._servers.append(ipv6)
 
-    def _bind(self) -> http.server.ThreadingHTTPServer:
+    def _bind(self, kind: type[_Server]) -> _Server:
         try:
-            server = _Server(("127.0.0.1", self.port), _handler_for(self))
+            server = kind((kind.loopback, self.port), _handler_for(self))
         except OSError as e:
             if e.errno in (errno.EADDRINUSE, errno.EACCES, 10048, 10013):  # 100xx: Windows
                 raise ConfigurationError(
-                    f"port {self.port} is busy (another program, or another `kakao-auth login`, uses "
-                    "it): close that program, or register another port as a Redirect URI and pass "
-                    "--redirect-uri http://localhost:PORT/callback"
+                    f"port {self.port} is busy on {kind.loopback} (another program, or another "
+                    "`kakao-auth login`, uses it): close that program, or register another port as "
+                    "a Redirect URI and pass --redirect-uri http://localhost:PORT/callback"
                 ) from None
+            if kind is _Server6:
+                raise _NoIPv6 from None
             raise ConfigurationError(f"cannot listen on 127.0.0.1:{self.port} ({e.strerror})") from None
-        server.timeout = 0.2
+        server.timeout = 0  # wait() waits on every server's socket at once
         return server
 
     def __enter__(self) -> CallbackServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._server.server_close()
+        self.close()
+
+    def close(self) -> None:
+        """Stop listening."""
+        for server in self._servers:
+            server.server_close()
 
     def wait(self, timeout: float, advice: str = "") -> str:
         """Serve until the redirect arrives; return its URL, or raise on error or timeout.
@@ -82,13 +104,17 @@ class CallbackServer:
         The deadline always holds: requests are served by threads of their own.
         """
         deadline = time.monotonic() + timeout
-        while not self._done.is_set():
-            if time.monotonic() >= deadline:
-                raise KakaoAuthError(
-                    f"no redirect from Kakao within {timeout:g}s: finish the login in the browser "
-                    "sooner (--timeout), or use --no-browser to paste the redirected URL" + advice
-                )
-            self._server.handle_request()
+        with selectors.DefaultSelector() as waiting:
+            for server in self._servers:
+                waiting.register(server, selectors.EVENT_READ)
+            while not self._done.is_set():
+                if time.monotonic() >= deadline:
+                    raise KakaoAuthError(
+                        f"no redirect from Kakao within {timeout:g}s: finish the login in the browser "
+                        "sooner (--timeout), or use --no-browser to paste the redirected URL" + advice
+                    )
+                for ready, _ in waiting.select(0.2):
+                    ready.fileobj.handle_request()  # type: ignore[union-attr]  # a _Server
         if self._error is not None:
             raise self._error
         assert self._result is not None
@@ -131,8 +157,18 @@ class CallbackServer:
 
 
 class _Server(http.server.ThreadingHTTPServer):
+    loopback = "127.0.0.1"
     daemon_threads = True
     block_on_close = False  # an idle connection's thread must not hold up the login's end
+
+
+class _Server6(_Server):
+    loopback = "::1"
+    address_family = socket.AF_INET6
+
+
+class _NoIPv6(Exception):
+    pass
 
 
 def _handler_for(owner: CallbackServer) -> type[http.server.BaseHTTPRequestHandler]:

@@ -8,7 +8,8 @@ then follows the redirect. FAKE_BROWSER modes:
 - silent: does nothing;
 - hostile: first opens an idle connection to the callback port (kept open), sends a bare
   ``/callback`` and one with a forged state, then the real redirect;
-- blocking: like w3m over SSH, the launcher itself does not return (for 60 s) while it browses.
+- blocking: like w3m over SSH, the launcher itself does not return (for 60 s) while it browses;
+- ipv6: follows the redirect to ``localhost`` over ``::1``, as browsers try first.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ def browse(url: str) -> None:
     location = authorize.headers["Location"]
     if mode == "forge":
         location = location.replace("state=", "state=forged")
+    if mode == "ipv6":
+        location = location.replace("//localhost:", "//[::1]:")
     origin = location.split("/callback")[0]
     idle = None
     if mode == "hostile":

@@ -156,6 +156,38 @@ def test_login_fails_fast_on_a_busy_port(cli: CLI) -> None:
     assert f"port {cli.port} is busy" in done.stderr
 
 
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+needs_ipv6 = pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback here")
+
+
+@needs_ipv6
+def test_login_receives_the_redirect_over_ipv6_localhost(cli: CLI) -> None:
+    # Browsers try ::1 first for localhost: the redirect must reach this login there too.
+    done = cli.login("--timeout", "60", FAKE_BROWSER="ipv6")
+    assert done.returncode == 0, done.stderr
+    assert cli.fake.code_calls == 1
+
+
+@needs_ipv6
+def test_login_refuses_a_port_another_program_holds_on_ipv6_localhost(cli: CLI) -> None:
+    # Another program on [::1]:port would receive the browser's redirect (RFC 8252, 8.3).
+    with socket.socket(socket.AF_INET6) as squatter:
+        squatter.bind(("::1", cli.port))
+        squatter.listen()
+        done = cli.login("--timeout", "5", FAKE_BROWSER="ipv6")
+    assert done.returncode == 1
+    assert f"port {cli.port} is busy on ::1" in done.stderr
+    assert "Opening the browser" not in done.stdout and cli.fake.code_calls == 0
+
+
 def test_login_times_out_with_advice(cli: CLI) -> None:
     done = cli.login("--timeout", "1", FAKE_BROWSER="silent")
     assert done.returncode == 1
