@@ -29,7 +29,7 @@ import requests
 from . import __version__
 from .auth import KakaoAuth
 from .callback import CallbackServer, is_local_redirect
-from .config import KAPI_URL, browser_environment, debug_requested, env_client_id
+from .config import KAPI_URL, browser_environment, debug_requested, env_client_id, seconds_setting
 from .display import answer_text, escaped_output, tolerate_encodings
 from .errors import ConfigurationError, KakaoApiError, KakaoAuthError, LoginRequired, printable
 from .inputs import read_field_file, read_line, read_stdin
@@ -165,9 +165,19 @@ def _login_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--no-browser", action="store_true", help="print the URL and read the redirect from stdin")
     p.add_argument(
-        "--timeout", type=float, default=300.0, help="seconds to wait for the browser (default 300)"
+        "--timeout",
+        type=_seconds,
+        default=300.0,
+        help="seconds to wait for the browser's redirect or the paste (default 300)",
     )
     p.epilog = REGISTER_HINT
+
+
+def _seconds(text: str) -> float:
+    try:
+        return seconds_setting(text, "--timeout")
+    except ConfigurationError as e:  # nan or inf would wait for ever
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def cmd_login(args: argparse.Namespace) -> int:
@@ -183,7 +193,7 @@ def cmd_login(args: argparse.Namespace) -> int:
     )
     url, state = session.authorization_url()
     if args.no_browser or not is_local_redirect(args.redirect_uri) or not can_open_browser():
-        redirected = paste_redirect(url)
+        redirected = paste_redirect(url, args.timeout)
     else:
         redirected = browser_redirect(url, state, args.redirect_uri, args.timeout)
     session.fetch_token(authorization_response=redirected)
@@ -223,7 +233,7 @@ def browser_redirect(url: str, state: str, redirect_uri: str, timeout: float) ->
     with CallbackServer(redirect_uri, state) as server:  # bound first: a busy port fails fast
         print(f"Opening the browser to log in with Kakao (waiting up to {timeout:g}s)...", flush=True)
         if open_browser(url) is False:
-            return paste_redirect(url)
+            return paste_redirect(url, timeout)
         return server.wait(timeout, advice=f". If the browser shows KOE006: {REGISTER_HINT}")
 
 
@@ -248,14 +258,39 @@ def open_browser(url: str, patience: float = 3.0) -> Optional[bool]:
     return result[0] if result else None
 
 
-def paste_redirect(url: str) -> str:
-    """Print ``url`` and read the redirected URL (or the bare code) from stdin."""
+def paste_redirect(url: str, timeout: float) -> str:
+    """Print ``url`` and read the redirected URL (or the bare code) from stdin, within ``timeout``."""
     print("Open this URL in a browser and log in:\n\n  " + url + "\n", flush=True)
     print("Then paste the address the browser was redirected to (or just the code):", flush=True)
-    line = read_line()
+    line = _within(timeout, read_line)
+    if line is None:
+        raise KakaoAuthError(
+            f"nothing was pasted within {timeout:g}s; run `kakao-auth login` again "
+            "(--timeout gives more time)"
+        )
     if not line.strip():
         raise KakaoAuthError("nothing was pasted; run `kakao-auth login` again")
     return line.strip()
+
+
+def _within(seconds: float, read: Callable[[], str]) -> Optional[str]:
+    """``read()``, or None when it has not returned within ``seconds`` (a stdin that never ends)."""
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append(read())
+        except BaseException as e:  # handed to the caller, which raises it
+            outcome.append(e)
+
+    reader = threading.Thread(target=run, name="kakao-auth-paste", daemon=True)  # never joins the exit
+    reader.start()
+    reader.join(seconds)
+    if not outcome:
+        return None
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    return str(outcome[0])
 
 
 def nickname(me: dict[str, Any]) -> str:

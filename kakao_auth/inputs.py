@@ -9,6 +9,7 @@ error that says what to do, never a MemoryError or a "bug in kakao-auth".
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Iterator
 
@@ -44,12 +45,28 @@ def read_stdin() -> str:
 
 
 def read_line() -> str:
-    """One line of standard input, at most :data:`MAX_LINE` bytes of UTF-8 (a pasted URL)."""
-    stream = getattr(sys.stdin, "buffer", None)
-    if stream is None:
+    """One line of standard input, at most :data:`MAX_LINE` bytes of UTF-8 (a pasted URL).
+
+    Read from the descriptor, not through ``sys.stdin``: the caller may wait for it in a thread
+    that the exit then abandons, and a thread left inside stdin's buffered reader aborts the
+    interpreter at exit.
+    """
+    try:
+        fd = sys.stdin.fileno()
+    except (AttributeError, OSError, ValueError):  # replaced by a stream without one (embedding)
         return str(sys.stdin.readline(MAX_LINE))
     with _reading_stdin():
-        return _text(stream.readline(MAX_LINE + 1), MAX_LINE, "the pasted line")
+        return _text(_first_line(fd, MAX_LINE + 1), MAX_LINE, "the pasted line")
+
+
+def _first_line(fd: int, limit: int) -> bytes:
+    data = b""
+    while b"\n" not in data and len(data) < limit:
+        chunk = os.read(fd, limit - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data.split(b"\n", 1)[0]
 
 
 @contextlib.contextmanager

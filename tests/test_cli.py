@@ -229,6 +229,30 @@ def test_a_paste_that_is_no_url_is_a_one_line_error(cli: CLI, pasted: bytes, sai
     assert not cli.path.exists() and cli.fake.token_calls == 0
 
 
+def test_a_paste_that_never_comes_is_bounded_by_the_timeout(cli: CLI) -> None:
+    # A cron job or a CI step that runs `login` with a stdin that stays open and silent.
+    argv = [sys.executable, "-m", "kakao_auth", "login", "--no-browser", "--redirect-uri", cli.redirect_uri]
+    proc = subprocess.Popen(
+        [*argv, "--timeout", "1"], env=cli.env, stdin=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdin is not None and proc.stderr is not None
+    try:
+        proc.wait(timeout=60)  # stdin stays open and silent: only the timeout ends the wait
+        err = proc.stderr.read()
+    finally:
+        proc.kill()
+        proc.stdin.close()
+    assert proc.returncode == 1
+    assert b"nothing was pasted within 1s" in err and err.count(b"\n") == 1
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "0", "-5", "soon"])
+def test_login_timeout_must_be_a_finite_positive_number(cli: CLI, value: str) -> None:
+    done = cli.run("login", "--no-browser", "--redirect-uri", cli.redirect_uri, "--timeout", value)
+    assert done.returncode == 2 and "--timeout" in done.stderr
+    assert "Open this URL" not in done.stdout
+
+
 def test_login_cancelled_in_the_browser(cli: CLI) -> None:
     cli.fake.deny_next_login = True
     done = cli.login()
