@@ -174,9 +174,10 @@ def _login_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _seconds(text: str) -> float:
+    """An option's seconds: finite and above zero (nan or inf would wait for ever)."""
     try:
-        return seconds_setting(text, "--timeout")
-    except ConfigurationError as e:  # nan or inf would wait for ever
+        return seconds_setting(text, "seconds")
+    except ConfigurationError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
@@ -562,7 +563,7 @@ def _fake_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="where to write a logged-in token file (default: the fake's own folder)",
     )
-    p.add_argument("--seconds", type=float, default=None, help="stop after this long (default: Ctrl-C)")
+    p.add_argument("--seconds", type=_seconds, default=None, help="stop after this long (default: Ctrl-C)")
 
 
 def cmd_fake(args: argparse.Namespace) -> int:
