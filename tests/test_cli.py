@@ -251,6 +251,8 @@ def test_login_timeout_must_be_a_finite_positive_number(cli: CLI, value: str) ->
     done = cli.run("login", "--no-browser", "--redirect-uri", cli.redirect_uri, "--timeout", value)
     assert done.returncode == 2 and "--timeout" in done.stderr
     assert "Open this URL" not in done.stdout
+    done = cli.run("fake", "--seconds", value)
+    assert done.returncode == 2 and "--seconds" in done.stderr and "Fake Kakao" not in done.stdout
 
 
 def test_login_cancelled_in_the_browser(cli: CLI) -> None:
