@@ -24,6 +24,7 @@ import html
 import http.server
 import selectors
 import socket
+import socketserver
 import threading
 import time
 from typing import Any, Optional
@@ -160,6 +161,12 @@ class _Server(http.server.ThreadingHTTPServer):
     loopback = "127.0.0.1"
     daemon_threads = True
     block_on_close = False  # an idle connection's thread must not hold up the login's end
+
+    def server_bind(self) -> None:
+        # Not HTTPServer's: its socket.getfqdn() asks DNS for the loopback address's name, and a
+        # resolver that does not answer held the login for as long as it retries.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = str(self.server_address[0]), int(self.server_address[1])
 
 
 class _Server6(_Server):

@@ -148,3 +148,18 @@ def test_a_web_apps_callback_session_checks_the_state_it_is_given(fake_kakao: Fa
     callback = KakaoSession(redirect_uri=DEFAULT_REDIRECT_URI)
     token = callback.fetch_token(authorization_response=redirected, state=state, code_verifier=verifier)
     assert token["access_token"] and fake_kakao.code_calls == 1
+
+
+def test_the_callback_server_never_asks_dns_for_its_own_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    # http.server looks up the name of the address it binds (socket.getfqdn: a DNS query for
+    # 127.0.0.1 and ::1). A resolver that does not answer would hold the login before it starts.
+    import socket
+
+    from kakao_auth.callback import CallbackServer
+    from kakao_auth.testing import free_port
+
+    asked: list[str] = []
+    monkeypatch.setattr(socket, "getfqdn", lambda name="": asked.append(name) or name)
+    with CallbackServer(f"http://localhost:{free_port()}/callback", "state"):
+        pass
+    assert asked == []
