@@ -394,21 +394,25 @@ def test_the_addresses_of_a_name_are_tried_in_turn_and_tls_checks_the_name(
     name = "kauth.kakao-auth.test"
     server = _token_server(fake_kakao, name)
     port = server.server_address[1]
-    real = socket.getaddrinfo
-
-    def two_addresses(host: object, *args: Any, **kwargs: Any) -> Any:
-        if host == name:  # 127.0.0.2 is loopback too, but nothing listens there
-            ips = ("127.0.0.2", "127.0.0.1")
-            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port)) for ip in ips]
-        return real(host, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(socket, "getaddrinfo", two_addresses)
+    _resolve(monkeypatch, name, "127.0.0.2", "127.0.0.1")  # 127.0.0.2: loopback, nothing listens
     try:
         answer = TokenEndpoint(f"https://{name}:{port}/oauth/token", timeout=5, retries=0).post({})
     finally:
         server.shutdown()
         server.server_close()
     assert answer["access_token"] == "a"
+
+
+def _resolve(monkeypatch: pytest.MonkeyPatch, name: str, *ips: str) -> None:
+    """Make ``name`` resolve to ``ips``, in that order (any port: the caller's)."""
+    real = socket.getaddrinfo
+
+    def resolver(host: object, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == name:
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port)) for ip in ips]
+        return real(host, port, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
 
 
 def _token_server(fake_kakao: FakeKakao, name: str) -> http.server.ThreadingHTTPServer:
@@ -446,15 +450,7 @@ def test_an_address_that_drops_packets_leaves_time_for_the_next(
     dropping.bind(("127.0.0.2", port))
     dropping.listen(0)
     queued = _fill_accept_queue(("127.0.0.2", port))  # a full queue: Linux drops further SYNs
-    real = socket.getaddrinfo
-
-    def two_addresses(host: object, *args: Any, **kwargs: Any) -> Any:
-        if host == name:
-            ips = ("127.0.0.2", "127.0.0.1")
-            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port)) for ip in ips]
-        return real(host, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(socket, "getaddrinfo", two_addresses)
+    _resolve(monkeypatch, name, "127.0.0.2", "127.0.0.1")
     endpoint = TokenEndpoint(f"https://{name}:{port}/oauth/token", timeout=8, retries=0)
     try:
         answer = endpoint.post({})
