@@ -32,7 +32,7 @@ from .callback import CallbackServer, is_local_redirect
 from .config import KAPI_URL, browser_environment, debug_requested, env_client_id, seconds_setting
 from .display import answer_text, escaped_output, tolerate_encodings
 from .errors import ConfigurationError, KakaoApiError, KakaoAuthError, LoginRequired, printable
-from .inputs import read_field_file, read_line, read_stdin
+from .inputs import read_field_file, read_line, read_stdin, text_argument
 from .session import KakaoSession
 from .store import FileTokenStore, TokenStore
 from .stores import open_store
@@ -153,11 +153,16 @@ def scopes(values: Sequence[str]) -> list[str]:
 
 def _login_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--client-id", help="the app's REST API key (default: $KAKAO_REST_API_KEY)")
-    p.add_argument("--client-secret", help="the app's client secret, if on (default: $KAKAO_CLIENT_SECRET)")
-    p.add_argument("--redirect-uri", default=DEFAULT_REDIRECT_URI, help=f"default {DEFAULT_REDIRECT_URI}")
+    p.add_argument(
+        "--client-secret", type=_text, help="the app's client secret, if on (default: $KAKAO_CLIENT_SECRET)"
+    )
+    p.add_argument(
+        "--redirect-uri", type=_text, default=DEFAULT_REDIRECT_URI, help=f"default {DEFAULT_REDIRECT_URI}"
+    )
     p.add_argument(
         "--scope",
         nargs="+",
+        type=_text,
         action="extend",
         default=[],
         metavar="ITEM",
@@ -171,6 +176,14 @@ def _login_arguments(p: argparse.ArgumentParser) -> None:
         help="seconds to wait for the browser's redirect or the paste (default 300)",
     )
     p.epilog = REGISTER_HINT
+
+
+def _text(value: str) -> str:
+    """An argument sent as text: decodable by the terminal's encoding."""
+    try:
+        return text_argument(value)
+    except ConfigurationError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _seconds(text: str) -> float:
@@ -413,10 +426,13 @@ def _api_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "words",
         nargs="+",
+        type=_text,
         metavar="METHOD PATH",
         help="e.g. /v2/user/me, POST /v1/user/logout, or a full https://kapi.kakao.com/... URL",
     )
-    p.add_argument("-d", "--data", action="append", default=[], metavar="KEY=VALUE", help="a form field")
+    p.add_argument(
+        "-d", "--data", action="append", type=_text, default=[], metavar="KEY=VALUE", help="a form field"
+    )
     p.add_argument(
         "-f", "--field", action="append", default=[], metavar="KEY=@FILE", help="a form field from a file"
     )
@@ -472,7 +488,7 @@ def _pair(item: str, *, from_file: bool) -> tuple[str, str]:
         return key, value
     if not value.startswith("@"):
         raise KakaoAuthError(f"-f takes KEY=@FILE, got {item!r}")
-    return key, read_field_file(value[1:])
+    return text_argument(key), read_field_file(value[1:])
 
 
 def _body(response: requests.Response) -> Any:
@@ -510,11 +526,16 @@ def cmd_logout(args: argparse.Namespace) -> int:
 
 
 def _memo_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("text", metavar="TEXT", help="at most 200 characters; - reads it from stdin")
+    p.add_argument("text", type=_text, metavar="TEXT", help="at most 200 characters; - reads it from stdin")
     p.add_argument(
-        "--link", metavar="URL", help="a web page the message opens (a domain registered for the app)"
+        "--link",
+        type=_text,
+        metavar="URL",
+        help="a web page the message opens (a domain registered for the app)",
     )
-    p.add_argument("--button", metavar="TITLE", help='the button\'s title instead of "자세히 보기"')
+    p.add_argument(
+        "--button", type=_text, metavar="TITLE", help='the button\'s title instead of "자세히 보기"'
+    )
 
 
 def cmd_memo(args: argparse.Namespace) -> int:

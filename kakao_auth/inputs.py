@@ -15,7 +15,15 @@ from collections.abc import Iterator
 
 from .errors import ConfigurationError, printable
 
-__all__ = ["MAX_FIELD_FILE", "MAX_LINE", "MAX_STDIN", "read_field_file", "read_line", "read_stdin"]
+__all__ = [
+    "MAX_FIELD_FILE",
+    "MAX_LINE",
+    "MAX_STDIN",
+    "read_field_file",
+    "read_line",
+    "read_stdin",
+    "text_argument",
+]
 
 # Kakao's templates and forms are a few KiB; a megabyte is a mistake, not a template.
 MAX_FIELD_FILE = 1024 * 1024
@@ -23,6 +31,21 @@ MAX_FIELD_FILE = 1024 * 1024
 MAX_STDIN = 64 * 1024
 # A pasted redirect URL is under 2 KiB.
 MAX_LINE = 16 * 1024
+
+
+def text_argument(value: str) -> str:
+    """``value`` (a command-line argument sent as text) if the terminal's encoding decoded it.
+
+    Bytes it could not decode (a script saved as EUC-KR, run in a UTF-8 locale) reach Python as
+    lone surrogates, which no request can carry: they are named here, not met as a crash.
+    """
+    if any("\udc80" <= c <= "\udcff" for c in value):
+        encoding = sys.getfilesystemencoding()
+        raise ConfigurationError(
+            f"{printable(value, hide_tokens=False)!r} is not {encoding} text: save the script that "
+            f"runs kakao-auth as {encoding}, or run it in a locale of its own encoding"
+        )
+    return value
 
 
 def read_field_file(path: str) -> str:

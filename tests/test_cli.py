@@ -354,6 +354,28 @@ def test_api_minus_402_names_the_missing_consent(cli: CLI) -> None:
     assert "kakao-auth login --scope talk_message" in done.stderr
 
 
+@pytest.mark.skipif(os.name == "nt", reason="Windows passes arguments as UTF-16 text, never bytes")
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [b"memo", "안녕".encode("euc-kr")],  # a script saved as EUC-KR, run in a UTF-8 locale
+        [b"memo", b"hello", b"--button", "자세히".encode("euc-kr")],
+        [b"api", b"POST", b"/v2/api/talk/memo/default/send", b"-d", b"template_object=\xff"],
+        [b"api", b"POST", b"/v2/api/talk/memo/default/send", b"-f", b"\xff=@/dev/null"],
+    ],
+    ids=["memo-text", "memo-button", "api-data", "api-field-name"],
+)
+def test_an_argument_the_locale_cannot_decode_is_named_not_a_crash(cli: CLI, argv: list[bytes]) -> None:
+    cli.fake.write_token_file(cli.path)
+    env = {**cli.env, "LC_ALL": "C.UTF-8"}
+    done = subprocess.run(
+        [sys.executable, "-m", "kakao_auth", *argv], env=env, capture_output=True, timeout=60
+    )
+    assert done.returncode in (1, 2)
+    assert b"is not utf-8 text" in done.stderr and b"bug" not in done.stderr
+    assert cli.fake.api_calls == 0
+
+
 def test_api_field_file_with_a_byte_order_mark(cli: CLI, tmp_path: Path) -> None:
     cli.fake.write_token_file(cli.path)
     template = tmp_path / "memo.json"
