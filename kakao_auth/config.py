@@ -57,7 +57,7 @@ def resolve(
     """Resolve each setting from its argument, else its environment variable, else the default."""
     return Settings(
         client_id=client_id_setting(client_id, "the client id") if client_id else env_client_id(),
-        client_secret=client_secret or (_env("KAKAO_CLIENT_SECRET") or "").strip() or None,
+        client_secret=_client_secret(client_secret),
         kauth_url=_https_base(kauth_url or _env("KAKAO_KAUTH_URL") or KAUTH_URL, "KAKAO_KAUTH_URL"),
         kapi_url=_https_base(kapi_url or _env("KAKAO_KAPI_URL") or KAPI_URL, "KAKAO_KAPI_URL"),
     )
@@ -83,6 +83,21 @@ def env_client_id() -> Optional[str]:
     value = _env("KAKAO_REST_API_KEY")
     # A secret pasted with its line's end is the key all the same.
     return client_id_setting(value.strip(), "KAKAO_REST_API_KEY") if value and value.strip() else None
+
+
+def _client_secret(given: Optional[str]) -> Optional[str]:
+    """The client secret given, else ``KAKAO_CLIENT_SECRET`` (blanks around it dropped), checked."""
+    name, value = (
+        ("the client secret", given) if given else ("KAKAO_CLIENT_SECRET", _env("KAKAO_CLIENT_SECRET"))
+    )
+    value = (value or "").strip() or None
+    # Never shown: the message names where it came from, not what it is.
+    if value is not None and not _SECRET.fullmatch(value):
+        raise ConfigurationError(
+            f"{name} is not a Kakao client secret (it has spaces or characters a secret cannot "
+            "have): copy it again from the Kakao console (Security > Client Secret)"
+        )
+    return value
 
 
 def client_id_setting(value: object, name: str) -> str:
@@ -163,6 +178,8 @@ def secret_value(name: str) -> Optional[str]:
 
 # A Bearer token's characters (RFC 6750's b64token): GitHub's of every kind are letters, digits, _.
 _GITHUB_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]{1,1024}=*")
+# Printable ASCII without spaces: what a form field carries as is (Kakao's secrets are 32 letters).
+_SECRET = re.compile(r"[\x21-\x7e]{1,512}")
 # The characters a token file's client_id may have (token.py): 1 to 128 of them.
 _CLIENT_ID = re.compile(r"[A-Za-z0-9_\-.]{1,128}")
 

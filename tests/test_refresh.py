@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 from kakao_auth import (
+    ConfigurationError,
     KakaoAuth,
     KakaoAuthError,
     KakaoOAuthError,
@@ -162,6 +163,24 @@ def test_client_secret_is_sent_when_the_app_has_one(tmp_path: Path, monkeypatch:
         fake.expire_access_tokens()
         assert requests.get(fake.kapi_url + ME, auth=KakaoAuth.from_file(path)).status_code == 200
         assert fake.refresh_calls == 2
+
+
+@pytest.mark.parametrize("secret", ["zz q9", "zz\udcffq9", "zz\nq9"])
+def test_a_client_secret_that_cannot_be_one_is_named_never_shown(
+    fake_kakao: FakeKakao, token_file: Path, monkeypatch: pytest.MonkeyPatch, secret: str
+) -> None:
+    # An undecodable byte reached the form encoder and came back as "cannot reach Kakao's token
+    # endpoint (UnicodeEncodeError); try again later", after every retry.
+    fake_kakao.write_token_file(access_ttl=0)
+    monkeypatch.setenv("KAKAO_CLIENT_SECRET", secret)
+    with pytest.raises(
+        ConfigurationError, match="KAKAO_CLIENT_SECRET is not a Kakao client secret"
+    ) as raised:
+        KakaoAuth.from_file(token_file).valid_token()
+    assert "zz" not in str(raised.value) and "q9" not in str(raised.value)
+    with pytest.raises(ConfigurationError, match="the client secret is not a Kakao client secret"):
+        KakaoAuth.from_file(token_file, client_secret=secret)
+    assert fake_kakao.token_calls == 0
 
 
 def test_prepare_request_and_send_are_covered(fake_kakao: FakeKakao, token_file: Path) -> None:
