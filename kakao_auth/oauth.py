@@ -19,6 +19,7 @@ import contextlib
 import dataclasses
 import http.client
 import logging
+import os
 import socket
 import threading
 import time
@@ -253,7 +254,7 @@ def exchange(method: str, url: str, timeout: float, **request: Any) -> _Outcome:
     if not deadline.start():
         return "no thread to bound the exchange with"  # never an exchange without a deadline
     failure: Optional[str] = None
-    refused: Optional[str] = None  # a CA bundle that is not a file
+    refused: Optional[BundleRefused] = None  # a CA bundle that is not a file
     # A new session per exchange: these calls are hours apart, a pooled connection would be dead.
     with requests.Session() as client, deadline:
         client.mount("https://", _WatchedAdapter(deadline))
@@ -267,7 +268,7 @@ def exchange(method: str, url: str, timeout: float, **request: Any) -> _Outcome:
         except _NOT_TRANSIENT as e:
             failure = f"!{type(e).__name__}"
         except BundleRefused as e:
-            refused = e.path
+            refused = e
         except _TooLarge:
             failure = f"an answer over {MAX_ANSWER // 1024} KiB"
         except _Incomplete:
@@ -282,8 +283,8 @@ def exchange(method: str, url: str, timeout: float, **request: Any) -> _Outcome:
             failure = type(e).__name__
     if refused is not None:
         raise ConfigurationError(
-            f"the CA bundle {printable(refused)} is not a regular file, so it cannot verify "
-            f"{url}: check REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE"
+            f"the CA bundle {printable(refused.path, hide_tokens=False)} {refused.problem}, so it "
+            f"cannot verify {url}: check REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE"
         ) from None
     if failure is not None and failure.startswith("!"):
         raise ConfigurationError(f"{url} cannot be requested ({failure[1:]})") from TransportFailure(
@@ -504,6 +505,13 @@ class _WatchedAdapter(HTTPAdapter):
         if isinstance(manager, urllib3.ProxyManager):  # SOCKS managers have pools of their own
             manager.pool_classes_by_scheme = _WATCHED_POOLS
         return manager
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        # A CA bundle that does not exist is a setting to fix, not a failure to retry: requests'
+        # own OSError read as "cannot reach Kakao's token endpoint; try again later".
+        if url.lower().startswith("https:") and isinstance(verify, str) and not os.path.exists(verify):
+            raise BundleRefused(verify, "does not exist")
+        super().cert_verify(conn, url, verify, cert)  # type: ignore[no-untyped-call]
 
     def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
         _exchange_deadline.current = self._deadline

@@ -34,9 +34,10 @@ _guard = threading.Lock()
 class BundleRefused(Exception):
     """The CA bundle (or folder) named for verification is not a regular file (or folder)."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, problem: str = "is not a regular file") -> None:
         super().__init__(path)
         self.path = path
+        self.problem = problem
 
 
 def verifying_context(ca_file: Optional[str], ca_dir: Optional[str]) -> Optional[ssl.SSLContext]:

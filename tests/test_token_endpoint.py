@@ -300,6 +300,18 @@ def test_a_ca_bundle_that_is_a_fifo_is_refused_not_waited_on(
     assert token_file.read_bytes() == before
 
 
+def test_a_ca_bundle_that_does_not_exist_is_a_setting_to_fix_not_a_retry(
+    fake_kakao: FakeKakao, token_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "gone.pem"))
+    fake_kakao.write_token_file(access_ttl=0)
+    before = token_file.read_bytes()
+    with pytest.raises(ConfigurationError, match="does not exist") as raised:
+        KakaoAuth.from_file(token_file, retries=2, backoff=5).valid_token()  # no retry: no 10 s wait
+    assert "REQUESTS_CA_BUNDLE" in str(raised.value) and "gone.pem" in str(raised.value)
+    assert fake_kakao.token_calls == 0 and token_file.read_bytes() == before
+
+
 def test_an_exchange_never_sends_netrc_credentials(
     recorder: Recorder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
