@@ -153,9 +153,8 @@ def scopes(values: Sequence[str]) -> list[str]:
 
 def _login_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--client-id", help="the app's REST API key (default: $KAKAO_REST_API_KEY)")
-    p.add_argument(
-        "--client-secret", type=_text, help="the app's client secret, if on (default: $KAKAO_CLIENT_SECRET)"
-    )
+    # Not type=_text, whose message shows the value: config.py checks the secret without showing it.
+    p.add_argument("--client-secret", help="the app's client secret, if on (default: $KAKAO_CLIENT_SECRET)")
     p.add_argument(
         "--redirect-uri", type=_text, default=DEFAULT_REDIRECT_URI, help=f"default {DEFAULT_REDIRECT_URI}"
     )

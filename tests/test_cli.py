@@ -362,8 +362,9 @@ def test_api_minus_402_names_the_missing_consent(cli: CLI) -> None:
         [b"memo", b"hello", b"--button", "자세히".encode("euc-kr")],
         [b"api", b"POST", b"/v2/api/talk/memo/default/send", b"-d", b"template_object=\xff"],
         [b"api", b"POST", b"/v2/api/talk/memo/default/send", b"-f", b"\xff=@/dev/null"],
+        [b"login", b"--no-browser", b"--client-secret", b"zz\xffq9"],
     ],
-    ids=["memo-text", "memo-button", "api-data", "api-field-name"],
+    ids=["memo-text", "memo-button", "api-data", "api-field-name", "client-secret"],
 )
 def test_an_argument_the_locale_cannot_decode_is_named_not_a_crash(cli: CLI, argv: list[bytes]) -> None:
     cli.fake.write_token_file(cli.path)
@@ -372,8 +373,13 @@ def test_an_argument_the_locale_cannot_decode_is_named_not_a_crash(cli: CLI, arg
         [sys.executable, "-m", "kakao_auth", *argv], env=env, capture_output=True, timeout=60
     )
     assert done.returncode in (1, 2)
-    assert b"is not utf-8 text" in done.stderr and b"bug" not in done.stderr
-    assert cli.fake.api_calls == 0
+    if b"--client-secret" in argv:  # a secret: named, never shown
+        assert b"the client secret is not a Kakao client secret" in done.stderr
+        assert b"zz" not in done.stdout + done.stderr and b"q9" not in done.stdout + done.stderr
+    else:
+        assert b"is not utf-8 text" in done.stderr
+    assert b"bug" not in done.stderr
+    assert cli.fake.api_calls == 0 and cli.fake.code_calls == 0
 
 
 def test_api_field_file_with_a_byte_order_mark(cli: CLI, tmp_path: Path) -> None:
