@@ -104,14 +104,14 @@ def _json_escaped(match: re.Match[str]) -> str:
 
 def _fits(text: str, encoding: Optional[str]) -> bool:
     try:
-        text.encode(encoding or sys.getdefaultencoding())
-    except (UnicodeEncodeError, LookupError):
+        text.encode(encoding or "utf-8")
+    except (UnicodeEncodeError, LookupError):  # LookupError: an encoding Python does not know
         return False
     return True
 
 
 def _escaped(text: str, encoding: Optional[str]) -> str:
     try:
-        return text.encode(encoding or "ascii", "backslashreplace").decode(encoding or "ascii")
+        return text.encode(encoding or "utf-8", "backslashreplace").decode(encoding or "utf-8")
     except LookupError:
         return text.encode("ascii", "backslashreplace").decode("ascii")
