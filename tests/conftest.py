@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import http.server
 import json
+import os
+import shutil
 import ssl
 import threading
 from collections.abc import Iterator
@@ -11,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
-from kakao_auth.testing import FakeKakao, workers
+from kakao_auth.testing import FakeKakao, RedisServer, workers
 
 
 class EchoServer:
@@ -61,6 +63,17 @@ def echo(fake_kakao: FakeKakao) -> Iterator[EchoServer]:
     server = EchoServer(fake_kakao)
     yield server
     server.close()
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A redis-server of this test's own (test_redis.py shares one per module instead)."""
+    if shutil.which("redis-server") is None:
+        if os.environ.get("CI") == "true":
+            raise RuntimeError("CI must run the Redis tests: .ci/run installs Debian's redis-server")
+        pytest.skip("redis-server is not installed")
+    with RedisServer() as server:
+        yield server.url
 
 
 @pytest.fixture

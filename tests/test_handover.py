@@ -6,19 +6,17 @@ for a minute after saving, and the waiters must be done while it still holds it.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from kakao_auth import FileTokenStore, KakaoAuth, RedisTokenStore, Token
 from kakao_auth.store import WAKE
 from kakao_auth.stores import open_store
-from kakao_auth.testing import FakeKakao, RedisServer
+from kakao_auth.testing import FakeKakao
 
 from tests.conftest import run_workers
 
@@ -44,16 +42,6 @@ def _hold_after_save(fake: FakeKakao, where: str) -> tuple[subprocess.Popen[str]
     )
     assert holder.stdout is not None and holder.stdout.readline().strip() == "saved"
     return holder, fresh
-
-
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    if shutil.which("redis-server") is None:
-        if os.environ.get("CI") == "true":
-            raise RuntimeError("CI must run the Redis tests: .ci/run installs Debian's redis-server")
-        pytest.skip("redis-server is not installed")
-    with RedisServer() as server:
-        yield server.url
 
 
 @pytest.mark.parametrize("backend", ["file", "redis"])
