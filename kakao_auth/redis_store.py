@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 from .config import client_id_setting, env_client_id, seconds_setting
 from .display import one_line
 from .errors import ConfigurationError, TokenStoreConflict, TokenStoreError, printable
-from .store import Adopt, TokenStore, lock_only, parse_token
+from .store import Adopt, StoreBusy, TokenStore, lock_only, parse_token
 from .token import Token
 
 if TYPE_CHECKING:
@@ -181,10 +181,16 @@ class RedisTokenStore(TokenStore):
     def lock(self) -> ContextManager[None]:
         return lock_only(self.lock_or_adopt(None))
 
+    def lock_or_adopt(self, adopt: Optional[Adopt]) -> ContextManager[Optional[Token]]:
+        return self._locked(adopt, wait=True)
+
+    def try_lock_or_adopt(self, adopt: Optional[Adopt]) -> ContextManager[Optional[Token]]:
+        return self._locked(adopt, wait=False)
+
     @contextlib.contextmanager
-    def lock_or_adopt(self, adopt: Optional[Adopt]) -> Iterator[Optional[Token]]:
+    def _locked(self, adopt: Optional[Adopt], *, wait: bool) -> Iterator[Optional[Token]]:
         owner = os.urandom(16).hex()
-        taken = self._acquire(owner, adopt)
+        taken = self._acquire(owner, adopt, wait)
         if isinstance(taken, Token):
             yield taken
             return
@@ -196,12 +202,12 @@ class RedisTokenStore(TokenStore):
             if not hold.released:
                 self._release(owner, hold.newest)
 
-    def _acquire(self, owner: str, adopt: Optional[Adopt]) -> Union[Token, tuple[str, Any]]:
+    def _acquire(self, owner: str, adopt: Optional[Adopt], wait: bool) -> Union[Token, tuple[str, Any]]:
         """Take the lock (return the stream's newest id and the stored value), or a newer token.
 
         One round trip takes the lock or reads the token; when neither helps, the waiter blocks
         on the stream until the holder saves (the entry carries the token) or lets go.
-        Bounded by ``lock_wait``.
+        Bounded by ``lock_wait``; without ``wait``, :class:`StoreBusy` instead of blocking.
         """
         deadline = time.monotonic() + self.lock_wait
         seen: list[Any] = [None]  # the stored value last considered: parsed only when it changed
@@ -217,6 +223,8 @@ class RedisTokenStore(TokenStore):
             if locked:
                 return newest, raw
             token = newer(raw)  # saved before this look: no need to wait
+            if token is None and not wait:
+                raise StoreBusy(f"the lock on {self.location} is held by another holder")
             if token is None:
                 token = newer(self._wait(newest, deadline))
             if token is not None:

@@ -9,10 +9,12 @@ path (``refresh.py``) needs three things of it, and third-party stores implement
 - ``lock()``: a context manager that excludes every other holder sharing the store, bounded in
   time, raising :class:`TokenStoreError` when the wait is exhausted.
 
-Three more have defaults a store may refine: ``lock_or_adopt()`` (watch the store while waiting,
-so waiters adopt a token saved meanwhile instead of queueing), ``check_writable()`` (called before
-Kakao is asked for a token the store must then take) and ``expect_hold()`` (how long a holder
-may keep the lock: stores whose lock has a TTL lengthen it).
+Four more have defaults a store may refine: ``lock_or_adopt()`` (watch the store while waiting,
+so waiters adopt a token saved meanwhile instead of queueing), ``try_lock_or_adopt()`` (the same
+without waiting: :class:`StoreBusy` when another holder has the lock, for a refresh ahead of
+expiry that no one needs to wait for), ``check_writable()`` (called before Kakao is asked for a
+token the store must then take) and ``expect_hold()`` (how long a holder may keep the lock:
+stores whose lock has a TTL lengthen it).
 
 :class:`FileTokenStore` keeps the token in a JSON file (``kakao_token.json``), locks a sidecar
 ``<file>.lock`` that is never deleted, and writes atomically so that a reader without the lock
@@ -41,6 +43,7 @@ from .token import Token, strict_json
 __all__ = [
     "FileTokenStore",
     "PathLike",
+    "StoreBusy",
     "TokenStore",
     "TokenStoreConflict",
     "lock_only",
@@ -59,6 +62,10 @@ class Adopt(Protocol):
 
     def consider(self, token: Token) -> Optional[Token]:
         """``token`` if it is one to adopt (a store that has just read it need not read again)."""
+
+
+class StoreBusy(TokenStoreError):
+    """Another holder has the store's lock: raised by ``try_lock_or_adopt``, which does not wait."""
 
 
 DEFAULT_LOCK_TIMEOUT = 30.0
@@ -101,15 +108,21 @@ class TokenStore(abc.ABC):
     def location(self) -> str:
         """Where the token lives, for messages: a path or a URL without credentials."""
 
-    @contextlib.contextmanager
-    def lock_or_adopt(self, adopt: Optional[Adopt]) -> Iterator[Optional[Token]]:
+    def lock_or_adopt(self, adopt: Optional[Adopt]) -> ContextManager[Optional[Token]]:
         """Hold the lock (yield None), or yield the token ``adopt`` found while waiting for it.
 
         The default takes the lock and never adopts; stores that can watch for a new token
         cheaply while they wait override it, so that waiters do not queue after a refresh.
         """
-        with self.lock():
-            yield None
+        return _never_adopting(self.lock())
+
+    def try_lock_or_adopt(self, adopt: Optional[Adopt]) -> ContextManager[Optional[Token]]:
+        """As :meth:`lock_or_adopt`, but raise :class:`StoreBusy` at once if the lock is held.
+
+        The default waits, as :meth:`lock_or_adopt` does: a store that cannot tell a held lock
+        without waiting for it only costs its caller the wait.
+        """
+        return self.lock_or_adopt(adopt)
 
     def check_writable(self) -> None:  # noqa: B027  # optional: most stores cannot tell ahead
         """Raise :class:`TokenStoreError` now if a save would certainly fail (before Kakao is asked)."""
@@ -272,8 +285,14 @@ class FileTokenStore(TokenStore):
     def lock(self) -> ContextManager[None]:
         return lock_only(self.lock_or_adopt(None))
 
+    def lock_or_adopt(self, adopt: Optional[Adopt]) -> ContextManager[Optional[Token]]:
+        return self._locked(adopt, wait=True)
+
+    def try_lock_or_adopt(self, adopt: Optional[Adopt]) -> ContextManager[Optional[Token]]:
+        return self._locked(adopt, wait=False)
+
     @contextlib.contextmanager
-    def lock_or_adopt(self, adopt: Optional[Adopt]) -> Iterator[Optional[Token]]:
+    def _locked(self, adopt: Optional[Adopt], *, wait: bool) -> Iterator[Optional[Token]]:
         real = self._target()
         if _reenter(real):  # this thread holds it already (a refresh inside a locked block)
             try:
@@ -282,12 +301,12 @@ class FileTokenStore(TokenStore):
                 _leave(real)
             return
         if fcntl is None:  # Windows
-            with _windows_lock(real, self.lock_timeout):
+            with _windows_lock(real, self.lock_timeout if wait else 0.0):
                 yield None
             return
         fd = self._open_lock(real)
         try:
-            adopted = self._acquire(fd, real, adopt)
+            adopted = self._acquire(fd, real, adopt, wait)
             if adopted is not None:
                 yield adopted
                 return
@@ -300,8 +319,11 @@ class FileTokenStore(TokenStore):
         finally:
             os.close(fd)
 
-    def _acquire(self, fd: int, real: str, adopt: Optional[Adopt]) -> Optional[Token]:
-        """Take the lock, or return a token saved meanwhile; bounded by ``lock_timeout``."""
+    def _acquire(self, fd: int, real: str, adopt: Optional[Adopt], wait: bool) -> Optional[Token]:
+        """Take the lock, or return a token saved meanwhile; bounded by ``lock_timeout``.
+
+        Without ``wait``: one try and one look, then :class:`StoreBusy`.
+        """
 
         def try_lock() -> bool:
             try:
@@ -311,6 +333,8 @@ class FileTokenStore(TokenStore):
             return True
 
         def timed_out() -> TokenStoreError:
+            if not wait:
+                return StoreBusy(f"the lock {real}.lock is held by another process")
             return TokenStoreError(
                 f"timed out after {self.lock_timeout:g}s waiting for the lock {real}.lock; "
                 "another process holds it"
@@ -322,7 +346,8 @@ class FileTokenStore(TokenStore):
             lockwatch.released(real + ".lock", lambda: self._open_lock(real)).wait(min(left, WAKE))
 
         # A stat per look: the file is read only when it was replaced since the last look.
-        return take_or_adopt(try_lock, lambda: _identity(real), adopt, self.lock_timeout, timed_out, pause)
+        seconds = self.lock_timeout if wait else 0.0
+        return take_or_adopt(try_lock, lambda: _identity(real), adopt, seconds, timed_out, pause)
 
     def _open_lock(self, real: str) -> int:
         path = real + ".lock"
@@ -489,6 +514,13 @@ def _remove_stale_temps(real: str) -> None:
 
 
 @contextlib.contextmanager
+def _never_adopting(held: ContextManager[None]) -> Iterator[Optional[Token]]:
+    """A plain ``lock()`` as ``lock_or_adopt()``: it holds the lock and adopts nothing."""
+    with held:
+        yield None
+
+
+@contextlib.contextmanager
 def lock_only(held: ContextManager[Optional[Token]]) -> Iterator[None]:
     """``lock_or_adopt(None)`` as a plain ``lock()``: it never adopts, so it yields nothing."""
     with held:
@@ -503,6 +535,8 @@ def _windows_lock(real: str, timeout: float) -> Iterator[None]:
         with filelock.FileLock(real + ".lock", timeout=timeout).acquire(poll_interval=0.01):
             yield
     except filelock.Timeout:
+        if timeout <= 0:
+            raise StoreBusy(f"the lock {real}.lock is held by another process") from None
         raise TokenStoreError(f"timed out after {timeout:g}s waiting for the lock {real}.lock") from None
 
 
