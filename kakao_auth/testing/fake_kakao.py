@@ -126,6 +126,9 @@ class FakeKakao:
         self.fault_delay = 3.0  # how long the "timeout" fault keeps the client waiting
         self.redirect_target = "http://127.0.0.1:9/steal"  # where the "redirect" fault points
         self.token_delay = 0.0  # seconds every token answer waits (a slow Kakao, a long refresh)
+        # When an Event, every token answer waits until it is set (at most a minute): a refresh
+        # held under way for as long as a test needs, without guessing at timings.
+        self.token_gate: Optional[threading.Event] = None
         self.deny_next_login = False  # the next /oauth/authorize answers error=access_denied
         self.reject_all_tokens = False  # kapi answers -401 to every access token
         self.token_calls = 0
@@ -330,6 +333,9 @@ class FakeKakao:
             return _fault_answer(fault, self.fault_delay, self.redirect_target)
         if self.token_delay:
             time.sleep(self.token_delay)
+        gate = self.token_gate
+        if gate is not None:
+            gate.wait(60)
         with self._lock:
             return _json(*self._token_answer(form, fault))
 
