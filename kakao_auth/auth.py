@@ -40,7 +40,7 @@ class KakaoAuth(TokenAuth, requests.auth.AuthBase):
 
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
         r.url = self.route.check(r.url or "")
-        r.headers["Authorization"] = self.bearer(self.core.valid_token())
+        r.headers["Authorization"] = self.bearer(self.core.request_token())
         hook = functools.partial(self._handle_401, body_pos=_body_position(r))
         r.register_hook("response", hook)  # type: ignore[no-untyped-call]
         return r

@@ -1,10 +1,13 @@
 """The token holder, free of any HTTP stack: what ``KakaoAuth`` and ``KakaoHttpxAuth`` share.
 
 It keeps the token in hand and answers one question per request, "which token do I attach?",
-from memory when the token is fresh (no file I/O, no lock). When the token is due, or the API
-host refused it, it refreshes through the one cross-process path (``refresh.py``) as one
+from memory when the token is fresh (no file I/O, no lock). When the token has expired, or the
+API host refused it, it refreshes through the one cross-process path (``refresh.py``) as one
 in-process flight: the first thread refreshes, the others of this process wait for it and wake
 together when it lands; async tasks of one event loop share one refresh without a thread each.
+A token that is due (inside the leeway) is still valid, so nobody waits for its refresh: the
+first caller free to refresh it does, the others go on with it (google-auth's stale token,
+botocore's advisory refresh).
 It is also the one write path: a login's code exchange and ``kakao-auth copy`` save through
 :meth:`TokenCore.save`, under the store's lock.
 
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import threading
+import time
 import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Optional
@@ -24,7 +28,7 @@ from .actions import mask_token
 from .errors import TokenStoreError
 from .oauth import TokenEndpoint, merge_answer
 from .refresh import Refresher
-from .token import Token
+from .token import Token, TokenState
 
 if TYPE_CHECKING:
     import anyio
@@ -33,6 +37,9 @@ __all__ = ["TokenCore"]
 
 # How much longer than a refresh's worst case a waiter waits before it gives up.
 LOCK_MARGIN = 15.0
+# After a refresh ahead of expiry found the lock held or Kakao unreachable, the next try is this
+# many seconds later at the earliest: the token is still valid, and Kakao is not to be hammered.
+AHEAD_PAUSE = 2.0
 
 
 class TokenCore:
@@ -49,6 +56,8 @@ class TokenCore:
         self.lock_wait = endpoint.worst_case + LOCK_MARGIN
         self._token: Optional[Token] = None
         self._flight: Optional[_Flight] = None  # the refresh under way in this process, if any
+        self._ahead = False  # a refresh ahead of expiry is under way in this process
+        self._ahead_after = 0.0  # time.monotonic() before which no refresh ahead is tried
         self._guard = threading.Lock()  # held for microseconds: reading and setting _flight
         self._loop_locks: weakref.WeakKeyDictionary[Any, anyio.Lock] = weakref.WeakKeyDictionary()
 
@@ -90,11 +99,45 @@ class TokenCore:
     # -- sync ----------------------------------------------------------------------------------
 
     def valid_token(self) -> Token:
-        """A token fresh enough to use now: the hot path is memory only."""
+        """A fresh token (outside the leeway), refreshing first when due: for a caller who keeps it."""
         token = self.token
         if self.is_fresh(token):
             return token
         return self.refresh(token.access_token)
+
+    def request_token(self) -> Token:
+        """The token to attach to a request sent now: the hot path is memory only.
+
+        Only an expired token makes the caller wait for a refresh; a due one is refreshed ahead
+        by the first caller free to, and the others send it meanwhile (it is still valid).
+        """
+        token = self.token
+        state = token.state(self.clock(), self.leeway)
+        if state is TokenState.FRESH:
+            return token
+        if state is TokenState.DUE:
+            return self._refresh_ahead(token) if self._claim_ahead() else token
+        return self.refresh(token.access_token)
+
+    def _claim_ahead(self) -> bool:
+        """Whether this caller is the one to refresh a due token (no refresh under way, no pause)."""
+        with self._guard:
+            if self._ahead or self._flight is not None or time.monotonic() < self._ahead_after:
+                return False
+            self._ahead = True
+            return True
+
+    def _refresh_ahead(self, due: Token) -> Token:
+        """Refresh the due token ``due`` (after :meth:`_claim_ahead`); ``due`` itself if not done."""
+        new: Optional[Token] = None
+        try:
+            new = self.refresher.refresh_ahead(due.access_token)
+        finally:
+            with self._guard:
+                self._ahead = False
+                if new is None:
+                    self._ahead_after = time.monotonic() + AHEAD_PAUSE
+        return due if new is None else self._hold(new)
 
     def refresh(self, failed: Optional[str], *, force: bool = False) -> Token:
         """A token newer than the access token ``failed``, refreshing at most once per expiry.
@@ -163,12 +206,23 @@ class TokenCore:
 
     # -- async ---------------------------------------------------------------------------------
 
-    async def avalid_token(self) -> Token:
-        """:meth:`valid_token` for async code: the store and Kakao are reached off the loop."""
+    async def arequest_token(self) -> Token:
+        """:meth:`request_token` for async code: the store and Kakao are reached off the loop."""
+        import anyio.to_thread
+
         token = self._token
-        if token is not None and self.is_fresh(token):
+        if token is None:
+            async with self._loop_lock():  # the tasks of a loop read the store once
+                token = await self._aheld()
+        state = token.state(self.clock(), self.leeway)
+        if state is TokenState.FRESH:
             return token
-        return await self.arefresh(token.access_token if token is not None else None)
+        if state is TokenState.DUE:
+            if not self._claim_ahead():
+                return token
+            due = token
+            return await anyio.to_thread.run_sync(lambda: self._refresh_ahead(due))
+        return await self.arefresh(token.access_token)
 
     async def arefresh(self, failed: Optional[str], *, force: bool = False) -> Token:
         """:meth:`refresh` for async code: the tasks of one loop share one refresh.
@@ -180,13 +234,18 @@ class TokenCore:
         import anyio.to_thread
 
         async with self._loop_lock():
-            mine = self._token
-            if mine is None:
-                mine = await anyio.to_thread.run_sync(self.reload)
+            mine = await self._aheld()
             if not force and mine.supersedes(failed, self.clock(), self.leeway):
                 return mine
             token: Token = await anyio.to_thread.run_sync(lambda: self.refresh(failed, force=force))
             return token
+
+    async def _aheld(self) -> Token:
+        """The token in hand, read from the store off the loop on first use."""
+        import anyio.to_thread
+
+        mine = self._token
+        return mine if mine is not None else await anyio.to_thread.run_sync(self.reload)
 
     def _loop_lock(self) -> anyio.Lock:
         import anyio.lowlevel

@@ -59,7 +59,7 @@ class KakaoHttpxAuth(TokenAuth, _HttpxAuth):
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         self._route(request)
-        token = self.core.valid_token()
+        token = self.core.request_token()
         request.headers["Authorization"] = self.bearer(token)
         response = yield request
         if response.status_code == 401:
@@ -70,7 +70,7 @@ class KakaoHttpxAuth(TokenAuth, _HttpxAuth):
 
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
         self._route(request)
-        token = await self.core.avalid_token()
+        token = await self.core.arequest_token()
         request.headers["Authorization"] = self.bearer(token)
         response = yield request
         if response.status_code == 401:

@@ -11,6 +11,10 @@ the lock is released, because Kakao rotates refresh tokens in their last month a
 one at once: a refresh whose answer is not saved can lose the login for good. So Kakao is never
 called unless the store can take the answer (:meth:`TokenStore.check_writable`).
 
+A token that is due but still valid (inside the leeway) is refreshed ahead by
+:meth:`Refresher.refresh_ahead`, which never waits: if another holder has the lock, or Kakao
+cannot be reached, the caller goes on with the token it has, which is still good.
+
 A refresh token Kakao refused (``invalid_grant``) is remembered: later calls fail fast instead of
 posting it again (toward KOE237), until the store holds a different one.
 """
@@ -25,12 +29,13 @@ from typing import Callable, Optional
 from .errors import (
     ConfigurationError,
     KakaoAuthError,
+    KakaoUnavailable,
     LoginRequired,
     TokenStoreConflict,
     TokenStoreError,
 )
 from .oauth import TokenEndpoint, merge_answer, refresh_form
-from .store import TokenStore
+from .store import StoreBusy, TokenStore
 from .token import DEFAULT_LEEWAY, Token
 
 __all__ = ["Refresher"]
@@ -70,14 +75,24 @@ class Refresher:
         """
         adopt = None if force else _Newer(self, failed)
         with self.store.lock_or_adopt(adopt) as adopted:
-            if adopted is not None:
-                log.info("adopted a token refreshed by another holder of %s", self.store.location)
-                return adopted
-            current = self.store.load()
-            if not force and current.supersedes(failed, self.clock(), self.leeway):
-                log.info("adopted a token refreshed by another holder of %s", self.store.location)
-                return current
-            return self._refresh_locked(current, failed)
+            return self._adopt_or_refresh(adopted, failed, force=force)
+
+    def refresh_ahead(self, due: str) -> Optional[Token]:
+        """Refresh the due (still valid) access token ``due`` if no one else is: None if not done.
+
+        The store's lock is tried, not waited for: a holder refreshing it now is as good. A token
+        saved meanwhile is adopted. Kakao unreachable is logged and answered with None: the token
+        in hand is still valid, and a later call tries again. Anything else is raised, as by
+        :meth:`refresh` (a dead login, a token issued but not saved).
+        """
+        try:
+            with self.store.try_lock_or_adopt(_Newer(self, due)) as adopted:
+                return self._adopt_or_refresh(adopted, due, force=False)
+        except StoreBusy:
+            return None
+        except KakaoUnavailable as e:
+            log.warning("could not refresh ahead of expiry, the token in hand is still valid: %s", e)
+            return None
 
     def save(self, token: Token) -> None:
         """Store a login's or a copy's ``token`` under the store's lock (the one write path)."""
@@ -85,6 +100,17 @@ class Refresher:
             self.store.check_writable()
             self._save(token, None)
         self._dead.clear()  # a new login: nothing remembered applies to it
+
+    def _adopt_or_refresh(self, adopted: Optional[Token], failed: Optional[str], *, force: bool) -> Token:
+        """Under the lock (or with a token adopted while waiting for it): adopt, or refresh once."""
+        if adopted is not None:
+            log.info("adopted a token refreshed by another holder of %s", self.store.location)
+            return adopted
+        current = self.store.load()
+        if not force and current.supersedes(failed, self.clock(), self.leeway):
+            log.info("adopted a token refreshed by another holder of %s", self.store.location)
+            return current
+        return self._refresh_locked(current, failed)
 
     def _refresh_locked(self, current: Token, failed: Optional[str], *, look_again: bool = True) -> Token:
         self._check_not_dead(current)

@@ -1,0 +1,246 @@
+"""A due token (inside the leeway, still valid) is refreshed ahead, and nobody waits for it.
+
+Only an expired token (or Kakao's -401) makes a request wait for a refresh. Inside the leeway
+the first caller free to refresh does; the other threads, and processes that find the store's
+lock held, send the token they have. Kakao unreachable then costs nothing but a warning. The
+order of events is asserted, not speed: a refresh is held under way at the fake's token gate,
+or a holder process keeps the store's lock, for as long as the test needs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Callable
+
+import pytest
+import requests
+from kakao_auth import KakaoAuth, KakaoHttpxAuth, KakaoUnavailable, RedisTokenStore, Token
+from kakao_auth.store import FileTokenStore, StoreBusy
+from kakao_auth.testing import FakeKakao
+
+ME = "/v2/user/me"
+LEFT = 30.0  # seconds of life the due token has left: inside the 60-second leeway
+
+
+class Clock:
+    """``time.time`` moved to ``left`` seconds before ``token`` expires; ``expire()`` moves past it."""
+
+    def __init__(self, token: Token, left: float = LEFT) -> None:
+        assert token.expires_at is not None
+        self.shift = token.expires_at - left - time.time()
+
+    def __call__(self) -> float:
+        return time.time() + self.shift
+
+    def expire(self) -> None:
+        self.shift += LEFT + 1
+
+
+@pytest.fixture
+def gate(fake_kakao: FakeKakao) -> Iterator[threading.Event]:
+    """Token answers wait until the test sets the gate."""
+    event = fake_kakao.token_gate = threading.Event()
+    yield event
+    event.set()
+
+
+def _sent(r: requests.Response) -> str:
+    return str(r.request.headers["Authorization"]).removeprefix("Bearer ")
+
+
+def _until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting for the refresh to reach the fake"
+        time.sleep(0.005)
+
+
+def _in_thread(call: Callable[[], requests.Response]) -> tuple[threading.Thread, list[requests.Response]]:
+    answers: list[requests.Response] = []
+    thread = threading.Thread(target=lambda: answers.append(call()))
+    thread.start()
+    return thread, answers
+
+
+def test_the_others_send_a_due_token_while_one_thread_refreshes_it(
+    fake_kakao: FakeKakao, token_file: Path, gate: threading.Event
+) -> None:
+    old = fake_kakao.write_token_file()
+    auth = KakaoAuth.from_file(token_file, clock=Clock(old))
+
+    def get() -> requests.Response:
+        return requests.get(fake_kakao.kapi_url + ME, auth=auth)
+
+    refresher, refreshed = _in_thread(get)
+    _until(lambda: fake_kakao.token_calls == 1)  # the refresh ahead is held at the gate
+    others, answers = _in_thread(lambda: [get() for _ in range(5)][-1])
+    others.join(30)
+    assert not others.is_alive(), "the other calls waited for a refresh their valid token did not need"
+    assert refresher.is_alive()  # the refresh is still under way
+    assert answers[0].status_code == 200 and _sent(answers[0]) == old.access_token
+    gate.set()
+    refresher.join(30)
+    new = FileTokenStore(token_file).load()
+    assert new.access_token != old.access_token
+    assert _sent(refreshed[0]) == new.access_token and refreshed[0].status_code == 200
+    assert _sent(get()) == new.access_token
+    assert fake_kakao.token_calls == 1
+
+
+HOLD_LOCK = """
+import sys, time
+from kakao_auth.stores import open_store
+with open_store(sys.argv[1]).lock():
+    print("held", flush=True)
+    time.sleep(60)
+"""
+
+
+@pytest.fixture
+def hold_lock(fake_kakao: FakeKakao) -> Iterator[Callable[[str], subprocess.Popen[str]]]:
+    """Another process that holds a store's lock (and refreshes nothing) until the test ends."""
+    held: list[subprocess.Popen[str]] = []
+
+    def hold(where: str) -> subprocess.Popen[str]:
+        env = {**os.environ, **fake_kakao.environ()}
+        proc = subprocess.Popen(
+            [sys.executable, "-c", HOLD_LOCK, where], env=env, stdout=subprocess.PIPE, text=True
+        )
+        held.append(proc)
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
+        return proc
+
+    yield hold
+    for proc in held:
+        proc.kill()
+        proc.wait()
+
+
+def _store(backend: str, token_file: Path, fake: FakeKakao, request: pytest.FixtureRequest) -> str:
+    if backend == "file":
+        return str(token_file)
+    url: str = request.getfixturevalue("redis_url")
+    RedisTokenStore(url, client_id=fake.client_id).save(FileTokenStore(token_file).load())
+    return url
+
+
+@pytest.mark.parametrize("backend", ["file", "redis"])
+def test_a_due_token_is_sent_while_another_process_holds_the_lock(
+    fake_kakao: FakeKakao,
+    token_file: Path,
+    backend: str,
+    request: pytest.FixtureRequest,
+    hold_lock: Callable[[str], subprocess.Popen[str]],
+) -> None:
+    old = fake_kakao.write_token_file()
+    where = _store(backend, token_file, fake_kakao, request)
+    holder = hold_lock(where)
+    from kakao_auth.stores import open_store
+
+    auth = KakaoAuth.from_store(open_store(where, client_id=fake_kakao.client_id), clock=Clock(old))
+    for _ in range(3):
+        r = requests.get(fake_kakao.kapi_url + ME, auth=auth)
+        assert r.status_code == 200 and _sent(r) == old.access_token
+    assert holder.poll() is None  # answered while the lock was held, not after
+    assert fake_kakao.token_calls == 0  # the holder is on it; nobody else asks Kakao
+
+
+def test_a_due_token_is_sent_by_httpx_tasks_while_another_process_holds_the_lock(
+    fake_kakao: FakeKakao, token_file: Path, hold_lock: Callable[[str], subprocess.Popen[str]]
+) -> None:
+    import asyncio
+
+    import httpx
+
+    old = fake_kakao.write_token_file()
+    holder = hold_lock(str(token_file))
+    auth = KakaoHttpxAuth.from_file(token_file, clock=Clock(old))
+
+    async def main() -> list[httpx.Response]:
+        async with httpx.AsyncClient(auth=auth) as client:
+            return await asyncio.gather(*(client.get(fake_kakao.kapi_url + ME) for _ in range(20)))
+
+    answers = asyncio.run(main())
+    assert {r.status_code for r in answers} == {200}
+    assert {r.request.headers["Authorization"] for r in answers} == {f"Bearer {old.access_token}"}
+    assert holder.poll() is None
+    assert fake_kakao.token_calls == 0
+
+
+def test_kakao_unreachable_ahead_of_expiry_costs_a_warning_not_the_call(
+    fake_kakao: FakeKakao, token_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    old = fake_kakao.write_token_file()
+    saved = token_file.read_bytes()
+    clock = Clock(old)
+    auth = KakaoAuth.from_file(token_file, clock=clock, retries=0)
+    fake_kakao.fail_token("500", times=10)
+    with caplog.at_level(logging.WARNING, logger="kakao_auth"):
+        for _ in range(3):  # one try; the next waits for AHEAD_PAUSE, Kakao is not hammered
+            r = requests.get(fake_kakao.kapi_url + ME, auth=auth)
+            assert r.status_code == 200 and _sent(r) == old.access_token
+    assert fake_kakao.token_calls == 1
+    assert token_file.read_bytes() == saved  # the store is as it was
+    warnings = [rec.getMessage() for rec in caplog.records if rec.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "ahead of expiry" in warnings[0]
+    assert old.access_token not in warnings[0] and old.refresh_token not in warnings[0]
+    # valid_token() promises a fresh token, so it does not settle for the due one ...
+    with pytest.raises(KakaoUnavailable):
+        auth.valid_token()
+    # ... and once the token has expired, a request waits for the refresh and fails with it.
+    clock.expire()
+    with pytest.raises(KakaoUnavailable):
+        requests.get(fake_kakao.kapi_url + ME, auth=auth)
+    assert token_file.read_bytes() == saved
+
+
+def test_a_token_that_expires_during_a_refresh_ahead_waits_for_it(
+    fake_kakao: FakeKakao, token_file: Path, gate: threading.Event
+) -> None:
+    old = fake_kakao.write_token_file()
+    clock = Clock(old)
+    auth = KakaoAuth.from_file(token_file, clock=clock)
+
+    def get() -> requests.Response:
+        return requests.get(fake_kakao.kapi_url + ME, auth=auth)
+
+    refresher, _ = _in_thread(get)
+    _until(lambda: fake_kakao.token_calls == 1)
+    clock.expire()  # now the token in hand may not be sent: this call must wait for the refresh
+    waiter, answers = _in_thread(get)
+    waiter.join(0.5)
+    assert waiter.is_alive() and not answers  # it waits (it would have answered by now otherwise)
+    gate.set()
+    for thread in (refresher, waiter):
+        thread.join(30)
+    new = FileTokenStore(token_file).load()
+    assert answers[0].status_code == 200 and _sent(answers[0]) == new.access_token != old.access_token
+    assert fake_kakao.token_calls == 1  # it adopted the refresh ahead's token
+
+
+@pytest.mark.parametrize("backend", ["file", "redis"])
+def test_try_lock_or_adopt_never_waits(
+    fake_kakao: FakeKakao,
+    token_file: Path,
+    backend: str,
+    request: pytest.FixtureRequest,
+    hold_lock: Callable[[str], subprocess.Popen[str]],
+) -> None:
+    fake_kakao.write_token_file()
+    where = _store(backend, token_file, fake_kakao, request)
+    from kakao_auth.stores import open_store
+
+    store = open_store(where, client_id=fake_kakao.client_id)
+    with store.try_lock_or_adopt(None) as adopted:  # free: taken
+        assert adopted is None
+    holder = hold_lock(where)
+    with pytest.raises(StoreBusy), store.try_lock_or_adopt(None):
+        pass
+    assert holder.poll() is None
