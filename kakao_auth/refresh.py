@@ -29,6 +29,7 @@ from typing import Callable, Optional
 from .errors import (
     ConfigurationError,
     KakaoAuthError,
+    KakaoOAuthError,
     KakaoUnavailable,
     LoginRequired,
     TokenStoreConflict,
@@ -81,16 +82,20 @@ class Refresher:
         """Refresh the due (still valid) access token ``due`` if no one else is: None if not done.
 
         The store's lock is tried, not waited for: a holder refreshing it now is as good. A token
-        saved meanwhile is adopted. Kakao unreachable is logged and answered with None: the token
-        in hand is still valid, and a later call tries again. Anything else is raised, as by
-        :meth:`refresh` (a dead login, a token issued but not saved).
+        saved meanwhile is adopted. Kakao unreachable, or refusing for any reason but a dead login
+        (KOE237, its issuance limit), is logged and answered with None: the token in hand is still
+        valid, and a later call tries again. Anything else is raised, as by :meth:`refresh` (a
+        dead login, a token issued but not saved, the store unusable).
         """
         try:
             with self.store.try_lock_or_adopt(_Newer(self, due)) as adopted:
                 return self._adopt_or_refresh(adopted, due, force=False)
         except StoreBusy:
             return None
-        except KakaoUnavailable as e:
+        except LoginRequired:
+            raise  # the login is dead: say so now, it will not come back by itself
+        except (KakaoUnavailable, KakaoOAuthError) as e:
+            # Kakao down, slow or limiting (KOE237): the token in hand is still good.
             log.warning("could not refresh ahead of expiry, the token in hand is still valid: %s", e)
             return None
 

@@ -21,7 +21,15 @@ from typing import Callable
 
 import pytest
 import requests
-from kakao_auth import KakaoAuth, KakaoHttpxAuth, KakaoUnavailable, RedisTokenStore, Token
+from kakao_auth import (
+    KakaoAuth,
+    KakaoHttpxAuth,
+    KakaoOAuthError,
+    KakaoUnavailable,
+    LoginRequired,
+    RedisTokenStore,
+    Token,
+)
 from kakao_auth.store import FileTokenStore, StoreBusy
 from kakao_auth.testing import FakeKakao
 
@@ -174,14 +182,15 @@ def test_a_due_token_is_sent_by_httpx_tasks_while_another_process_holds_the_lock
     assert fake_kakao.token_calls == 0
 
 
-def test_kakao_unreachable_ahead_of_expiry_costs_a_warning_not_the_call(
-    fake_kakao: FakeKakao, token_file: Path, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize("fault", ["500", "KOE237"])
+def test_kakao_failing_ahead_of_expiry_costs_a_warning_not_the_call(
+    fake_kakao: FakeKakao, token_file: Path, caplog: pytest.LogCaptureFixture, fault: str
 ) -> None:
     old = fake_kakao.write_token_file()
     saved = token_file.read_bytes()
     clock = Clock(old)
     auth = KakaoAuth.from_file(token_file, clock=clock, retries=0)
-    fake_kakao.fail_token("500", times=10)
+    fake_kakao.fail_token(fault, times=10)
     with caplog.at_level(logging.WARNING, logger="kakao_auth"):
         for _ in range(3):  # one try; the next waits for AHEAD_PAUSE, Kakao is not hammered
             r = requests.get(fake_kakao.kapi_url + ME, auth=auth)
@@ -192,11 +201,11 @@ def test_kakao_unreachable_ahead_of_expiry_costs_a_warning_not_the_call(
     assert len(warnings) == 1 and "ahead of expiry" in warnings[0]
     assert old.access_token not in warnings[0] and old.refresh_token not in warnings[0]
     # valid_token() promises a fresh token, so it does not settle for the due one ...
-    with pytest.raises(KakaoUnavailable):
+    with pytest.raises((KakaoUnavailable, KakaoOAuthError)):
         auth.valid_token()
     # ... and once the token has expired, a request waits for the refresh and fails with it.
     clock.expire()
-    with pytest.raises(KakaoUnavailable):
+    with pytest.raises((KakaoUnavailable, KakaoOAuthError)):
         requests.get(fake_kakao.kapi_url + ME, auth=auth)
     assert token_file.read_bytes() == saved
 
@@ -244,3 +253,11 @@ def test_try_lock_or_adopt_never_waits(
     with pytest.raises(StoreBusy), store.try_lock_or_adopt(None):
         pass
     assert holder.poll() is None
+
+
+def test_a_dead_login_is_said_at_once_even_ahead_of_expiry(fake_kakao: FakeKakao, token_file: Path) -> None:
+    old = fake_kakao.write_token_file()
+    auth = KakaoAuth.from_file(token_file, clock=Clock(old))
+    fake_kakao.revoke_all()
+    with pytest.raises(LoginRequired):
+        requests.get(fake_kakao.kapi_url + ME, auth=auth)
