@@ -5,9 +5,11 @@ from memory when the token is fresh (no file I/O, no lock). When the token has e
 API host refused it, it refreshes through the one cross-process path (``refresh.py``) as one
 in-process flight: the first thread refreshes, the others of this process wait for it and wake
 together when it lands; async tasks of one event loop share one refresh without a thread each.
-A token that is due (inside the leeway) is still valid, so nobody waits for its refresh: the
-first caller free to refresh it does, the others go on with it (google-auth's stale token,
-botocore's advisory refresh).
+A token that is due (inside the leeway) is still valid, so no request waits for its refresh:
+the first caller to find it due starts a thread that refreshes it (unless another holder of the
+store is at it), and every request goes on with it meanwhile (google-auth's non-blocking
+refresh of a stale token, botocore's advisory refresh).
+
 It is also the one write path: a login's code exchange and ``kakao-auth copy`` save through
 :meth:`TokenCore.save`, under the store's lock.
 
@@ -18,6 +20,7 @@ gives up while a legitimate refresh is still running, and never waits for ever.
 from __future__ import annotations
 
 import copy
+import logging
 import threading
 import time
 import weakref
@@ -25,7 +28,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Optional
 
 from .actions import mask_token
-from .errors import TokenStoreError
+from .errors import KakaoAuthError, TokenStoreError
 from .oauth import TokenEndpoint, merge_answer
 from .refresh import Refresher
 from .token import Token, TokenState
@@ -37,6 +40,10 @@ __all__ = ["TokenCore"]
 
 # How much longer than a refresh's worst case a waiter waits before it gives up.
 LOCK_MARGIN = 15.0
+log = logging.getLogger("kakao_auth")
+
+# The name of the thread that refreshes a due token while the requests go on with it.
+AHEAD_THREAD = "kakao_auth refresh ahead"
 # After a refresh ahead of expiry found the lock held or Kakao unreachable, the next try is this
 # many seconds later at the earliest: the token is still valid, and Kakao is not to be hammered.
 AHEAD_PAUSE = 2.0
@@ -58,6 +65,7 @@ class TokenCore:
         self._flight: Optional[_Flight] = None  # the refresh under way in this process, if any
         self._ahead = False  # a refresh ahead of expiry is under way in this process
         self._ahead_after = 0.0  # time.monotonic() before which no refresh ahead is tried
+        self._ahead_error: Optional[KakaoAuthError] = None  # a refresh ahead's failure, for the next request
         self._guard = threading.Lock()  # held for microseconds: reading and setting _flight
         self._loop_locks: weakref.WeakKeyDictionary[Any, anyio.Lock] = weakref.WeakKeyDictionary()
 
@@ -108,16 +116,35 @@ class TokenCore:
     def request_token(self) -> Token:
         """The token to attach to a request sent now: the hot path is memory only.
 
-        Only an expired token makes the caller wait for a refresh; a due one is refreshed ahead
-        by the first caller free to, and the others send it meanwhile (it is still valid).
+        Only an expired token makes the caller wait for a refresh. A due one is still valid: it
+        is sent, and refreshed meanwhile by a thread of its own (see :meth:`_ahead_in_background`).
         """
+        self._raise_ahead_error()
         token = self.token
         state = token.state(self.clock(), self.leeway)
         if state is TokenState.FRESH:
             return token
         if state is TokenState.DUE:
-            return self._refresh_ahead(token) if self._claim_ahead() else token
+            return self._start_ahead(token, here=True)
         return self.refresh(token.access_token)
+
+    def _start_ahead(self, due: Token, *, here: bool) -> Token:
+        """Start the refresh of the due token ``due`` unless one is under way; the token to send.
+
+        The thread is not a daemon: the interpreter waits for it at exit, so a refresh token
+        Kakao rotates in the answer is saved even when the caller's script ends first. Without
+        a thread to spare, the refresh is made ``here`` (a sync caller) or left to a later call.
+        """
+        if not self._claim_ahead():
+            return due
+        thread = threading.Thread(target=self._ahead_in_background, args=(due,), name=AHEAD_THREAD)
+        try:
+            thread.start()
+        except RuntimeError:  # out of threads, or the interpreter is shutting down
+            if here:
+                return self._refresh_ahead(due)
+            self._end_ahead(None)
+        return due
 
     def _claim_ahead(self) -> bool:
         """Whether this caller is the one to refresh a due token (no refresh under way, no pause)."""
@@ -127,17 +154,39 @@ class TokenCore:
             self._ahead = True
             return True
 
+    def _ahead_in_background(self, due: Token) -> None:
+        try:
+            self._refresh_ahead(due)
+        except KakaoAuthError as e:
+            # Not transient (a dead login, a token issued but not saved): logged now, and raised
+            # to this holder's next request, as the refresh would have been had it waited for it.
+            log.error("the refresh ahead of expiry failed: %s", e)
+            self._ahead_error = e
+        except Exception as e:  # a thread's exception would be printed with its locals' context
+            log.error("the refresh ahead of expiry failed (%s)", type(e).__name__)
+
     def _refresh_ahead(self, due: Token) -> Token:
         """Refresh the due token ``due`` (after :meth:`_claim_ahead`); ``due`` itself if not done."""
         new: Optional[Token] = None
         try:
             new = self.refresher.refresh_ahead(due.access_token)
         finally:
-            with self._guard:
-                self._ahead = False
-                if new is None:
-                    self._ahead_after = time.monotonic() + AHEAD_PAUSE
+            self._end_ahead(new)
         return due if new is None else self._hold(new)
+
+    def _end_ahead(self, new: Optional[Token]) -> None:
+        with self._guard:
+            self._ahead = False
+            if new is None:  # the lock was held or Kakao failed: not again for a while
+                self._ahead_after = time.monotonic() + AHEAD_PAUSE
+
+    def _raise_ahead_error(self) -> None:
+        if self._ahead_error is None:  # the hot path: one attribute read
+            return
+        with self._guard:
+            error, self._ahead_error = self._ahead_error, None
+        if error is not None:
+            raise error
 
     def refresh(self, failed: Optional[str], *, force: bool = False) -> Token:
         """A token newer than the access token ``failed``, refreshing at most once per expiry.
@@ -208,8 +257,7 @@ class TokenCore:
 
     async def arequest_token(self) -> Token:
         """:meth:`request_token` for async code: the store and Kakao are reached off the loop."""
-        import anyio.to_thread
-
+        self._raise_ahead_error()
         token = self._token
         if token is None:
             async with self._loop_lock():  # the tasks of a loop read the store once
@@ -218,10 +266,7 @@ class TokenCore:
         if state is TokenState.FRESH:
             return token
         if state is TokenState.DUE:
-            if not self._claim_ahead():
-                return token
-            due = token
-            return await anyio.to_thread.run_sync(lambda: self._refresh_ahead(due))
+            return self._start_ahead(token, here=False)  # never a refresh on the loop
         return await self.arefresh(token.access_token)
 
     async def arefresh(self, failed: Optional[str], *, force: bool = False) -> Token:

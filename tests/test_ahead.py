@@ -30,6 +30,7 @@ from kakao_auth import (
     RedisTokenStore,
     Token,
 )
+from kakao_auth.core import AHEAD_THREAD
 from kakao_auth.store import FileTokenStore, StoreBusy
 from kakao_auth.testing import FakeKakao
 
@@ -77,7 +78,15 @@ def _in_thread(call: Callable[[], requests.Response]) -> tuple[threading.Thread,
     return thread, answers
 
 
-def test_the_others_send_a_due_token_while_one_thread_refreshes_it(
+def _join_ahead() -> None:
+    """Wait for this process's refreshes ahead to end (they run in threads of their own)."""
+    for thread in threading.enumerate():
+        if thread.name == AHEAD_THREAD:
+            thread.join(30)
+            assert not thread.is_alive(), "a refresh ahead of expiry never ended"
+
+
+def test_no_request_waits_for_the_refresh_of_a_due_token(
     fake_kakao: FakeKakao, token_file: Path, gate: threading.Event
 ) -> None:
     old = fake_kakao.write_token_file()
@@ -86,19 +95,48 @@ def test_the_others_send_a_due_token_while_one_thread_refreshes_it(
     def get() -> requests.Response:
         return requests.get(fake_kakao.kapi_url + ME, auth=auth)
 
-    refresher, refreshed = _in_thread(get)
-    _until(lambda: fake_kakao.token_calls == 1)  # the refresh ahead is held at the gate
-    others, answers = _in_thread(lambda: [get() for _ in range(5)][-1])
-    others.join(30)
-    assert not others.is_alive(), "the other calls waited for a refresh their valid token did not need"
-    assert refresher.is_alive()  # the refresh is still under way
-    assert answers[0].status_code == 200 and _sent(answers[0]) == old.access_token
+    callers, answers = _in_thread(lambda: [get() for _ in range(6)])
+    callers.join(30)
+    assert not callers.is_alive(), "a request waited for a refresh its valid token did not need"
+    assert [(r.status_code, _sent(r)) for r in answers[0]] == [(200, old.access_token)] * 6
+    _until(lambda: fake_kakao.token_calls == 1)  # the one refresh, held under way at the gate
+    assert any(t.name == AHEAD_THREAD for t in threading.enumerate())
     gate.set()
-    refresher.join(30)
+    _join_ahead()
     new = FileTokenStore(token_file).load()
     assert new.access_token != old.access_token
-    assert _sent(refreshed[0]) == new.access_token and refreshed[0].status_code == 200
     assert _sent(get()) == new.access_token
+    assert fake_kakao.token_calls == 1
+
+
+DUE_SCRIPT = """
+import json, sys, time
+import requests
+from kakao_auth import KakaoAuth
+path, url = sys.argv[1:]
+with open(path) as f:
+    saved = json.load(f)
+saved["expires_at"] = time.time() + 30  # as the file is 30 s before its token expires
+with open(path, "w") as f:
+    json.dump(saved, f)
+print(requests.get(url, auth=KakaoAuth.from_file(path)).status_code, flush=True)
+"""
+
+
+def test_a_script_that_ends_during_a_refresh_ahead_still_saves_it(
+    fake_kakao: FakeKakao, token_file: Path
+) -> None:
+    # The script's request is answered at once; the interpreter then waits for the refresh
+    # thread, whose answer would carry a rotated refresh token in the last month.
+    old = fake_kakao.write_token_file(refresh_ttl=20 * 86400)
+    fake_kakao.token_delay = 0.5
+    env = {**os.environ, **fake_kakao.environ()}
+    argv = [sys.executable, "-c", DUE_SCRIPT, str(token_file), fake_kakao.kapi_url + ME]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout.strip()) == (0, "200"), done.stderr
+    new = FileTokenStore(token_file).load()
+    assert new.access_token != old.access_token and new.refresh_token != old.refresh_token
+    assert fake_kakao.refresh_token_alive(new.refresh_token)
     assert fake_kakao.token_calls == 1
 
 
@@ -156,6 +194,7 @@ def test_a_due_token_is_sent_while_another_process_holds_the_lock(
     for _ in range(3):
         r = requests.get(fake_kakao.kapi_url + ME, auth=auth)
         assert r.status_code == 200 and _sent(r) == old.access_token
+    _join_ahead()  # it found the lock held, and left the refresh to its holder
     assert holder.poll() is None  # answered while the lock was held, not after
     assert fake_kakao.token_calls == 0  # the holder is on it; nobody else asks Kakao
 
@@ -178,23 +217,32 @@ def test_a_due_token_is_sent_by_httpx_tasks_while_another_process_holds_the_lock
     answers = asyncio.run(main())
     assert {r.status_code for r in answers} == {200}
     assert {r.request.headers["Authorization"] for r in answers} == {f"Bearer {old.access_token}"}
+    _join_ahead()
     assert holder.poll() is None
     assert fake_kakao.token_calls == 0
 
 
 @pytest.mark.parametrize("fault", ["500", "KOE237"])
 def test_kakao_failing_ahead_of_expiry_costs_a_warning_not_the_call(
-    fake_kakao: FakeKakao, token_file: Path, caplog: pytest.LogCaptureFixture, fault: str
+    fake_kakao: FakeKakao,
+    token_file: Path,
+    caplog: pytest.LogCaptureFixture,
+    fault: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    from kakao_auth import core
+
+    monkeypatch.setattr(core, "AHEAD_PAUSE", 600.0)  # no second try within this test
     old = fake_kakao.write_token_file()
     saved = token_file.read_bytes()
     clock = Clock(old)
     auth = KakaoAuth.from_file(token_file, clock=clock, retries=0)
     fake_kakao.fail_token(fault, times=10)
     with caplog.at_level(logging.WARNING, logger="kakao_auth"):
-        for _ in range(3):  # one try; the next waits for AHEAD_PAUSE, Kakao is not hammered
+        for _ in range(3):  # one try, then a pause: Kakao is not hammered
             r = requests.get(fake_kakao.kapi_url + ME, auth=auth)
             assert r.status_code == 200 and _sent(r) == old.access_token
+            _join_ahead()
     assert fake_kakao.token_calls == 1
     assert token_file.read_bytes() == saved  # the store is as it was
     warnings = [rec.getMessage() for rec in caplog.records if rec.levelno == logging.WARNING]
@@ -220,15 +268,15 @@ def test_a_token_that_expires_during_a_refresh_ahead_waits_for_it(
     def get() -> requests.Response:
         return requests.get(fake_kakao.kapi_url + ME, auth=auth)
 
-    refresher, _ = _in_thread(get)
+    assert _sent(get()) == old.access_token  # due: sent, and refreshed by a thread of its own
     _until(lambda: fake_kakao.token_calls == 1)
     clock.expire()  # now the token in hand may not be sent: this call must wait for the refresh
     waiter, answers = _in_thread(get)
     waiter.join(0.5)
     assert waiter.is_alive() and not answers  # it waits (it would have answered by now otherwise)
     gate.set()
-    for thread in (refresher, waiter):
-        thread.join(30)
+    waiter.join(30)
+    _join_ahead()
     new = FileTokenStore(token_file).load()
     assert answers[0].status_code == 200 and _sent(answers[0]) == new.access_token != old.access_token
     assert fake_kakao.token_calls == 1  # it adopted the refresh ahead's token
@@ -255,9 +303,20 @@ def test_try_lock_or_adopt_never_waits(
     assert holder.poll() is None
 
 
-def test_a_dead_login_is_said_at_once_even_ahead_of_expiry(fake_kakao: FakeKakao, token_file: Path) -> None:
+def test_a_dead_login_found_ahead_of_expiry_is_said_to_the_next_request(
+    fake_kakao: FakeKakao, token_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     old = fake_kakao.write_token_file()
     auth = KakaoAuth.from_file(token_file, clock=Clock(old))
-    fake_kakao.revoke_all()
+    fake_kakao.fail_token("KOE322")  # the refresh token was revoked; the access token still works
+
+    def get() -> requests.Response:
+        return requests.get(fake_kakao.kapi_url + ME, auth=auth)
+
+    assert get().status_code == 200
+    _join_ahead()
+    assert any("failed" in rec.getMessage() and rec.levelno == logging.ERROR for rec in caplog.records)
     with pytest.raises(LoginRequired):
-        requests.get(fake_kakao.kapi_url + ME, auth=auth)
+        get()
+    assert get().status_code == 200  # said once; the token in hand is still valid meanwhile
+    assert fake_kakao.token_calls == 1
