@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import threading
 import time
 import weakref
@@ -38,9 +39,10 @@ if TYPE_CHECKING:
 
 __all__ = ["TokenCore"]
 
+log = logging.getLogger("kakao_auth")
+
 # How much longer than a refresh's worst case a waiter waits before it gives up.
 LOCK_MARGIN = 15.0
-log = logging.getLogger("kakao_auth")
 
 # The name of the thread that refreshes a due token while the requests go on with it.
 AHEAD_THREAD = "kakao_auth refresh ahead"
@@ -68,6 +70,13 @@ class TokenCore:
         self._ahead_error: Optional[KakaoAuthError] = None  # a refresh ahead's failure, for the next request
         self._guard = threading.Lock()  # held for microseconds: reading and setting _flight
         self._loop_locks: weakref.WeakKeyDictionary[Any, anyio.Lock] = weakref.WeakKeyDictionary()
+        _cores.add(self)
+
+    def _forget_threads(self) -> None:
+        """In a forked child: the refreshes under way were the parent's threads, which it has not."""
+        self._guard = threading.Lock()
+        self._flight = None
+        self._ahead = False
 
     def __repr__(self) -> str:
         return f"TokenCore({self.store!r})"
@@ -302,6 +311,21 @@ class TokenCore:
             if lock is None:
                 lock = self._loop_locks[loop] = anyio.Lock()
             return lock
+
+
+# Every core of this process, for the fork handler below.
+_cores: weakref.WeakSet[TokenCore] = weakref.WeakSet()
+
+
+def _forget_threads() -> None:
+    # A child forked while a refresh was under way would otherwise wait for it to the end of
+    # lock_wait, and never refresh ahead again: the thread that was to finish it is not here.
+    for core in list(_cores):
+        core._forget_threads()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_threads)
 
 
 class _Flight:

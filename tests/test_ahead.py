@@ -320,3 +320,37 @@ def test_a_dead_login_found_ahead_of_expiry_is_said_to_the_next_request(
         get()
     assert get().status_code == 200  # said once; the token in hand is still valid meanwhile
     assert fake_kakao.token_calls == 1
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX fork only")
+def test_a_child_forked_during_a_refresh_does_not_wait_for_the_parents_thread(
+    fake_kakao: FakeKakao, token_file: Path, gate: threading.Event
+) -> None:
+    # A server that forks workers (multiprocessing, gunicorn --preload) while a thread of it is
+    # refreshing: the child has the parent's flight in memory but not the thread to finish it.
+    fake_kakao.write_token_file(access_ttl=0)
+    auth = KakaoAuth.from_file(token_file)
+    parent, _ = _in_thread(lambda: requests.get(fake_kakao.kapi_url + ME, auth=auth))
+    _until(lambda: fake_kakao.token_calls == 1)  # the parent's refresh, held at the gate
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its own refresh path, which adopts what the parent saves
+        try:
+            os.write(write, auth.valid_token().access_token.encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    gate.set()
+    parent.join(30)
+    deadline = time.monotonic() + 20
+    done, _status = 0, 0
+    while not done and time.monotonic() < deadline:
+        done, _status = os.waitpid(pid, os.WNOHANG)
+        time.sleep(0.01)
+    if not done:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child waited for the parent's refresh, which no thread of it runs")
+    with os.fdopen(read, "rb") as pipe:
+        assert pipe.read().decode() == FileTokenStore(token_file).load().access_token
+    assert fake_kakao.token_calls == 1
