@@ -39,7 +39,7 @@ from .oauth import TokenEndpoint, merge_answer, refresh_form
 from .store import StoreBusy, TokenStore
 from .token import DEFAULT_LEEWAY, Token
 
-__all__ = ["Refresher"]
+__all__ = ["Refresher", "TokenNotSaved"]
 
 log = logging.getLogger("kakao_auth")
 
@@ -82,20 +82,22 @@ class Refresher:
         """Refresh the due (still valid) access token ``due`` if no one else is: None if not done.
 
         The store's lock is tried, not waited for: a holder refreshing it now is as good. A token
-        saved meanwhile is adopted. Kakao unreachable, or refusing for any reason but a dead login
-        (KOE237, its issuance limit), is logged and answered with None: the token in hand is still
-        valid, and a later call tries again. Anything else is raised, as by :meth:`refresh` (a
-        dead login, a token issued but not saved, the store unusable).
+        saved meanwhile is adopted. Kakao unreachable, Kakao refusing for any reason but a dead
+        login (KOE237, its issuance limit), or the store out of reach before Kakao was asked, is
+        logged and answered with None: the token in hand is still valid, the store as it was,
+        and a later call tries again. A dead login, a token issued but not saved
+        (:class:`TokenNotSaved`) and a wrong setup are raised, as by :meth:`refresh`.
         """
         try:
             with self.store.try_lock_or_adopt(_Newer(self, due)) as adopted:
                 return self._adopt_or_refresh(adopted, due, force=False)
         except StoreBusy:
             return None
-        except LoginRequired:
-            raise  # the login is dead: say so now, it will not come back by itself
-        except (KakaoUnavailable, KakaoOAuthError) as e:
-            # Kakao down, slow or limiting (KOE237): the token in hand is still good.
+        except (LoginRequired, TokenNotSaved):
+            raise  # a dead login, or one Kakao may just have rotated away: say so now
+        except (KakaoUnavailable, KakaoOAuthError, TokenStoreError) as e:
+            # Kakao down, slow or limiting (KOE237), the store out of reach: the token in hand
+            # is still good, and the store is as it was.
             log.warning("could not refresh ahead of expiry, the token in hand is still valid: %s", e)
             return None
 
@@ -187,15 +189,19 @@ class Refresher:
         except TokenStoreConflict:
             raise
         except KakaoAuthError as e:
-            raise TokenStoreError(
+            raise TokenNotSaved(
                 f"Kakao issued a new token but it could not be saved to {self.store.location} "
                 f"({e}); if Kakao rotated the refresh token, run `kakao-auth login`"
             ) from None
         except (OSError, ValueError) as e:
-            raise TokenStoreError(
+            raise TokenNotSaved(
                 f"Kakao issued a new token but it could not be saved to {self.store.location} "
                 f"({type(e).__name__}); if Kakao rotated the refresh token, run `kakao-auth login`"
             ) from None
+
+
+class TokenNotSaved(TokenStoreError):
+    """Kakao issued a token that could not be saved: if it rotated the refresh token, the login is lost."""
 
 
 class _Newer:

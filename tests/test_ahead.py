@@ -354,3 +354,41 @@ def test_a_child_forked_during_a_refresh_does_not_wait_for_the_parents_thread(
     with os.fdopen(read, "rb") as pipe:
         assert pipe.read().decode() == FileTokenStore(token_file).load().access_token
     assert fake_kakao.token_calls == 1
+
+
+def test_a_store_out_of_reach_ahead_of_expiry_costs_a_warning_not_the_call(
+    fake_kakao: FakeKakao, token_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    old = fake_kakao.write_token_file()
+    auth = KakaoAuth.from_file(token_file, clock=Clock(old))
+    lock = token_file.with_name(token_file.name + ".lock")
+    lock.mkdir()  # the lock cannot be opened: the store cannot be refreshed now
+    for _ in range(2):  # nothing is raised later either: the store is as it was
+        r = requests.get(fake_kakao.kapi_url + ME, auth=auth)
+        assert r.status_code == 200 and _sent(r) == old.access_token
+        _join_ahead()
+    assert fake_kakao.token_calls == 0
+    assert any("ahead of expiry" in rec.getMessage() for rec in caplog.records)
+
+
+def test_a_token_issued_ahead_of_expiry_but_not_saved_is_said_to_the_next_request(
+    fake_kakao: FakeKakao, token_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from kakao_auth import TokenStoreError
+    from kakao_auth import store as store_module
+
+    old = fake_kakao.write_token_file()
+    saved = token_file.read_bytes()
+    auth = KakaoAuth.from_file(token_file, clock=Clock(old))
+
+    def disk_full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(store_module, "atomic_write", disk_full)
+    assert requests.get(fake_kakao.kapi_url + ME, auth=auth).status_code == 200
+    _join_ahead()
+    with pytest.raises(TokenStoreError, match="could not be saved"):
+        requests.get(fake_kakao.kapi_url + ME, auth=auth)
+    assert fake_kakao.token_calls == 1 and token_file.read_bytes() == saved
