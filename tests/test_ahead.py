@@ -303,22 +303,40 @@ def test_try_lock_or_adopt_never_waits(
     assert holder.poll() is None
 
 
+def _getter(client: str, token_file: Path, fake: FakeKakao, clock: Clock) -> Callable[[], int]:
+    """One GET of /v2/user/me through ``client``'s auth (requests, httpx sync, httpx async)."""
+    import asyncio
+
+    import httpx
+
+    url = fake.kapi_url + ME
+    if client == "requests":
+        auth = KakaoAuth.from_file(token_file, clock=clock)
+        return lambda: requests.get(url, auth=auth).status_code
+    hauth = KakaoHttpxAuth.from_file(token_file, clock=clock)
+    if client == "httpx":
+        return lambda: httpx.get(url, auth=hauth).status_code
+
+    async def aget() -> int:
+        async with httpx.AsyncClient(auth=hauth) as http:
+            return (await http.get(url)).status_code
+
+    return lambda: asyncio.run(aget())
+
+
+@pytest.mark.parametrize("client", ["requests", "httpx", "httpx-async"])
 def test_a_dead_login_found_ahead_of_expiry_is_said_to_the_next_request(
-    fake_kakao: FakeKakao, token_file: Path, caplog: pytest.LogCaptureFixture
+    fake_kakao: FakeKakao, token_file: Path, caplog: pytest.LogCaptureFixture, client: str
 ) -> None:
     old = fake_kakao.write_token_file()
-    auth = KakaoAuth.from_file(token_file, clock=Clock(old))
+    get = _getter(client, token_file, fake_kakao, Clock(old))
     fake_kakao.fail_token("KOE322")  # the refresh token was revoked; the access token still works
-
-    def get() -> requests.Response:
-        return requests.get(fake_kakao.kapi_url + ME, auth=auth)
-
-    assert get().status_code == 200
+    assert get() == 200
     _join_ahead()
     assert any("failed" in rec.getMessage() and rec.levelno == logging.ERROR for rec in caplog.records)
     with pytest.raises(LoginRequired):
         get()
-    assert get().status_code == 200  # said once; the token in hand is still valid meanwhile
+    assert get() == 200  # said once; the token in hand is still valid meanwhile
     assert fake_kakao.token_calls == 1
 
 
