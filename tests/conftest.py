@@ -6,11 +6,13 @@ import http.server
 import json
 import os
 import shutil
+import signal
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import pytest
 from kakao_auth.testing import FakeKakao, RedisServer, workers
@@ -159,3 +161,17 @@ def exception_chain(error: BaseException) -> list[BaseException]:
         seen.append(e)
         todo += [e.__cause__, e.__context__]
     return seen
+
+
+def wait_child(pid: int, seconds: float) -> Optional[int]:
+    """The exit code of the forked child ``pid``, or None when it still ran after ``seconds`` (killed)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return None
+        time.sleep(0.01)

@@ -34,6 +34,8 @@ from kakao_auth.core import AHEAD_THREAD
 from kakao_auth.store import FileTokenStore, StoreBusy
 from kakao_auth.testing import FakeKakao
 
+from tests.conftest import wait_child
+
 ME = "/v2/user/me"
 LEFT = 30.0  # seconds of life the due token has left: inside the 60-second leeway
 
@@ -360,14 +362,7 @@ def test_a_child_forked_during_a_refresh_does_not_wait_for_the_parents_thread(
     os.close(write)
     gate.set()
     parent.join(30)
-    deadline = time.monotonic() + 20
-    done, _status = 0, 0
-    while not done and time.monotonic() < deadline:
-        done, _status = os.waitpid(pid, os.WNOHANG)
-        time.sleep(0.01)
-    if not done:
-        os.kill(pid, 9)
-        os.waitpid(pid, 0)
+    if wait_child(pid, 20) is None:
         pytest.fail("the forked child waited for the parent's refresh, which no thread of it runs")
     with os.fdopen(read, "rb") as pipe:
         assert pipe.read().decode() == FileTokenStore(token_file).load().access_token

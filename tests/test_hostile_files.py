@@ -11,7 +11,6 @@ import shutil
 import stat
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Callable
@@ -19,6 +18,8 @@ from typing import Callable
 import pytest
 from kakao_auth import FileTokenStore, KakaoAuth, KakaoSession, TokenFileError, TokenStoreError
 from kakao_auth.testing import DEFAULT_REDIRECT_URI, FakeKakao
+
+from tests.conftest import wait_child
 
 NOBODY = 65534
 as_root = pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root")
@@ -49,13 +50,8 @@ def run_as(uid: int, action: Callable[[], str], timeout: float = 60) -> str:
         os.write(write_end, message.encode()[:4000])
         os._exit(0)
     os.close(write_end)
-    deadline = time.monotonic() + timeout
-    while os.waitpid(pid, os.WNOHANG) == (0, 0):
-        if time.monotonic() > deadline:
-            os.kill(pid, 9)
-            os.waitpid(pid, 0)
-            return "timed out"
-        time.sleep(0.02)
+    if wait_child(pid, timeout) is None:
+        return "timed out"
     with os.fdopen(read_end, "rb") as f:
         return f.read().decode()
 

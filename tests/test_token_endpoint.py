@@ -7,7 +7,6 @@ import contextlib
 import http.server
 import os
 import pickle
-import signal
 import socket
 import ssl
 import threading
@@ -29,7 +28,7 @@ from kakao_auth.errors import TransportFailure
 from kakao_auth.oauth import TokenEndpoint, error_from_answer, exchange, refresh_form
 from kakao_auth.testing import DEFAULT_REDIRECT_URI, FakeKakao
 
-from tests.conftest import Recorder, exception_chain
+from tests.conftest import Recorder, exception_chain, wait_child
 
 ME = "/v2/user/me"
 SECRET = "app-secret-0123456789abcdef"
@@ -337,16 +336,10 @@ def test_a_child_forked_while_the_context_cache_is_busy_still_gets_a_context(tmp
         pid = os.fork()
         if pid == 0:  # the child: one thread, and a copy of a lock that no thread of it holds
             os._exit(0 if tls.verifying_context(str(bundle), None) is not None else 1)
-    deadline = time.monotonic() + 10
-    done, status = 0, 0
-    while not done and time.monotonic() < deadline:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        time.sleep(0.01)
-    if not done:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
+    code = wait_child(pid, 10)
+    if code is None:
         pytest.fail("the forked child waited for ever for a lock held by a thread it does not have")
-    assert os.waitstatus_to_exitcode(status) == 0
+    assert code == 0
 
 
 def test_a_name_lookup_that_hangs_is_bounded_by_the_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
