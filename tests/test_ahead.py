@@ -1,10 +1,11 @@
 """A due token (inside the leeway, still valid) is refreshed ahead, and nobody waits for it.
 
 Only an expired token (or Kakao's -401) makes a request wait for a refresh. Inside the leeway
-the first caller free to refresh does; the other threads, and processes that find the store's
-lock held, send the token they have. Kakao unreachable then costs nothing but a warning. The
-order of events is asserted, not speed: a refresh is held under way at the fake's token gate,
-or a holder process keeps the store's lock, for as long as the test needs.
+every request goes out with the token in hand while a thread of its own refreshes it (none
+where another process holds the store's lock). Kakao or the store out of reach then costs
+nothing but a warning; a dead login, or a token issued but not saved, is raised to the next
+request. The order of events is asserted, not speed: a refresh is held under way at the fake's
+token gate, or a holder process keeps the store's lock, for as long as the test needs.
 """
 
 from __future__ import annotations
