@@ -12,8 +12,9 @@ one at once: a refresh whose answer is not saved can lose the login for good. So
 called unless the store can take the answer (:meth:`TokenStore.check_writable`).
 
 A token that is due but still valid (inside the leeway) is refreshed ahead by
-:meth:`Refresher.refresh_ahead`, which never waits: if another holder has the lock, or Kakao
-cannot be reached, the caller goes on with the token it has, which is still good.
+:meth:`Refresher.refresh_ahead` (in a thread of the core's), which never waits: if another
+holder has the lock, or Kakao or the store cannot be reached, it gives up for now, and the
+requests go on with the token in hand, which is still good.
 
 A refresh token Kakao refused (``invalid_grant``) is remembered: later calls fail fast instead of
 posting it again (toward KOE237), until the store holds a different one.
