@@ -78,14 +78,19 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def show_log(on: bool) -> None:
-    """Show the ``kakao_auth`` log (retries, refreshes) on stderr, one prefixed line each."""
-    if not on:
-        return
+    """Show the ``kakao_auth`` log on stderr, one prefixed line each: errors always, all with ``-v``.
+
+    An error is what the command's own result cannot carry: a refresh ahead of expiry that
+    found the login dead while the command went on with the still-valid token.
+    """
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("kakao-auth: %(message)s"))
     logger = logging.getLogger("kakao_auth")
     logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG if debug_requested() else logging.INFO)
+    if on:
+        logger.setLevel(logging.DEBUG if debug_requested() else logging.INFO)
+    else:
+        handler.setLevel(logging.ERROR)
 
 
 def closed_pipe() -> int:

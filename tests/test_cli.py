@@ -656,6 +656,21 @@ def test_retries_are_logged_not_printed(cli: CLI) -> None:
     assert "kakao-auth: token endpoint failed (HTTP 500); retrying" in verbose.stderr
 
 
+def test_a_dead_login_found_ahead_of_expiry_is_printed_even_without_v(cli: CLI) -> None:
+    # The call goes out with the still-valid token; the refresh thread finds the login dead.
+    # The command's own result cannot say so, and the next run may be hours away.
+    cli.fake.write_token_file(cli.path)
+    saved = json.loads(cli.path.read_text())
+    saved["expires_at"] = time.time() + 30  # the file 30 s before its token expires
+    cli.path.write_text(json.dumps(saved))
+    cli.fake.fail_token("KOE322")
+    done = cli.run("api", "/v2/user/me")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["id"] == cli.fake.user_id
+    assert "refresh ahead of expiry failed" in done.stderr and "run `kakao-auth login`" in done.stderr
+    assert cli.fake.token_calls == 1
+
+
 def test_version(cli: CLI) -> None:
     from kakao_auth import __version__
 
