@@ -5,10 +5,11 @@ from memory when the token is fresh (no file I/O, no lock). When the token has e
 API host refused it, it refreshes through the one cross-process path (``refresh.py``) as one
 in-process flight: the first thread refreshes, the others of this process wait for it and wake
 together when it lands; async tasks of one event loop share one refresh without a thread each.
-A token that is due (inside the leeway) is still valid, so no request waits for its refresh:
-the first caller to find it due starts a thread that refreshes it (unless another holder of the
-store is at it), and every request goes on with it meanwhile (google-auth's non-blocking
-refresh of a stale token, botocore's advisory refresh).
+A token that is due (inside the leeway) is still valid: the first request to find it due starts
+a thread that refreshes it (unless another holder of the store is at it) and waits for it a
+little (``AHEAD_WAIT``); every other request goes on with the token meanwhile, and so does that
+one if Kakao is slow (botocore's advisory refresh, google-auth's non-blocking refresh of a stale
+token).
 
 It is also the one write path: a login's code exchange and ``kakao-auth copy`` save through
 :meth:`TokenCore.save`, under the store's lock.
@@ -44,8 +45,11 @@ log = logging.getLogger("kakao_auth")
 # How much longer than a refresh's worst case a waiter waits before it gives up.
 LOCK_MARGIN = 15.0
 
-# The name of the thread that refreshes a due token while the requests go on with it.
+# The name of the thread that refreshes a due token while the other requests go on with it.
 AHEAD_THREAD = "kakao_auth refresh ahead"
+# How long the request that finds the token due waits for its refresh before it goes out with the
+# still-valid token (the refresh goes on): Kakao answers in tens of milliseconds, when it answers.
+AHEAD_WAIT = 2.0
 # After a refresh ahead of expiry found the lock held or Kakao unreachable, the next try is this
 # many seconds later at the earliest: the token is still valid, and Kakao is not to be hammered.
 AHEAD_PAUSE = 2.0
@@ -125,8 +129,9 @@ class TokenCore:
     def request_token(self) -> Token:
         """The token to attach to a request sent now: the hot path is memory only.
 
-        Only an expired token makes the caller wait for a refresh. A due one is still valid: it
-        is sent, and refreshed meanwhile by a thread of its own (see :meth:`_ahead_in_background`).
+        Only an expired token makes the caller wait for a refresh. A due one is still valid: the
+        request that finds it due starts its refresh and waits for it up to ``AHEAD_WAIT``, then
+        goes out with the token in hand; every other request goes out with it meanwhile.
         """
         self._raise_ahead_error()
         token = self.token
@@ -134,26 +139,34 @@ class TokenCore:
         if state is TokenState.FRESH:
             return token
         if state is TokenState.DUE:
-            return self._start_ahead(token, here=True)
+            run = self._start_ahead(token, here=True)
+            if run is None:
+                return token
+            run.done.wait(AHEAD_WAIT)
+            return self._after_wait(run)
         return self.refresh(token.access_token)
 
-    def _start_ahead(self, due: Token, *, here: bool) -> Token:
-        """Start the refresh of the due token ``due`` unless one is under way; the token to send.
+    def _start_ahead(self, due: Token, *, here: bool) -> Optional[_Ahead]:
+        """Start the refresh of the due token ``due``; None when one is under way (or paused).
 
-        The thread is not a daemon: the interpreter waits for it at exit, so a refresh token
-        Kakao rotates in the answer is saved even when the caller's script ends first. Without
-        a thread to spare, the refresh is made ``here`` (a sync caller) or left to a later call.
+        It runs in a thread of its own, which is not a daemon: the interpreter waits for it at
+        exit, so a refresh token Kakao rotates in the answer is saved even when the caller gives
+        up waiting and its script ends first. Without a thread to spare, the refresh is made
+        ``here`` (a sync caller) or left to a later call.
         """
         if not self._claim_ahead():
-            return due
-        thread = threading.Thread(target=self._ahead_in_background, args=(due,), name=AHEAD_THREAD)
+            return None
+        run = _Ahead(due)
+        thread = threading.Thread(target=self._ahead_in_background, args=(run,), name=AHEAD_THREAD)
         try:
             thread.start()
         except RuntimeError:  # out of threads, or the interpreter is shutting down
-            if here:
-                return self._refresh_ahead(due)
-            self._end_ahead(None)
-        return due
+            if not here:
+                self._end_ahead(None)
+                return None
+            run.token = self._refresh_ahead(due)
+            run.done.set()
+        return run
 
     def _claim_ahead(self) -> bool:
         """Whether this caller is the one to refresh a due token (no refresh under way, no pause)."""
@@ -163,25 +176,46 @@ class TokenCore:
             self._ahead = True
             return True
 
-    def _ahead_in_background(self, due: Token) -> None:
+    def _ahead_in_background(self, run: _Ahead) -> None:
         try:
-            self._refresh_ahead(due)
+            run.token = self._refresh_ahead(run.due)
         except KakaoAuthError as e:
-            # Not transient (a dead login, a token issued but not saved): logged now, and raised
-            # to this holder's next request, as the refresh would have been had it waited for it.
-            log.error("the refresh ahead of expiry failed: %s", e)
-            self._ahead_error = e
+            self._hand_over(run, e)
         except Exception as e:  # a thread's exception would be printed with its locals' context
             log.error("the refresh ahead of expiry failed (%s)", type(e).__name__)
+        finally:
+            run.done.set()
 
-    def _refresh_ahead(self, due: Token) -> Token:
-        """Refresh the due token ``due`` (after :meth:`_claim_ahead`); ``due`` itself if not done."""
+    def _hand_over(self, run: _Ahead, error: KakaoAuthError) -> None:
+        """A refresh ahead's failure (not transient: a dead login, a token issued but not saved).
+
+        It is the waiting request's to raise; once that request went on without it, it is
+        logged now and raised to this holder's next request.
+        """
+        with self._guard:
+            if run.watched:
+                run.error = error
+                return
+            self._ahead_error = error
+        log.error("the refresh ahead of expiry failed: %s", error)
+
+    def _after_wait(self, run: _Ahead) -> Token:
+        """What the request that started ``run`` sends once it stops waiting for it."""
+        with self._guard:
+            run.watched = False
+            error, run.error = run.error, None
+        if error is not None:
+            raise error
+        return run.token if run.token is not None else run.due
+
+    def _refresh_ahead(self, due: Token) -> Optional[Token]:
+        """Refresh the due token ``due`` (after :meth:`_claim_ahead`); None if not done."""
         new: Optional[Token] = None
         try:
             new = self.refresher.refresh_ahead(due.access_token)
         finally:
             self._end_ahead(new)
-        return due if new is None else self._hold(new)
+        return None if new is None else self._hold(new)
 
     def _end_ahead(self, new: Optional[Token]) -> None:
         with self._guard:
@@ -266,6 +300,8 @@ class TokenCore:
 
     async def arequest_token(self) -> Token:
         """:meth:`request_token` for async code: the store and Kakao are reached off the loop."""
+        import anyio.to_thread
+
         self._raise_ahead_error()
         token = self._token
         if token is None:
@@ -275,7 +311,11 @@ class TokenCore:
         if state is TokenState.FRESH:
             return token
         if state is TokenState.DUE:
-            return self._start_ahead(token, here=False)  # never a refresh on the loop
+            run = self._start_ahead(token, here=False)  # never a refresh on the loop
+            if run is None:
+                return token
+            await anyio.to_thread.run_sync(run.done.wait, AHEAD_WAIT)
+            return self._after_wait(run)
         return await self.arefresh(token.access_token)
 
     async def arefresh(self, failed: Optional[str], *, force: bool = False) -> Token:
@@ -326,6 +366,17 @@ def _forget_threads() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_threads)
+
+
+class _Ahead:
+    """One refresh ahead of expiry, run in a thread; the request that started it waits a little."""
+
+    def __init__(self, due: Token) -> None:
+        self.due = due
+        self.done = threading.Event()
+        self.token: Optional[Token] = None  # the new token, once refreshed or adopted
+        self.error: Optional[KakaoAuthError] = None  # a failure for the waiting request to raise
+        self.watched = True  # the request that started it still waits for it
 
 
 class _Flight:

@@ -1,11 +1,13 @@
 """A due token (inside the leeway, still valid) is refreshed ahead, and nobody waits for it.
 
 Only an expired token (or Kakao's -401) makes a request wait for a refresh. Inside the leeway
-every request goes out with the token in hand while a thread of its own refreshes it (none
+the request that finds the token due starts its refresh in a thread of its own and waits for it
+at most AHEAD_WAIT; every other request goes out with the token in hand (and no thread starts
 where another process holds the store's lock). Kakao or the store out of reach then costs
-nothing but a warning; a dead login, or a token issued but not saved, is raised to the next
-request. The order of events is asserted, not speed: a refresh is held under way at the fake's
-token gate, or a holder process keeps the store's lock, for as long as the test needs.
+nothing but a warning; a dead login, or a token issued but not saved, is raised to the request
+that waits, or else to the next one. The order of events is asserted, not speed: a refresh is
+held under way at the fake's token gate, or a holder process keeps the store's lock, for as
+long as the test needs.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from kakao_auth import (
     LoginRequired,
     RedisTokenStore,
     Token,
+    core,
 )
 from kakao_auth.core import AHEAD_THREAD
 from kakao_auth.store import FileTokenStore, StoreBusy
@@ -89,8 +92,25 @@ def _join_ahead() -> None:
             assert not thread.is_alive(), "a refresh ahead of expiry never ended"
 
 
-def test_no_request_waits_for_the_refresh_of_a_due_token(
-    fake_kakao: FakeKakao, token_file: Path, gate: threading.Event
+@pytest.fixture
+def short_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The request that starts a refresh ahead waits 0.2 s for it, not AHEAD_WAIT's 2 s."""
+    monkeypatch.setattr(core, "AHEAD_WAIT", 0.2)
+
+
+def test_the_request_that_finds_the_token_due_sends_the_refreshed_one(
+    fake_kakao: FakeKakao, token_file: Path
+) -> None:
+    old = fake_kakao.write_token_file()
+    auth = KakaoAuth.from_file(token_file, clock=Clock(old))
+    r = requests.get(fake_kakao.kapi_url + ME, auth=auth)
+    new = FileTokenStore(token_file).load()
+    assert r.status_code == 200 and _sent(r) == new.access_token != old.access_token
+    assert fake_kakao.token_calls == 1
+
+
+def test_no_request_waits_long_for_the_refresh_of_a_due_token(
+    fake_kakao: FakeKakao, token_file: Path, gate: threading.Event, short_wait: None
 ) -> None:
     old = fake_kakao.write_token_file()
     auth = KakaoAuth.from_file(token_file, clock=Clock(old))
@@ -102,7 +122,7 @@ def test_no_request_waits_for_the_refresh_of_a_due_token(
     callers.join(30)
     assert not callers.is_alive(), "a request waited for a refresh its valid token did not need"
     assert [(r.status_code, _sent(r)) for r in answers[0]] == [(200, old.access_token)] * 6
-    _until(lambda: fake_kakao.token_calls == 1)  # the one refresh, held under way at the gate
+    assert fake_kakao.token_calls == 1  # the one refresh, still held under way at the gate
     assert any(t.name == AHEAD_THREAD for t in threading.enumerate())
     gate.set()
     _join_ahead()
@@ -115,7 +135,9 @@ def test_no_request_waits_for_the_refresh_of_a_due_token(
 DUE_SCRIPT = """
 import json, sys, time
 import requests
+import kakao_auth.core
 from kakao_auth import KakaoAuth
+kakao_auth.core.AHEAD_WAIT = 0.0  # the request goes out at once: the script ends first
 path, url = sys.argv[1:]
 with open(path) as f:
     saved = json.load(f)
@@ -233,8 +255,6 @@ def test_kakao_failing_ahead_of_expiry_costs_a_warning_not_the_call(
     fault: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from kakao_auth import core
-
     monkeypatch.setattr(core, "AHEAD_PAUSE", 600.0)  # no second try within this test
     old = fake_kakao.write_token_file()
     saved = token_file.read_bytes()
@@ -262,7 +282,7 @@ def test_kakao_failing_ahead_of_expiry_costs_a_warning_not_the_call(
 
 
 def test_a_token_that_expires_during_a_refresh_ahead_waits_for_it(
-    fake_kakao: FakeKakao, token_file: Path, gate: threading.Event
+    fake_kakao: FakeKakao, token_file: Path, gate: threading.Event, short_wait: None
 ) -> None:
     old = fake_kakao.write_token_file()
     clock = Clock(old)
@@ -271,7 +291,7 @@ def test_a_token_that_expires_during_a_refresh_ahead_waits_for_it(
     def get() -> requests.Response:
         return requests.get(fake_kakao.kapi_url + ME, auth=auth)
 
-    assert _sent(get()) == old.access_token  # due: sent, and refreshed by a thread of its own
+    assert _sent(get()) == old.access_token  # due: sent once the wait is over, the refresh goes on
     _until(lambda: fake_kakao.token_calls == 1)
     clock.expire()  # now the token in hand may not be sent: this call must wait for the refresh
     waiter, answers = _in_thread(get)
@@ -327,14 +347,31 @@ def _getter(client: str, token_file: Path, fake: FakeKakao, clock: Clock) -> Cal
     return lambda: asyncio.run(aget())
 
 
+def test_a_dead_login_found_ahead_of_expiry_is_raised_to_the_request_that_waits(
+    fake_kakao: FakeKakao, token_file: Path
+) -> None:
+    old = fake_kakao.write_token_file()
+    auth = KakaoAuth.from_file(token_file, clock=Clock(old))
+    fake_kakao.fail_token("KOE322")  # the refresh token was revoked; the access token still works
+    with pytest.raises(LoginRequired):
+        requests.get(fake_kakao.kapi_url + ME, auth=auth)
+    assert fake_kakao.token_calls == 1
+
+
 @pytest.mark.parametrize("client", ["requests", "httpx", "httpx-async"])
-def test_a_dead_login_found_ahead_of_expiry_is_said_to_the_next_request(
-    fake_kakao: FakeKakao, token_file: Path, caplog: pytest.LogCaptureFixture, client: str
+def test_a_dead_login_found_after_the_wait_is_said_to_the_next_request(
+    fake_kakao: FakeKakao,
+    token_file: Path,
+    caplog: pytest.LogCaptureFixture,
+    client: str,
+    gate: threading.Event,
+    short_wait: None,
 ) -> None:
     old = fake_kakao.write_token_file()
     get = _getter(client, token_file, fake_kakao, Clock(old))
-    fake_kakao.fail_token("KOE322")  # the refresh token was revoked; the access token still works
-    assert get() == 200
+    fake_kakao.fail_token("KOE322")
+    assert get() == 200  # the refresh is held at the gate past the wait: the request went on
+    gate.set()
     _join_ahead()
     assert any("failed" in rec.getMessage() and rec.levelno == logging.ERROR for rec in caplog.records)
     with pytest.raises(LoginRequired):
@@ -385,7 +422,7 @@ def test_a_store_out_of_reach_ahead_of_expiry_costs_a_warning_not_the_call(
     assert any("ahead of expiry" in rec.getMessage() for rec in caplog.records)
 
 
-def test_a_token_issued_ahead_of_expiry_but_not_saved_is_said_to_the_next_request(
+def test_a_token_issued_ahead_of_expiry_but_not_saved_is_raised(
     fake_kakao: FakeKakao, token_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import errno
@@ -401,8 +438,6 @@ def test_a_token_issued_ahead_of_expiry_but_not_saved_is_said_to_the_next_reques
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(store_module, "atomic_write", disk_full)
-    assert requests.get(fake_kakao.kapi_url + ME, auth=auth).status_code == 200
-    _join_ahead()
     with pytest.raises(TokenStoreError, match="could not be saved"):
         requests.get(fake_kakao.kapi_url + ME, auth=auth)
     assert fake_kakao.token_calls == 1 and token_file.read_bytes() == saved

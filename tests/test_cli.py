@@ -657,13 +657,17 @@ def test_retries_are_logged_not_printed(cli: CLI) -> None:
 
 
 def test_a_dead_login_found_ahead_of_expiry_is_printed_even_without_v(cli: CLI) -> None:
-    # The call goes out with the still-valid token; the refresh thread finds the login dead.
-    # The command's own result cannot say so, and the next run may be hours away.
+    # Kakao answers later than the call waits for it (AHEAD_WAIT): the call goes out with the
+    # still-valid token, then the refresh thread finds the login dead. The command's own
+    # result cannot say so, and the next run may be hours away.
+    from kakao_auth.core import AHEAD_WAIT
+
     cli.fake.write_token_file(cli.path)
     saved = json.loads(cli.path.read_text())
     saved["expires_at"] = time.time() + 30  # the file 30 s before its token expires
     cli.path.write_text(json.dumps(saved))
     cli.fake.fail_token("KOE322")
+    cli.fake.token_delay = AHEAD_WAIT + 0.5
     done = cli.run("api", "/v2/user/me")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["id"] == cli.fake.user_id
