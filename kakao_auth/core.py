@@ -68,6 +68,9 @@ class TokenCore:
         self.store.expect_hold(endpoint.worst_case)
         self.lock_wait = endpoint.worst_case + LOCK_MARGIN
         self._token: Optional[Token] = None
+        # Bumped by every login or token set by hand: a refresh that began before one of them
+        # ends with the old login's token, which must not replace the new one in hand.
+        self._logins = 0
         self._flight: Optional[_Flight] = None  # the refresh under way in this process, if any
         self._ahead = False  # a refresh ahead of expiry is under way in this process
         self._ahead_after = 0.0  # time.monotonic() before which no refresh ahead is tried
@@ -103,8 +106,10 @@ class TokenCore:
         return self._hold(self.store.load())
 
     def adopt(self, token: Token) -> None:
-        """Hold ``token`` (already in the store)."""
-        self._hold(token)
+        """Hold ``token`` (already in the store, or set by hand): it replaces any refresh under way."""
+        with self._guard:
+            self._logins += 1
+            self._hold(token)
 
     def _hold(self, token: Token) -> Token:
         # Not on the hot path: only when the token in hand changes.
@@ -112,6 +117,14 @@ class TokenCore:
             mask_token(token)
             self._token = token
         return token
+
+    def _hold_refreshed(self, token: Token, logins: int) -> Token:
+        """Hold what a refresh begun at login count ``logins`` ended with, unless a login came since."""
+        with self._guard:
+            held = self._token
+            if self._logins != logins and held is not None:
+                return held  # the new login's token, saved after this refresh's
+            return self._hold(token)
 
     def is_fresh(self, token: Token) -> bool:
         """Whether ``token`` can be attached now without refreshing first."""
@@ -210,12 +223,13 @@ class TokenCore:
 
     def _refresh_ahead(self, due: Token) -> Optional[Token]:
         """Refresh the due token ``due`` (after :meth:`_claim_ahead`); None if not done."""
+        logins = self._logins
         new: Optional[Token] = None
         try:
             new = self.refresher.refresh_ahead(due.access_token)
         finally:
             self._end_ahead(new)
-        return None if new is None else self._hold(new)
+        return None if new is None else self._hold_refreshed(new, logins)
 
     def _end_ahead(self, new: Optional[Token]) -> None:
         with self._guard:
@@ -241,6 +255,7 @@ class TokenCore:
         """
         me = threading.get_ident()
         with self._guard:
+            logins = self._logins
             mine = self._token
             if not force and mine is not None and mine.supersedes(failed, self.clock(), self.leeway):
                 return mine
@@ -251,7 +266,7 @@ class TokenCore:
         if ongoing is not None and ongoing.leader != me:
             return self._follow(ongoing)  # outside the guard: the leader needs it to finish
         try:
-            token = self._hold(self.refresher.refresh(failed, force=force))
+            token = self._hold_refreshed(self.refresher.refresh(failed, force=force), logins)
         except BaseException as e:
             if flight is not None:
                 flight.error = e
@@ -284,7 +299,8 @@ class TokenCore:
     def save(self, token: Token) -> Token:
         """Store ``token`` (a login's or a copy's) under the store's lock and hold it."""
         self.refresher.save(token)
-        return self._hold(token)
+        self.adopt(token)
+        return token
 
     def log_in(self, endpoint: TokenEndpoint, form: Mapping[str, str], **extra: Any) -> Token:
         """Exchange a login's authorization-code ``form`` at ``endpoint``, then save the token.

@@ -3,9 +3,10 @@ a fake clock. No HTTPS here; behaviour on the wire is tested against the fake Ka
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Mapping
-from typing import Any, Callable, Union
+from collections.abc import Iterator, Mapping
+from typing import Any, Callable, Optional, Union
 
 import pytest
 from kakao_auth import LoginRequired, Token, TokenStoreError
@@ -190,6 +191,37 @@ def test_the_in_process_wait_is_bounded() -> None:
     finally:
         release.set()
         holder.join()
+
+
+class AfterUnlock(MemoryTokenStore):
+    """Runs ``then`` in the thread that let go of the lock, right after: an interleaving made certain."""
+
+    def __init__(self, token: Token) -> None:
+        super().__init__(token)
+        self.then: Optional[Callable[[], object]] = None
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        with super().lock():
+            yield
+        then, self.then = self.then, None
+        if then is not None:
+            then()
+
+
+@pytest.mark.parametrize("expires_at", [NOW - 1, NOW + 30], ids=["expired", "due"])
+def test_a_login_saved_during_a_refresh_is_the_token_in_hand_after_it(expires_at: float) -> None:
+    # The login waits for the refresh's lock, then saves; the refresh, ending after it, must not
+    # put the old login's refreshed token back in hand (requests would go out as the old account).
+    store = AfterUnlock(token("A", expires_at=expires_at))
+    core = core_of(store, ScriptedEndpoint(fresh_answer("N")))
+    core.reload()
+    login = token("L", refresh="l" * 40)
+    store.then = lambda: core.save(login)
+    sent = core.request_token()
+    assert store.token == login and store.saves == 2  # the refresh's save, then the login's
+    assert core.held == login
+    assert sent == login
 
 
 def test_the_lock_wait_outlasts_the_slowest_refresh() -> None:
