@@ -10,12 +10,15 @@ that is replaced or edited is read again.
 
 A bundle path comes from the environment, so it is not trusted: one that is not a regular file
 (a FIFO would block the exchange in ``open`` for ever, beyond the reach of its deadline) is
-refused with :class:`BundleRefused`.
+refused with :class:`BundleRefused`. So is a CA folder holding such a thing under a name OpenSSL
+opens during the handshake (``<subject hash>.<n>``); the folder is looked over at every exchange,
+since what a link in it points to can change without the folder changing.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import ssl
 import stat
 import threading
@@ -29,6 +32,8 @@ __all__ = ["BundleRefused", "verifying_context"]
 _KEEP = 8
 _contexts: dict[tuple[object, ...], ssl.SSLContext] = {}
 _guard = threading.Lock()
+# The names OpenSSL opens in a CA folder: the subject hash, then .<n> (certificates) or .r<n> (CRLs).
+_HASHED = re.compile(r"[0-9a-f]{8}\.r?[0-9]+")
 
 
 class BundleRefused(Exception):
@@ -49,6 +54,8 @@ def verifying_context(ca_file: Optional[str], ca_dir: Optional[str]) -> Optional
     if not ca_file and not ca_dir:
         return None
     key = (ca_file, ca_dir, _identity(ca_file, stat.S_ISREG), _identity(ca_dir, stat.S_ISDIR))
+    if ca_dir:
+        _check_folder(ca_dir)
     with _guard:
         context = _contexts.get(key)
     if context is not None:
@@ -75,6 +82,23 @@ def _identity(path: Optional[str], expected: Callable[[int], bool]) -> Optional[
     if not expected(info.st_mode):
         raise BundleRefused(path)
     return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
+
+
+def _check_folder(ca_dir: str) -> None:
+    """Refuse a CA folder where the handshake could open something that is not a regular file."""
+    try:
+        names = os.listdir(ca_dir)
+    except OSError:
+        return  # loading it fails, and says so
+    for name in names:
+        if not _HASHED.fullmatch(name):
+            continue  # never opened by OpenSSL
+        try:
+            info = os.stat(os.path.join(ca_dir, name))  # through a link: what would be opened
+        except OSError:
+            continue  # a dangling or looping link: OpenSSL cannot open it either
+        if not stat.S_ISREG(info.st_mode):
+            raise BundleRefused(ca_dir, f"holds {name}, which is not a regular file")
 
 
 def _forget_guard() -> None:

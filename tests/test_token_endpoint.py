@@ -7,8 +7,10 @@ import contextlib
 import http.server
 import os
 import pickle
+import shutil
 import socket
 import ssl
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -269,13 +271,29 @@ def test_a_replaced_ca_bundle_is_read_again(fake_kakao: FakeKakao, token_file: P
     assert token_file.read_bytes() == before
 
 
+def _subject_hash(pem: str) -> str:
+    """OpenSSL's hash of a certificate's subject: its name in a CA folder (``c_rehash``)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:  # the refusal is still shown; only the wait it spares is not
+        return "00000000"
+    argv = [openssl, "x509", "-subject_hash", "-noout", "-in", pem]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=30, check=True).stdout.strip()
+
+
+@pytest.mark.parametrize("where", ["bundle", "folder"])
 def test_a_ca_bundle_that_is_a_fifo_is_refused_not_waited_on(
-    fake_kakao: FakeKakao, token_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fake_kakao: FakeKakao, token_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
 ) -> None:
-    # Opening a FIFO to read it blocks until a writer comes: no deadline reaches that wait.
-    fifo = tmp_path / "bundle.pem"
+    # Opening a FIFO to read it blocks until a writer comes: no deadline reaches that wait. In a
+    # CA folder, OpenSSL opens <the issuer's subject hash>.0 in the middle of the handshake.
+    if where == "bundle":
+        fifo = bundle = tmp_path / "bundle.pem"
+    else:
+        bundle = tmp_path / "certs"
+        bundle.mkdir()
+        fifo = bundle / f"{_subject_hash(fake_kakao.ca_bundle)}.0"
     os.mkfifo(fifo)
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(fifo))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
     fake_kakao.write_token_file(access_ttl=0)
     before = token_file.read_bytes()
     errors: list[BaseException] = []
@@ -295,6 +313,7 @@ def test_a_ca_bundle_that_is_a_fifo_is_refused_not_waited_on(
     assert not worker.is_alive(), "the exchange waited on the FIFO"
     assert len(errors) == 1 and isinstance(errors[0], ConfigurationError)
     assert "is not a regular file" in str(errors[0]) and "REQUESTS_CA_BUNDLE" in str(errors[0])
+    assert str(bundle) in str(errors[0])
     assert fake_kakao.token_calls == 0
     assert token_file.read_bytes() == before
 
