@@ -17,14 +17,15 @@ from __future__ import annotations
 import _thread
 import contextlib
 import dataclasses
+import functools
 import http.client
 import logging
 import os
 import socket
 import threading
 import time
-from collections.abc import Mapping
-from typing import Any, Callable, Optional, Union
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 import requests
 import urllib3
@@ -42,6 +43,9 @@ from .errors import (
 from .resolve import LookupTooSlow, addresses
 from .tls import BundleRefused, verifying_context
 from .token import Token, strict_json
+
+if TYPE_CHECKING:
+    import socks  # PySocks: only when a SOCKS proxy is named
 
 __all__ = [
     "TokenEndpoint",
@@ -429,22 +433,11 @@ class _Watched(urllib3.connection.HTTPConnection):
         # turn, as urllib3 would, none after the deadline. The host name itself stays for TLS:
         # only the address to connect to is swapped in, for the connect only.
         name = self._dns_host
-        try:
-            found = addresses(name, self.port, deadline.left())
-        except LookupTooSlow:
-            deadline.expire()
-            raise
+        found = _look_up(deadline, name, self.port)
         failure: Optional[Exception] = None
         timeout = self.timeout
         try:
-            for index, address in enumerate(found):
-                left = deadline.left()
-                if left <= 0:
-                    deadline.expire()
-                    raise LookupTooSlow(f"no connection to {name} before the deadline")
-                # What is left is shared among the addresses still to try: an address that drops
-                # packets (a broken IPv6 route, listed first) must leave time for the next one.
-                connect_timeout = _share(timeout, left / (len(found) - index))
+            for address, connect_timeout in _in_turn(deadline, found, timeout, name):
                 self._dns_host, self.timeout = address, connect_timeout
                 try:
                     sock: socket.socket = super()._new_conn()
@@ -459,12 +452,35 @@ class _Watched(urllib3.connection.HTTPConnection):
         raise failure or OSError(f"no address for {name}")
 
 
+def _look_up(deadline: _Deadline, name: str, port: int) -> list[str]:
+    """The addresses of ``name`` within what is left of ``deadline``."""
+    try:
+        return addresses(name, port, deadline.left())
+    except LookupTooSlow:
+        deadline.expire()
+        raise
+
+
+def _in_turn(deadline: _Deadline, found: list[str], timeout: Any, name: str) -> Iterator[tuple[str, Any]]:
+    """Each address in ``found`` with its connect timeout; none after the deadline.
+
+    What is left is shared among the addresses still to try: an address that drops packets (a
+    broken IPv6 route, listed first) must leave time for the next one.
+    """
+    for index, address in enumerate(found):
+        left = deadline.left()
+        if left <= 0:
+            deadline.expire()
+            raise LookupTooSlow(f"no connection to {name} before the deadline")
+        yield address, _share(timeout, left / (len(found) - index))
+
+
 def _share(timeout: Any, share: float) -> Any:
     """A connect's timeout: ``share`` when that is sooner than the connection's own."""
     return share if isinstance(timeout, (int, float)) and share < timeout else timeout
 
 
-class _WatchedHTTPSConnection(_Watched, urllib3.connection.HTTPSConnection):
+class _CachedContext(urllib3.connection.HTTPSConnection):
     def connect(self) -> None:
         # A CA bundle given by path is parsed once per process, not once per exchange (tls.py).
         if self.ssl_context is None and not getattr(self, "ca_cert_data", None):
@@ -472,6 +488,10 @@ class _WatchedHTTPSConnection(_Watched, urllib3.connection.HTTPSConnection):
             if context is not None:
                 self.ssl_context, self.ca_certs, self.ca_cert_dir = context, None, None
         super().connect()
+
+
+class _WatchedHTTPSConnection(_Watched, _CachedContext):
+    pass
 
 
 class _WatchedHTTPConnection(_Watched):
@@ -502,8 +522,10 @@ class _WatchedAdapter(HTTPAdapter):
 
     def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
         manager = super().proxy_manager_for(proxy, **kwargs)
-        if isinstance(manager, urllib3.ProxyManager):  # SOCKS managers have pools of their own
+        if isinstance(manager, urllib3.ProxyManager):
             manager.pool_classes_by_scheme = _WATCHED_POOLS
+        elif proxy.lower().startswith("socks"):  # its manager exists: so does PySocks
+            manager.pool_classes_by_scheme = _socks_pools()
         return manager
 
     def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
@@ -519,3 +541,69 @@ class _WatchedAdapter(HTTPAdapter):
             return super().send(request, *args, **kwargs)
         finally:
             _exchange_deadline.current = None
+
+
+@functools.cache
+def _socks_pools() -> dict[str, type]:
+    """A SOCKS proxy's pools, whose connections the exchange's deadline watches from the start.
+
+    urllib3 connects through ``socks.create_connection``, which hands the socket over only once
+    the proxy has answered, and resolves names with no bound: a proxy that drips its answer, or
+    the token endpoint's through it, would hold the exchange (and the store's lock) for ever.
+    Built when a SOCKS proxy is first named, since urllib3's SOCKS support needs PySocks.
+    """
+    from urllib3.contrib import socks as urllib3_socks
+
+    class WatchedSOCKS(urllib3_socks.SOCKSConnection):
+        def _new_conn(self) -> socks.socksocket:
+            deadline: Optional[_Deadline] = getattr(_exchange_deadline, "current", None)
+            if deadline is None:
+                return super()._new_conn()
+            return _through_socks(self, deadline)
+
+    class WatchedSOCKSHTTPS(WatchedSOCKS, _CachedContext, urllib3_socks.SOCKSHTTPSConnection):
+        pass
+
+    class WatchedSOCKSPool(urllib3_socks.SOCKSHTTPConnectionPool):
+        ConnectionCls = WatchedSOCKS
+
+    class WatchedSOCKSHTTPSPool(urllib3_socks.SOCKSHTTPSConnectionPool):
+        ConnectionCls = WatchedSOCKSHTTPS
+
+    return {"http": WatchedSOCKSPool, "https": WatchedSOCKSHTTPSPool}
+
+
+def _through_socks(conn: Any, deadline: _Deadline) -> socks.socksocket:
+    """What ``socks.create_connection`` does for urllib3, each socket watched from its creation."""
+    import socks
+
+    options = conn._socks_options
+    proxy, port = str(options["proxy_host"]).strip("[]"), int(options["proxy_port"])
+    found = _look_up(deadline, proxy, port)
+    target = conn.host.strip("[]")
+    if not options["rdns"]:  # socks5://, socks4://: the client resolves the name, not the proxy
+        target = _look_up(deadline, target, conn.port)[0]
+    failure: Optional[OSError] = None
+    for address, connect_timeout in _in_turn(deadline, found, conn.timeout, proxy):
+        sock = socks.socksocket(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_STREAM)
+        deadline.watch(sock)
+        try:
+            for option in conn.socket_options or ():
+                sock.setsockopt(*option)
+            if isinstance(connect_timeout, (int, float)):
+                sock.settimeout(connect_timeout)
+            rdns, user, password = options["rdns"], options["username"], options["password"]
+            sock.set_proxy(options["socks_version"], address, port, rdns, user, password)
+            if conn.source_address:
+                sock.bind(conn.source_address)
+            sock.connect((target, conn.port))  # through the proxy: its handshake is watched too
+        except OSError as e:  # socks.ProxyError is one
+            sock.close()
+            failure = e
+            continue
+        if isinstance(conn.timeout, (int, float)):
+            sock.settimeout(conn.timeout)  # the handshake and the reads keep the exchange's own
+        return sock
+    raise urllib3.exceptions.NewConnectionError(
+        conn, f"no connection through the SOCKS proxy ({type(failure).__name__})"
+    )

@@ -13,8 +13,9 @@ import ssl
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Callable
 
 import pytest
 import requests
@@ -502,10 +503,13 @@ def _fill_accept_queue(address: tuple[str, int]) -> list[socket.socket]:
     pytest.skip("this system does not drop connections to a full accept queue")
 
 
-def test_a_refresh_goes_through_an_https_proxy_from_the_environment(
-    fake_kakao: FakeKakao, token_file: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # A company network: HTTPS_PROXY names a proxy that tunnels (CONNECT) to the token endpoint.
+@contextlib.contextmanager
+def _proxy(handshake: Callable[[socket.socket, BinaryIO], str]) -> Iterator[tuple[str, list[str]]]:
+    """A proxy on 127.0.0.1, while in use: its address and the targets it tunnelled to.
+
+    ``handshake(client, reader)`` answers the client's request and returns the target
+    (``host:port``); then bytes are relayed both ways.
+    """
     tunnels: list[str] = []
     listener = socket.create_server(("127.0.0.1", 0))
 
@@ -517,15 +521,11 @@ def test_a_refresh_goes_through_an_https_proxy_from_the_environment(
             sink.shutdown(socket.SHUT_WR)
 
     def tunnel(client: socket.socket) -> None:
-        with client:
-            head = b""
-            while b"\r\n\r\n" not in head:
-                head += client.recv(4096)
-            target = head.split()[1].decode()
+        with client, client.makefile("rb", buffering=0) as reader:
+            target = handshake(client, reader)
             tunnels.append(target)
             host, port = target.rsplit(":", 1)
             with socket.create_connection((host, int(port))) as upstream:
-                client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
                 back = threading.Thread(target=relay, args=(upstream, client), daemon=True)
                 back.start()
                 relay(client, upstream)
@@ -537,16 +537,75 @@ def test_a_refresh_goes_through_an_https_proxy_from_the_environment(
                 threading.Thread(target=tunnel, args=(listener.accept()[0],), daemon=True).start()
 
     threading.Thread(target=serve, daemon=True).start()
-    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{listener.getsockname()[1]}")
-    monkeypatch.delenv("NO_PROXY", raising=False)
-    monkeypatch.delenv("no_proxy", raising=False)
-    fake_kakao.write_token_file(access_ttl=0)
-    try:
+    with listener:
+        yield f"127.0.0.1:{listener.getsockname()[1]}", tunnels
+
+
+def _connect_handshake(client: socket.socket, reader: BinaryIO) -> str:
+    """An HTTP proxy's CONNECT."""
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += reader.read(1)
+    client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+    return head.split()[1].decode()
+
+
+def _socks5_handshake(client: socket.socket, reader: BinaryIO) -> str:
+    """A SOCKS5 proxy's greeting and CONNECT (RFC 1928), without authentication."""
+    reader.read(reader.read(2)[1])  # the version, then the methods offered
+    client.sendall(b"\x05\x00")
+    kind = reader.read(4)[3]  # version, command, reserved, address type
+    if kind == 1:
+        host = socket.inet_ntop(socket.AF_INET, reader.read(4))
+    elif kind == 4:
+        host = socket.inet_ntop(socket.AF_INET6, reader.read(16))
+    else:
+        host = reader.read(reader.read(1)[0]).decode()
+    port = int.from_bytes(reader.read(2), "big")
+    client.sendall(b"\x05\x00\x00\x01" + bytes(6))
+    return f"{host}:{port}"
+
+
+PROXIES = {"http": _connect_handshake, "socks5": _socks5_handshake, "socks5h": _socks5_handshake}
+
+
+@pytest.mark.parametrize("scheme", PROXIES)
+def test_a_refresh_goes_through_a_proxy_from_the_environment(
+    fake_kakao: FakeKakao, token_file: Path, monkeypatch: pytest.MonkeyPatch, scheme: str
+) -> None:
+    # A company network: HTTPS_PROXY names a proxy that tunnels (CONNECT) to the token endpoint,
+    # or a SOCKS proxy (requests[socks]).
+    with _proxy(PROXIES[scheme]) as (address, tunnels):
+        _use_proxy(monkeypatch, f"{scheme}://{address}")
+        fake_kakao.write_token_file(access_ttl=0)
         KakaoAuth.from_file(token_file, retries=0).valid_token()
-    finally:
-        listener.close()
     assert fake_kakao.token_calls == 1
     assert tunnels == [fake_kakao.kauth_url.removeprefix("https://")]
+
+
+@pytest.mark.parametrize("scheme", PROXIES)
+def test_a_dripping_answer_through_a_proxy_is_bounded_by_the_timeout(
+    fake_kakao: FakeKakao, token_file: Path, monkeypatch: pytest.MonkeyPatch, scheme: str
+) -> None:
+    # Through a SOCKS proxy, urllib3 gets the socket only from PySocks: the deadline must watch
+    # it all the same, or the store's lock is held as long as the answer drips (35 s here).
+    fake_kakao.write_token_file(access_ttl=0)
+    before = token_file.read_bytes()
+    fake_kakao.fault_delay = 5.0  # 0.5 s a byte: the ~70-byte answer would take 35 s
+    fake_kakao.fail_token("drip")
+    started = time.monotonic()
+    with _proxy(PROXIES[scheme]) as (address, tunnels):
+        _use_proxy(monkeypatch, f"{scheme}://{address}")
+        with pytest.raises(KakaoUnavailable, match="no answer within 1s"):
+            KakaoAuth.from_file(token_file, timeout=1, retries=0).valid_token()
+    assert time.monotonic() - started < 15  # 35 s unbounded against a 1 s deadline
+    assert len(tunnels) == 1 and token_file.read_bytes() == before
+
+
+def _use_proxy(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", url)
+    for name in ("NO_PROXY", "no_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
 
 
 def test_no_thread_for_the_name_lookup_is_a_failed_exchange_not_a_timeout(
