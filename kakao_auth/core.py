@@ -27,7 +27,7 @@ import threading
 import time
 import weakref
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Callable, Optional, TypeVar
 
 from .actions import mask_token
 from .errors import KakaoAuthError, TokenStoreError
@@ -35,8 +35,7 @@ from .oauth import TokenEndpoint, merge_answer
 from .refresh import Refresher
 from .token import Token, TokenState
 
-if TYPE_CHECKING:
-    import anyio
+_T = TypeVar("_T")
 
 __all__ = ["TokenCore"]
 
@@ -53,6 +52,9 @@ AHEAD_WAIT = 2.0
 # After a refresh ahead of expiry found the lock held or Kakao unreachable, the next try is this
 # many seconds later at the earliest: the token is still valid, and Kakao is not to be hammered.
 AHEAD_PAUSE = 2.0
+# Worker threads an event loop's tasks use at once for a core: the one refresh (or first read of
+# the store) under the loop's lock, and the wait for a refresh ahead of expiry.
+LOOP_THREADS = 2
 
 
 class TokenCore:
@@ -76,7 +78,7 @@ class TokenCore:
         self._ahead_after = 0.0  # time.monotonic() before which no refresh ahead is tried
         self._ahead_error: Optional[KakaoAuthError] = None  # a refresh ahead's failure, for the next request
         self._guard = threading.Lock()  # held for microseconds: reading and setting _flight
-        self._loop_locks: weakref.WeakKeyDictionary[Any, anyio.Lock] = weakref.WeakKeyDictionary()
+        self._loops: weakref.WeakKeyDictionary[Any, _Loop] = weakref.WeakKeyDictionary()
         _cores.add(self)
 
     def _forget_threads(self) -> None:
@@ -316,12 +318,10 @@ class TokenCore:
 
     async def arequest_token(self) -> Token:
         """:meth:`request_token` for async code: the store and Kakao are reached off the loop."""
-        import anyio.to_thread
-
         self._raise_ahead_error()
         token = self._token
         if token is None:
-            async with self._loop_lock():  # the tasks of a loop read the store once
+            async with self._loop().lock:  # the tasks of a loop read the store once
                 token = await self._aheld()
         state = token.state(self.clock(), self.leeway)
         if state is TokenState.FRESH:
@@ -330,7 +330,7 @@ class TokenCore:
             run = self._start_ahead(token, here=False)  # never a refresh on the loop
             if run is None:
                 return token
-            await anyio.to_thread.run_sync(run.done.wait, AHEAD_WAIT)
+            await self._offload(lambda: run.done.wait(AHEAD_WAIT))
             return self._after_wait(run)
         return await self.arefresh(token.access_token)
 
@@ -341,32 +341,39 @@ class TokenCore:
         worker thread, so the file lock, the file I/O and the token POST never block the loop.
         A task cancelled meanwhile leaves the refresh to finish and save.
         """
-        import anyio.to_thread
-
-        async with self._loop_lock():
+        async with self._loop().lock:
             mine = await self._aheld()
             if not force and mine.supersedes(failed, self.clock(), self.leeway):
                 return mine
-            token: Token = await anyio.to_thread.run_sync(lambda: self.refresh(failed, force=force))
-            return token
+            return await self._offload(lambda: self.refresh(failed, force=force))
 
     async def _aheld(self) -> Token:
         """The token in hand, read from the store off the loop on first use."""
+        mine = self._token
+        return mine if mine is not None else await self._offload(self.reload)
+
+    async def _offload(self, work: Callable[[], _T]) -> _T:
+        """Run ``work`` in a worker thread, from the running loop's own few (``LOOP_THREADS``).
+
+        anyio's default threads are the application's too (FastAPI runs its sync endpoints and
+        dependencies on them): all taken, a refresh would wait for one without a bound, and for
+        ever if those threads wait on this loop.
+        """
         import anyio.to_thread
 
-        mine = self._token
-        return mine if mine is not None else await anyio.to_thread.run_sync(self.reload)
+        return await anyio.to_thread.run_sync(work, limiter=self._loop().threads)
 
-    def _loop_lock(self) -> anyio.Lock:
+    def _loop(self) -> _Loop:
+        """What the tasks of the running event loop share."""
         import anyio.lowlevel
 
         token = anyio.lowlevel.current_token()
         loop = getattr(token, "native_token", token)  # anyio 4 wraps the loop; anyio 3 is the loop
         with self._guard:  # loops in several threads may ask at once
-            lock = self._loop_locks.get(loop)
-            if lock is None:
-                lock = self._loop_locks[loop] = anyio.Lock()
-            return lock
+            shared = self._loops.get(loop)
+            if shared is None:
+                shared = self._loops[loop] = _Loop()
+            return shared
 
 
 # Every core of this process, for the fork handler below.
@@ -382,6 +389,16 @@ def _forget_threads() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_threads)
+
+
+class _Loop:
+    """What the tasks of one event loop share: one refresh at a time, and threads of their own."""
+
+    def __init__(self) -> None:
+        import anyio
+
+        self.lock = anyio.Lock()
+        self.threads = anyio.CapacityLimiter(LOOP_THREADS)
 
 
 class _Ahead:

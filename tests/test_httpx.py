@@ -6,10 +6,12 @@ import asyncio
 import json
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import anyio
+import anyio.to_thread
 import httpx
 import pytest
 from kakao_auth import ConfigurationError, FileTokenStore, KakaoHttpxAuth, KakaoUnavailable, LoginRequired
@@ -138,6 +140,35 @@ def test_under_trio_too(fake_kakao: FakeKakao, token_file: Path) -> None:
     anyio.run(main, backend="trio")
     assert statuses == [200] * 20
     assert fake_kakao.token_calls == 1
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_a_refresh_is_not_queued_behind_the_apps_threads(
+    fake_kakao: FakeKakao, token_file: Path, backend: str
+) -> None:
+    # FastAPI runs sync endpoints on anyio's default threads: all of them taken (here the one
+    # there is), by threads that may well wait on this very loop, a refresh must still run.
+    fake_kakao.write_token_file(access_ttl=0)
+    auth = KakaoHttpxAuth.from_file(token_file)
+    release = threading.Event()
+
+    async def main() -> int:
+        default = anyio.to_thread.current_default_thread_limiter()
+        default.total_tokens = 1
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(anyio.to_thread.run_sync, release.wait, 60.0)
+            while default.borrowed_tokens < 1:
+                await anyio.sleep(0.01)
+            try:
+                with anyio.fail_after(20):
+                    async with httpx.AsyncClient(auth=auth) as client:
+                        status = (await client.get(fake_kakao.kapi_url + ME)).status_code
+            finally:
+                release.set()
+        return status
+
+    assert anyio.run(main, backend=backend) == 200
+    assert fake_kakao.refresh_calls == 1
 
 
 def test_the_loop_keeps_ticking_during_a_slow_refresh(fake_kakao: FakeKakao, token_file: Path) -> None:
