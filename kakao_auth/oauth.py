@@ -66,6 +66,7 @@ DEFAULT_RETRIES = 2
 DEFAULT_BACKOFF = 0.5
 # Kakao's token answers are under 2 KiB; anything far larger is not Kakao.
 MAX_ANSWER = 64 * 1024
+SOCKS_PORT = 1080  # a SOCKS proxy's port when its URL names none
 _KOE_CODE = "KOE"
 # requests exceptions that mean the request itself is malformed: no retry can help.
 _NOT_TRANSIENT = (
@@ -578,7 +579,8 @@ def _through_socks(conn: Any, deadline: _Deadline) -> socks.socksocket:
     import socks
 
     options = conn._socks_options
-    proxy, port = str(options["proxy_host"]).strip("[]"), int(options["proxy_port"])
+    proxy = str(options["proxy_host"]).strip("[]")
+    port = int(options["proxy_port"] or SOCKS_PORT)  # socks5://host names no port: PySocks' default
     found = _look_up(deadline, proxy, port)
     target = conn.host.strip("[]")
     if not options["rdns"]:  # socks5://, socks4://: the client resolves the name, not the proxy

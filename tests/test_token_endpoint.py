@@ -602,6 +602,19 @@ def test_a_dripping_answer_through_a_proxy_is_bounded_by_the_timeout(
     assert len(tunnels) == 1 and token_file.read_bytes() == before
 
 
+def test_a_socks_proxy_without_a_port_is_tried_on_its_default_one(
+    fake_kakao: FakeKakao, token_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kakao_auth import oauth
+
+    with _proxy(_socks5_handshake) as (address, tunnels):
+        monkeypatch.setattr(oauth, "SOCKS_PORT", int(address.rsplit(":", 1)[1]))
+        _use_proxy(monkeypatch, "socks5h://127.0.0.1")
+        fake_kakao.write_token_file(access_ttl=0)
+        KakaoAuth.from_file(token_file, retries=0).valid_token()
+    assert fake_kakao.token_calls == 1 and len(tunnels) == 1
+
+
 def _use_proxy(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
     monkeypatch.setenv("HTTPS_PROXY", url)
     for name in ("NO_PROXY", "no_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
