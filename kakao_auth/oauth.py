@@ -271,7 +271,7 @@ def exchange(method: str, url: str, timeout: float, **request: Any) -> _Outcome:
             with response:
                 outcome: _Outcome = (response.status_code, _read_whole(response))
         except _NOT_TRANSIENT as e:
-            failure = f"!{type(e).__name__}"
+            failure = _NO_SOCKS if _is_missing_socks(e) else f"!{type(e).__name__}"
         except BundleRefused as e:
             refused = e
         except _TooLarge:
@@ -291,6 +291,11 @@ def exchange(method: str, url: str, timeout: float, **request: Any) -> _Outcome:
             f"the CA bundle {printable(refused.path, hide_tokens=False)} {refused.problem}, so it "
             f"cannot verify {url}: check REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE"
         ) from None
+    if failure == _NO_SOCKS:
+        raise ConfigurationError(
+            "a SOCKS proxy is set (HTTPS_PROXY or ALL_PROXY) but PySocks is not installed: "
+            "pip install 'requests[socks]', or unset the proxy"
+        ) from None
     if failure is not None and failure.startswith("!"):
         raise ConfigurationError(f"{url} cannot be requested ({failure[1:]})") from TransportFailure(
             failure[1:]
@@ -298,6 +303,14 @@ def exchange(method: str, url: str, timeout: float, **request: Any) -> _Outcome:
     if deadline.fired:  # whatever the read made of a socket shut under it
         return f"no answer within {timeout:g}s"
     return failure if failure is not None else outcome
+
+
+_NO_SOCKS = "!PySocks"
+
+
+def _is_missing_socks(error: Exception) -> bool:
+    # requests' own words when a SOCKS proxy is named without PySocks installed.
+    return isinstance(error, requests.exceptions.InvalidSchema) and "SOCKS" in str(error)
 
 
 def no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:

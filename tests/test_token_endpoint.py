@@ -615,6 +615,25 @@ def test_a_socks_proxy_without_a_port_is_tried_on_its_default_one(
     assert fake_kakao.token_calls == 1 and len(tunnels) == 1
 
 
+def test_a_socks_proxy_without_pysocks_says_what_to_install(
+    fake_kakao: FakeKakao, token_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import requests.adapters
+
+    def missing(*args: object, **kwargs: object) -> None:  # requests' stand-in without PySocks
+        raise requests.exceptions.InvalidSchema("Missing dependencies for SOCKS support.")
+
+    monkeypatch.setattr(requests.adapters, "SOCKSProxyManager", missing)
+    _use_proxy(monkeypatch, "socks5h://someone:proxy-secret@127.0.0.1:1080")
+    fake_kakao.write_token_file(access_ttl=0)
+    with pytest.raises(
+        ConfigurationError, match=r"PySocks is not installed: pip install 'requests\[socks\]'"
+    ) as info:
+        KakaoAuth.from_file(token_file, retries=2, backoff=5).valid_token()  # no retry: no 10 s wait
+    assert "proxy-secret" not in repr(exception_chain(info.value))
+    assert fake_kakao.token_calls == 0
+
+
 def _use_proxy(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
     monkeypatch.setenv("HTTPS_PROXY", url)
     for name in ("NO_PROXY", "no_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
