@@ -619,6 +619,5 @@ def _through_socks(conn: Any, deadline: _Deadline) -> socks.socksocket:
         if isinstance(conn.timeout, (int, float)):
             sock.settimeout(conn.timeout)  # the handshake and the reads keep the exchange's own
         return sock
-    raise urllib3.exceptions.NewConnectionError(
-        conn, f"no connection through the SOCKS proxy ({type(failure).__name__})"
-    )
+    why = type(failure).__name__ if failure is not None else "no address"
+    raise urllib3.exceptions.NewConnectionError(conn, f"no connection through the SOCKS proxy ({why})")
