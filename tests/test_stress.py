@@ -50,6 +50,7 @@ def test_stampede_matrix(
     assert fake_kakao.refresh_token_alive(old.refresh_token) is not rotation
 
 
+@pytest.mark.long
 def test_soak_8_threads_20_seconds_of_2_second_tokens(fake_kakao: FakeKakao, token_file: Path) -> None:
     fake_kakao.access_ttl = 2
     fake_kakao.access_limit = None  # 20 s of 2 s tokens is more than Kakao's 20 per 10 minutes
@@ -102,6 +103,7 @@ while True:
 """
 
 
+@pytest.mark.long
 @posix_only
 def test_sigkill_at_random_moments_never_tears_the_file(fake_kakao: FakeKakao, token_file: Path) -> None:
     fake_kakao.access_limit = fake_kakao.refresh_limit = None
