@@ -602,6 +602,27 @@ def test_a_dripping_answer_through_a_proxy_is_bounded_by_the_timeout(
     assert len(tunnels) == 1 and token_file.read_bytes() == before
 
 
+@pytest.mark.parametrize(("scheme", "resolved_by"), [("socks5", "client"), ("socks5h", "proxy")])
+def test_a_socks_proxy_is_given_the_name_or_the_address_as_its_scheme_says(
+    fake_kakao: FakeKakao, monkeypatch: pytest.MonkeyPatch, scheme: str, resolved_by: str
+) -> None:
+    # socks5:// has the client look the name up (within the exchange's deadline), socks5h:// the
+    # proxy; TLS checks the name either way.
+    name = "kauth.kakao-auth.test"
+    answering = _token_server(fake_kakao, name)
+    port = answering.server_address[1]
+    _resolve(monkeypatch, name, "127.0.0.1")
+    try:
+        with _proxy(_socks5_handshake) as (address, tunnels):
+            _use_proxy(monkeypatch, f"{scheme}://{address}")
+            answer = TokenEndpoint(f"https://{name}:{port}/oauth/token", timeout=8, retries=0).post({})
+    finally:
+        answering.shutdown()
+        answering.server_close()
+    assert answer["access_token"] == "a"
+    assert tunnels == [f"{'127.0.0.1' if resolved_by == 'client' else name}:{port}"]
+
+
 def test_a_socks_proxy_without_a_port_is_tried_on_its_default_one(
     fake_kakao: FakeKakao, token_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
