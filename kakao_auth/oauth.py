@@ -24,6 +24,7 @@ import os
 import socket
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
@@ -259,7 +260,7 @@ def exchange(method: str, url: str, timeout: float, **request: Any) -> _Outcome:
     if not deadline.start():
         return "no thread to bound the exchange with"  # never an exchange without a deadline
     failure: Optional[str] = None
-    refused: Optional[BundleRefused] = None  # a CA bundle that is not a file
+    setting: Optional[ConfigurationError] = None  # what no retry can help: a setting to fix
     # A new session per exchange: these calls are hours apart, a pooled connection would be dead.
     with requests.Session() as client, deadline:
         client.mount("https://", _WatchedAdapter(deadline))
@@ -270,10 +271,8 @@ def exchange(method: str, url: str, timeout: float, **request: Any) -> _Outcome:
             )
             with response:
                 outcome: _Outcome = (response.status_code, _read_whole(response))
-        except _NOT_TRANSIENT as e:
-            failure = _NO_SOCKS if _is_missing_socks(e) else f"!{type(e).__name__}"
-        except BundleRefused as e:
-            refused = e
+        except (*_NOT_TRANSIENT, BundleRefused) as e:
+            setting = _setting_to_fix(url, e)
         except _TooLarge:
             failure = f"an answer over {MAX_ANSWER // 1024} KiB"
         except _Incomplete:
@@ -286,31 +285,52 @@ def exchange(method: str, url: str, timeout: float, **request: Any) -> _Outcome:
             ValueError,
         ) as e:
             failure = type(e).__name__
-    if refused is not None:
-        raise ConfigurationError(
-            f"the CA bundle {printable(refused.path, hide_tokens=False)} {refused.problem}, so it "
-            f"cannot verify {url}: check REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE"
-        ) from None
-    if failure == _NO_SOCKS:
-        raise ConfigurationError(
-            "a SOCKS proxy is set (HTTPS_PROXY or ALL_PROXY) but PySocks is not installed: "
-            "pip install 'requests[socks]', or unset the proxy"
-        ) from None
-    if failure is not None and failure.startswith("!"):
-        raise ConfigurationError(f"{url} cannot be requested ({failure[1:]})") from TransportFailure(
-            failure[1:]
-        )
+    if setting is not None:
+        raise setting
     if deadline.fired:  # whatever the read made of a socket shut under it
         return f"no answer within {timeout:g}s"
     return failure if failure is not None else outcome
 
 
-_NO_SOCKS = "!PySocks"
+def _setting_to_fix(url: str, error: Exception) -> ConfigurationError:
+    """The setting to fix when the request to ``url`` could not even be made; never its words.
+
+    Its words may hold a proxy's password; only the name of its type goes on, as the cause.
+    """
+    if isinstance(error, BundleRefused):
+        problem = (
+            f"the CA bundle {printable(error.path, hide_tokens=False)} {error.problem}, so it "
+            f"cannot verify {url}: check REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE"
+        )
+    elif isinstance(error, requests.exceptions.InvalidSchema) and "dependencies for SOCKS" in str(error):
+        problem = (
+            "a SOCKS proxy is set (HTTPS_PROXY or ALL_PROXY) but PySocks is not installed: "
+            "pip install 'requests[socks]', or unset the proxy"
+        )
+    elif isinstance(error, requests.exceptions.InvalidProxyURL):
+        problem = (
+            f"the proxy set for {url} is not a usable URL: fix or unset HTTPS_PROXY and ALL_PROXY, "
+            "or list the host in NO_PROXY"
+        )
+    else:
+        problem = f"{url} cannot be requested ({type(error).__name__})"
+    setting = ConfigurationError(problem)
+    setting.__cause__ = TransportFailure(type(error).__name__)
+    return setting
 
 
-def _is_missing_socks(error: Exception) -> bool:
-    # requests' own words when a SOCKS proxy is named without PySocks installed.
-    return isinstance(error, requests.exceptions.InvalidSchema) and "SOCKS" in str(error)
+def _check_proxy(proxy: Optional[str]) -> None:
+    """Refuse a proxy URL that requests or urllib3 would fail on, some versions with a bare ValueError.
+
+    That would read as a transient failure, retried, then "try again later": it is a setting.
+    """
+    if not proxy:
+        return
+    try:
+        _ = urllib.parse.urlsplit(proxy if "://" in proxy else "http://" + proxy).port  # in range
+        urllib3.util.parse_url(proxy)
+    except ValueError:
+        raise requests.exceptions.InvalidProxyURL("not a usable proxy URL") from None
 
 
 def no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
@@ -535,7 +555,12 @@ class _WatchedAdapter(HTTPAdapter):
         self.poolmanager.pool_classes_by_scheme = _WATCHED_POOLS
 
     def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
-        manager = super().proxy_manager_for(proxy, **kwargs)
+        try:
+            manager = super().proxy_manager_for(proxy, **kwargs)
+        except requests.RequestException:
+            raise  # requests' own: PySocks missing
+        except ValueError:  # urllib3: a SOCKS version it does not know (socks9://)
+            raise requests.exceptions.InvalidProxyURL("not a usable proxy URL") from None
         if isinstance(manager, urllib3.ProxyManager):
             manager.pool_classes_by_scheme = _WATCHED_POOLS
         elif proxy.lower().startswith("socks"):  # its manager exists: so does PySocks
@@ -550,6 +575,7 @@ class _WatchedAdapter(HTTPAdapter):
         super().cert_verify(conn, url, verify, cert)  # type: ignore[no-untyped-call]
 
     def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        _check_proxy(requests.utils.select_proxy(request.url or "", kwargs.get("proxies") or {}))
         _exchange_deadline.current = self._deadline
         try:
             return super().send(request, *args, **kwargs)

@@ -655,6 +655,26 @@ def test_a_socks_proxy_without_pysocks_says_what_to_install(
     assert fake_kakao.token_calls == 0
 
 
+@pytest.mark.parametrize(
+    "proxy",
+    [
+        "socks9://someone:proxy-secret@127.0.0.1:1080",  # no such SOCKS version
+        "http://someone:proxy-secret@127.0.0.1:99999",  # no such port
+        "http://someone:proxy-secret@[::1",  # no such URL
+    ],
+)
+def test_a_proxy_url_that_cannot_be_used_is_a_setting_to_fix_not_a_retry(
+    fake_kakao: FakeKakao, token_file: Path, monkeypatch: pytest.MonkeyPatch, proxy: str
+) -> None:
+    _use_proxy(monkeypatch, proxy)
+    fake_kakao.write_token_file(access_ttl=0)
+    before = token_file.read_bytes()
+    with pytest.raises(ConfigurationError, match="fix or unset HTTPS_PROXY") as info:
+        KakaoAuth.from_file(token_file, retries=2, backoff=5).valid_token()  # no retry: no 10 s wait
+    assert "proxy-secret" not in repr(exception_chain(info.value))
+    assert fake_kakao.token_calls == 0 and token_file.read_bytes() == before
+
+
 def _use_proxy(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
     monkeypatch.setenv("HTTPS_PROXY", url)
     for name in ("NO_PROXY", "no_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
