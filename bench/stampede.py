@@ -11,7 +11,13 @@ the fake Kakao takes 50 ms (``--latency``), like Kakao from Korea. Rows:
 - kakao_auth (file) and kakao_auth (redis): one refresh, every waiter adopts the saved token;
 - requests-oauthlib: its documented auto-refresh with a token_updater saving the JSON file (every
   thread of every process refreshes; Kakao's issuance limits are off here, else most of its
-  calls would fail fast with KOE237 and look quick).
+  calls would fail fast with KOE237 and look quick);
+- with ``--handover``, hand-over alone (file): kakao_auth's file workers, but the refresh is made
+  by a perfect refresher, a thread of this process (default priority) that holds the file's lock
+  from before the release and saves a fresh token exactly the token endpoint's latency after it,
+  with no request and no processor time of the workers'. The workers find the lock held, wait
+  and adopt, as they do behind a real refresher: the row is what the waiting side costs, and its
+  gap to the file row is what the refresh itself costs, on cores the callers are using.
 
 The workers run at nice 10 (``--nice``), the fake Kakao and Redis at the default priority: a real
 Kakao does not share the client's cores, and the fake in this process must not be starved of them
@@ -32,6 +38,7 @@ the one that can end after the floor. requests-oauthlib refreshes only once expi
     python bench/stampede.py                    # 32x1, 16x4, 32x4; 5 repeats
     python bench/stampede.py --repeats 3 --configs 16x4
     python bench/stampede.py --due
+    python bench/stampede.py --handover         # + the hand-over behind a perfect refresher
 """
 
 from __future__ import annotations
@@ -42,8 +49,10 @@ import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable, Optional
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -59,6 +68,7 @@ OAUTHLIB_WORKER = (
     os.path.join(os.path.dirname(os.path.abspath(__file__)), "oauthlib_worker.py"),
 )
 CLIENTS = ("floor", "kakao_auth (file)", "kakao_auth (redis)", "requests-oauthlib")
+HANDOVER = "hand-over alone (file)"
 DUE_LEFT = 50.0  # --due: seconds of life the token has left when written (the leeway is 60)
 
 
@@ -75,6 +85,7 @@ def run(
             _make_due(path)
         where = _into_redis(path, fake.client_id, redis) if client == "kakao_auth (redis)" else path
         worker = OAUTHLIB_WORKER if client == "requests-oauthlib" else KAKAO_AUTH_WORKER
+        refresher = _PerfectRefresher(fake, path, tmp, latency) if client == HANDOVER else None
         reports = run_workers(
             where,
             fake.kapi_url + "/v2/user/me",
@@ -84,11 +95,58 @@ def run(
             worker=worker,
             meeting_place=tmp,
             nice=nice,
+            before_go=refresher.hold if refresher is not None else None,
         )
+        if refresher is not None:
+            refresher.join()
         each = [(r["end"] or float("inf")) - r["released"] for r in reports]
         failed = sum(len(r["failed"]) for r in reports)
         worker = statistics.median(each)
         return {"seconds": max(each), "worker": worker, "calls": fake.token_calls, "failed": failed}
+
+
+class _PerfectRefresher:
+    """Holds the token file's lock from before the release; saves a fresh token ``latency`` after it.
+
+    A thread of this process: it blocks at the workers' gate like them, so it is released with
+    them, and the save comes exactly one token round trip after the release.
+    """
+
+    def __init__(self, fake: FakeKakao, path: str, meeting_place: str, latency: float) -> None:
+        fresh = os.path.join(meeting_place, "fresh.json")
+        fake.write_token_file(fresh, access_ttl=None)
+        self._token = Path(fresh).read_bytes()
+        self._path = path
+        self._meeting_place = Path(meeting_place)
+        self._latency = latency
+        self._held = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+
+    def hold(self) -> None:
+        """Take the lock and wait at the gate (run_workers' before_go: the gate exists, still shut)."""
+        (gate,) = self._meeting_place.glob("rendezvous-*/gate")
+        self._thread = threading.Thread(target=self._refresh, args=(gate, self._held.set))
+        self._thread.start()
+        if not self._held.wait(10):
+            raise RuntimeError("the perfect refresher did not take the lock")
+        time.sleep(0.05)  # it is blocked at the gate by then
+
+    def join(self) -> None:
+        if self._thread is not None:
+            self._thread.join(30)
+
+    def _refresh(self, gate: Path, held: Callable[[], None]) -> None:
+        import fcntl
+
+        with FileTokenStore(self._path).lock():
+            held()
+            fd = os.open(gate, os.O_RDONLY)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH)  # granted at the release
+            finally:
+                os.close(fd)
+            time.sleep(self._latency)
+            atomic_write(self._path, self._token)
 
 
 def _make_due(path: str) -> None:
@@ -124,16 +182,22 @@ def main() -> None:
         "--nice", type=int, default=10, help="the workers' niceness, above the fake's and Redis's (0: none)"
     )
     parser.add_argument("--due", action="store_true", help="a due token (still valid), not an expired one")
+    parser.add_argument(
+        "--handover", action="store_true", help="also the file store's hand-over behind a perfect refresher"
+    )
     args = parser.parse_args()
+    if args.handover and args.due:
+        parser.error("--handover is for an expired token")
+    clients = (*CLIENTS, HANDOVER) if args.handover else CLIENTS
     limit_name = "median / floor" if args.due else "median / (floor + latency)"
     head = ["P x T", "client", "median (s)", "max (s)", "median worker (s)", "token calls", "failed"]
     rows = [[*head, limit_name]]
     with RedisServer() as redis:
         for config in args.configs:
             p, t = (int(n) for n in config.split("x"))
-            runs: dict[str, list[dict[str, Any]]] = {c: [] for c in CLIENTS}
+            runs: dict[str, list[dict[str, Any]]] = {c: [] for c in clients}
             for _ in range(args.repeats):
-                for client in CLIENTS:
+                for client in clients:
                     runs[client].append(run(client, p, t, args.latency, redis, args.nice, args.due))
                     print(config, client, runs[client][-1], file=sys.stderr, flush=True)
             limit = statistics.median(r["seconds"] for r in runs["floor"]) + (0 if args.due else args.latency)
