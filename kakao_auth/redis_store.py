@@ -14,6 +14,10 @@ moment the holder saves, take the token from the entry and go on, without a queu
 one round trip (a Lua script, or ``XREAD``): on a busy machine every round trip is a wait to be
 scheduled. Needs Redis 5.0 or later (streams) with scripting.
 
+The value at the key is read by scripts that answer only its size when it is over 1 MiB: a huge
+value written there (by mistake, or by anyone who can write to this Redis) is refused without
+being sent to every client that looks.
+
 When Redis stalls while a lock is being taken, the request may still run once Redis answers
 again, leaving a lock that nobody holds: it blocks the others for at most ``lock_ttl``.
 
@@ -35,7 +39,7 @@ from urllib.parse import urlsplit
 from .config import client_id_setting, env_client_id, seconds_setting
 from .display import one_line
 from .errors import ConfigurationError, TokenStoreConflict, TokenStoreError, printable
-from .store import Adopt, StoreBusy, TokenStore, lock_only, parse_token
+from .store import MAX_FILE, TOO_LARGE, Adopt, StoreBusy, TokenStore, lock_only, parse_token
 from .token import Token
 
 if TYPE_CHECKING:
@@ -53,12 +57,23 @@ LOCK_TTL_MARGIN = 10.0
 # without saving or releasing (its lock lapses on its TTL) goes unannounced.
 WAKE = 0.5
 
-# Take the lock, or else read what a waiter needs: the token and the stream's newest entry id.
-# KEYS: lock, token, stream. ARGV: owner, TTL in ms.
+# The stored value, unless it is over the size of any token: then only its size (an integer), so
+# that a huge value is refused without being sent to every client. KEYS[1]: the token; ARGV[1]:
+# the largest size read. A missing key is nil, as GET; a value of another type is GET's error.
+_CAPPED_GET = """
+local size = redis.call('STRLEN', KEYS[1])
+if size > tonumber(ARGV[1]) then return size end
+return redis.call('GET', KEYS[1])
+"""
+# Take the lock, or else read what a waiter needs: the token (as _CAPPED_GET reads it) and the
+# stream's newest entry id. KEYS: lock, token, stream. ARGV: owner, TTL in ms, largest size read.
 _TAKE = """
 local locked = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
 local newest = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)
-return {locked and 1 or 0, redis.call('GET', KEYS[2]), newest[1] and newest[1][1] or '0-0'}
+local size = redis.call('STRLEN', KEYS[2])
+local value = size
+if size <= tonumber(ARGV[3]) then value = redis.call('GET', KEYS[2]) end
+return {locked and 1 or 0, value, newest[1] and newest[1][1] or '0-0'}
 """
 # Compare-and-set, announce the token to the waiters, and let go of the lock if the saver holds
 # it: the save is the holder's last step, and the other threads of its process wait for it.
@@ -154,9 +169,11 @@ class RedisTokenStore(TokenStore):
         if hold is not None:
             raw, hold.raw = hold.raw, None  # read by the script that took the lock: used once
         if raw is None:
-            raw = self._call("read the token", self._redis.get, self.key)
+            raw = self._call("read the token", self._redis.eval, _CAPPED_GET, 1, self.key, MAX_FILE)
         if raw is None:
             raise self.error("holds no token")
+        if isinstance(raw, int):  # the size of a value too large to be sent
+            raise self.error(TOO_LARGE)
         if isinstance(raw, str):  # decode_responses=true in the URL
             raw = raw.encode()
         if not isinstance(raw, bytes):  # not what a Redis GET answers: the server is not Redis
@@ -233,7 +250,7 @@ class RedisTokenStore(TokenStore):
     def _take(self, owner: str) -> tuple[bool, Any, str]:
         keys = (self.key + ":lock", self.key, self._stream)
         ttl = max(1, int(self.lock_ttl * 1000))
-        answer = self._call("take the lock", self._redis.eval, _TAKE, 3, *keys, owner, ttl)
+        answer = self._call("take the lock", self._redis.eval, _TAKE, 3, *keys, owner, ttl, MAX_FILE)
         if (
             not isinstance(answer, (list, tuple))
             or len(answer) != 3
@@ -260,6 +277,8 @@ class RedisTokenStore(TokenStore):
         return fields.get(b"token", fields.get("token")) if fields else None
 
     def _consider(self, raw: Any, adopt: Adopt) -> Optional[Token]:
+        if not isinstance(raw, (bytes, str)):
+            return None  # the size of a value too large to be a token: the holder's load says so
         try:
             token = parse_token(raw if isinstance(raw, bytes) else str(raw).encode(), time.time(), self.error)
         except TokenStoreError:

@@ -71,6 +71,7 @@ class StoreBusy(TokenStoreError):
 DEFAULT_LOCK_TIMEOUT = 30.0
 # A token file is under 2 KiB; a larger one is not ours (or is an attack on memory).
 MAX_FILE = 1 << 20
+TOO_LARGE = "is over 1 MiB, far too large for a token"
 # How often a waiter of a store without a wake-up of its own polls the lock and the store.
 POLL = 0.002
 # How often a file store waiter looks at the file while the holder keeps the lock: the holder's
@@ -587,8 +588,8 @@ def parse_token(raw: bytes, issued_at: float, error: Callable[[str], TokenStoreE
     ``error`` builds the store's own error for a problem (a :class:`TokenFileError` naming the
     file, for the file store).
     """
-    if len(raw) > MAX_FILE:  # a file read at most one byte over; a Redis value of any size
-        raise error("is over 1 MiB, far too large for a token")
+    if len(raw) > MAX_FILE:  # a file read at most one byte over
+        raise error(TOO_LARGE)
     if not raw.strip():
         raise error("is empty")
     try:

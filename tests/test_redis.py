@@ -500,11 +500,24 @@ def _expired_and_fresh(fake: FakeKakao, url: str) -> tuple[Token, Token, Any, Re
     return old, fresh, redis.Redis.from_url(url), RedisTokenStore(url, client_id=fake.client_id)
 
 
-def test_a_redis_value_over_1_mib_is_refused(fake_kakao: FakeKakao, redis_url: str) -> None:
+def test_a_redis_value_over_1_mib_is_refused_unsent(fake_kakao: FakeKakao, redis_url: str) -> None:
     import redis
 
     store = _seed(fake_kakao, redis_url)
-    huge = b'{"access_token": "x", "pad": "' + b"a" * (2 << 20) + b'"}'
-    redis.Redis.from_url(redis_url).set(store.key, huge)
+    client = redis.Redis.from_url(redis_url)
+    huge = b'{"access_token": "x", "pad": "' + b"a" * (16 << 20) + b'"}'
+    client.set(store.key, huge)
+
+    def sent() -> int:
+        return int(client.info("stats")["total_net_output_bytes"])
+
+    before = sent()
     with pytest.raises(TokenStoreError, match="over 1 MiB"):
         store.load()
+    with pytest.raises(TokenStoreError, match="over 1 MiB"), store.lock():
+        store.load()  # the value the script that took the lock read
+    # A waiter that finds the lock held reads the value too, and waits rather than adopt it.
+    waiter = RedisTokenStore(redis_url, client_id=fake_kakao.client_id, lock_wait=0.3)
+    with store.lock(), pytest.raises(TokenStoreError, match="timed out"), waiter.lock():
+        pass
+    assert sent() - before < 1 << 20  # the 16 MiB value was never sent, to any of them
