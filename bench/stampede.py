@@ -129,7 +129,7 @@ class _PerfectRefresher:
         self._thread.start()
         if not self._held.wait(10):
             raise RuntimeError("the perfect refresher did not take the lock")
-        time.sleep(0.05)  # it is blocked at the gate by then
+        time.sleep(0.05)  # blocked at the gate by then (else released as it gets there: later, not sooner)
 
     def join(self) -> None:
         if self._thread is not None:
