@@ -33,6 +33,7 @@ from .config import KAPI_URL, browser_environment, debug_requested, env_client_i
 from .display import answer_text, escaped_output, tolerate_encodings
 from .errors import ConfigurationError, KakaoApiError, KakaoAuthError, LoginRequired, printable
 from .inputs import read_field_file, read_line, read_stdin, text_argument
+from .oauth import AnswerTooLarge, NoAnswerInTime, bound
 from .session import KakaoSession
 from .store import FileTokenStore, TokenStore
 from .stores import open_store
@@ -42,6 +43,11 @@ from .token import Token
 __all__ = ["main"]
 
 DEFAULT_REDIRECT_URI = "http://localhost:8765/callback"
+# A command's API call, from its connection to its answer's last byte, within this many seconds
+# (requests' own timeout bounds each read, not the call: an API host that drips its answer held
+# the command for as long as it dripped), and an answer at most this large (it is read whole).
+API_TIMEOUT = 30.0
+API_LIMIT = 8 << 20
 REGISTER_HINT = (
     "Register the redirect URI once under Kakao Developers > My Application > Kakao Login > "
     "Redirect URI (default http://localhost:8765/callback)."
@@ -64,6 +70,8 @@ def _run(args: argparse.Namespace) -> int:
         return status
     except KakaoAuthError as e:
         return fail(str(e))
+    except (NoAnswerInTime, AnswerTooLarge) as e:
+        return fail(f"Kakao's API host sent {e}; try again, and check KAKAO_KAPI_URL if it lasts")
     except requests.RequestException as e:
         return fail(f"network error talking to Kakao ({type(e).__name__}); try again")
     except BrokenPipeError:
@@ -148,6 +156,17 @@ def store_of(args: argparse.Namespace) -> TokenStore:
     return open_store(args.store or args.token_file, client_id=getattr(args, "client_id", None))
 
 
+def api_session(store: TokenStore, seconds: float = API_TIMEOUT) -> KakaoSession:
+    """A session on ``store`` whose every API call is bounded: ``seconds``, ``API_LIMIT`` bytes."""
+    return bounded(KakaoSession.from_store(store), seconds)
+
+
+def bounded(session: KakaoSession, seconds: float = API_TIMEOUT) -> KakaoSession:
+    """``session``, its every API call bounded: ``seconds``, ``API_LIMIT`` bytes (oauth.bound)."""
+    bound(session, seconds, API_LIMIT)
+    return session
+
+
 def scopes(values: Sequence[str]) -> list[str]:
     """Consent items from ``--scope a b`` and ``--scope a,b`` alike."""
     return [item for value in values for item in value.replace(",", " ").split()]
@@ -202,12 +221,14 @@ def cmd_login(args: argparse.Namespace) -> int:
     """Log in through the browser (or by pasting) and save the token file."""
     store = store_of(args)
     store.check_writable()  # before the browser: a login that cannot be saved is wasted
-    session = KakaoSession(
-        args.client_id,
-        args.client_secret,
-        redirect_uri=args.redirect_uri,
-        scope=scopes(args.scope) or None,
-        store=store,
+    session = bounded(
+        KakaoSession(
+            args.client_id,
+            args.client_secret,
+            redirect_uri=args.redirect_uri,
+            scope=scopes(args.scope) or None,
+            store=store,
+        )
     )
     url, state = session.authorization_url()
     if args.no_browser or not is_local_redirect(args.redirect_uri) or not can_open_browser():
@@ -426,7 +447,10 @@ def cmd_refresh(args: argparse.Namespace) -> int:
 
 
 def _api_arguments(p: argparse.ArgumentParser) -> None:
-    p.usage = "kakao-auth api [-h] [-d KEY=VALUE] [-f KEY=@FILE] [--token-file F | --store S] [METHOD] PATH"
+    p.usage = (
+        "kakao-auth api [-h] [-d KEY=VALUE] [-f KEY=@FILE] [--timeout S] [--token-file F | --store S] "
+        "[METHOD] PATH"
+    )
     p.add_argument(
         "words",
         nargs="+",
@@ -440,6 +464,12 @@ def _api_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "-f", "--field", action="append", default=[], metavar="KEY=@FILE", help="a form field from a file"
     )
+    p.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=API_TIMEOUT,
+        help=f"seconds for the whole call, the answer read to its end (default {API_TIMEOUT:g})",
+    )
 
 
 def cmd_api(args: argparse.Namespace) -> int:
@@ -448,7 +478,7 @@ def cmd_api(args: argparse.Namespace) -> int:
     fields = dict(_pair(item, from_file=False) for item in args.data)
     fields.update(_pair(item, from_file=True) for item in args.field)
     method = method or ("POST" if fields else "GET")
-    session = KakaoSession.from_store(store_of(args))
+    session = api_session(store_of(args), args.timeout)
     url = session.kakao_auth.settings.kapi_url + path
     response = session.request(method, url, data=fields or None, timeout=30)
     body = _body(response)
@@ -509,7 +539,7 @@ def _logout_arguments(p: argparse.ArgumentParser) -> None:
 def cmd_logout(args: argparse.Namespace) -> int:
     """Revoke the tokens at Kakao, then remove the token file."""
     store = store_of(args)
-    session = KakaoSession.from_store(store)
+    session = api_session(store)
     path = "/v1/user/unlink" if args.unlink else "/v1/user/logout"
     try:
         response = session.post(session.kakao_auth.settings.kapi_url + path, timeout=30)
@@ -545,7 +575,7 @@ def _memo_arguments(p: argparse.ArgumentParser) -> None:
 def cmd_memo(args: argparse.Namespace) -> int:
     """Send yourself a KakaoTalk message (the text template)."""
     text = read_stdin().strip() if args.text == "-" else args.text
-    KakaoSession.from_store(store_of(args)).send_memo(text, link=args.link, button=args.button)
+    api_session(store_of(args)).send_memo(text, link=args.link, button=args.button)
     print("Sent to your KakaoTalk (나와의 채팅).")
     return 0
 

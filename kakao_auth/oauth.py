@@ -49,7 +49,10 @@ if TYPE_CHECKING:
     import socks  # PySocks: only when a SOCKS proxy is named
 
 __all__ = [
+    "AnswerTooLarge",
+    "NoAnswerInTime",
     "TokenEndpoint",
+    "bound",
     "code_form",
     "error_from_answer",
     "exchange",
@@ -351,8 +354,8 @@ class _Incomplete(Exception):
     pass
 
 
-def _read_whole(response: requests.Response) -> bytes:
-    """The body, at most ``MAX_ANSWER`` bytes, and all of what Content-Length announced.
+def _read_whole(response: requests.Response, limit: int = MAX_ANSWER) -> bytes:
+    """The body, at most ``limit`` bytes, and all of what Content-Length announced.
 
     urllib3 1.x returns a body cut short by a reset without a word; 2.x raises. Both are a
     transfer that failed, never an answer to parse.
@@ -361,7 +364,7 @@ def _read_whole(response: requests.Response) -> bytes:
     size = 0
     for chunk in response.iter_content(8192):
         size += len(chunk)
-        if size > MAX_ANSWER:
+        if size > limit:
             raise _TooLarge
         chunks.append(chunk)
     announced = response.headers.get("Content-Length", "")
@@ -575,12 +578,71 @@ class _WatchedAdapter(HTTPAdapter):
         super().cert_verify(conn, url, verify, cert)  # type: ignore[no-untyped-call]
 
     def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        return self._send_within(self._deadline, request, *args, **kwargs)
+
+    def _send_within(
+        self, deadline: _Deadline, request: requests.PreparedRequest, *args: Any, **kwargs: Any
+    ) -> requests.Response:
         _check_proxy(requests.utils.select_proxy(request.url or "", kwargs.get("proxies") or {}))
-        _exchange_deadline.current = self._deadline
+        _exchange_deadline.current = deadline
         try:
             return super().send(request, *args, **kwargs)
         finally:
             _exchange_deadline.current = None
+
+
+class AnswerTooLarge(requests.RequestException):
+    """An answer over the size a bounded session reads (:func:`bound`)."""
+
+
+class NoAnswerInTime(requests.Timeout):
+    """A request of a bounded session that did not end within its deadline (:func:`bound`)."""
+
+
+class _BoundedAdapter(_WatchedAdapter):
+    """Each request's whole exchange, its answer read to the end, within ``seconds``; answers capped.
+
+    requests' ``timeout`` bounds each socket read: an API host that drips its answer held a
+    command for as long as it dripped, and a huge answer was read whole into memory.
+    """
+
+    def __init__(self, seconds: float, limit: int) -> None:
+        super().__init__(_Deadline(seconds))  # a new one per request, in send()
+        self._seconds = seconds
+        self._limit = limit
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        kwargs["stream"] = True  # the answer is read here, within the deadline
+        deadline = _Deadline(self._seconds)
+        if not deadline.start():
+            raise requests.ConnectionError("no thread to bound the request with")
+        with deadline:
+            try:
+                response = self._send_within(deadline, request, *args, **kwargs)
+                body = _read_whole(response, self._limit)
+            except _TooLarge:
+                raise AnswerTooLarge(f"an answer over {self._limit // (1 << 20)} MiB") from None
+            except (_Incomplete, urllib3.exceptions.HTTPError, OSError) as e:  # requests' are OSError
+                if deadline.fired:
+                    raise NoAnswerInTime(f"no answer within {self._seconds:g}s") from None
+                if isinstance(e, requests.RequestException):
+                    raise
+                raise requests.ConnectionError(f"the answer was cut short ({type(e).__name__})") from None
+        if deadline.fired:
+            raise NoAnswerInTime(f"no answer within {self._seconds:g}s")
+        response._content = body  # what requests' own read sets
+        return response
+
+
+def bound(session: requests.Session, seconds: float, limit: int) -> None:
+    """Bound every request of ``session``: its whole exchange to ``seconds``, its answer to ``limit`` bytes.
+
+    A request past the deadline raises :class:`NoAnswerInTime` (a ``requests.Timeout``), an
+    answer over the limit :class:`AnswerTooLarge`; a redirect is a request of its own.
+    """
+    adapter = _BoundedAdapter(seconds, limit)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
 
 
 @functools.cache

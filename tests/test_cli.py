@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
+import ssl
 import stat
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Optional
 
@@ -436,6 +440,51 @@ def test_api_shows_a_broken_answer_without_failing_or_driving_the_terminal(
     done = cli.run("api", "/v2/user/me")
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(shown) and "\x1b" not in done.stdout and "\x07" not in done.stdout
+
+
+def test_api_refuses_an_answer_over_8_mib_unread(cli: CLI) -> None:
+    cli.fake.write_token_file(cli.path)
+    cli.fake.api_bodies["/v2/user/me"] = b"x" * (9 << 20)
+    done = cli.run("api", "/v2/user/me")
+    assert done.returncode == 1
+    assert "sent an answer over 8 MiB; try again" in done.stderr
+    assert len(done.stdout) < 1000  # before, all 9 MiB were read, then printed
+
+
+@contextlib.contextmanager
+def _dripping_api(fake: FakeKakao) -> Iterator[str]:
+    """An API host that answers 200 with a 100-byte body, one byte every 0.3 s (30 s in all)."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    fake.ca.issue_cert("127.0.0.1").configure_cert(context)
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def drip() -> None:
+        with contextlib.suppress(OSError), context.wrap_socket(listener.accept()[0], server_side=True) as tls:
+            tls.recv(65536)
+            tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n")
+            for _ in range(100):
+                if stop.wait(0.3):
+                    return
+                tls.sendall(b" ")
+
+    threading.Thread(target=drip, daemon=True).start()
+    try:
+        yield f"https://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        listener.close()
+
+
+def test_api_bounds_the_whole_call_not_each_read(cli: CLI) -> None:
+    cli.fake.write_token_file(cli.path)
+    with _dripping_api(cli.fake) as api:
+        started = time.monotonic()
+        done = cli.run("api", "--timeout", "1", "/v2/user/me", KAKAO_KAPI_URL=api)
+        took = time.monotonic() - started
+    assert done.returncode == 1
+    assert "sent no answer within 1s; try again" in done.stderr
+    assert took < 20  # unbounded, the drip lasts 30 s (each read well within requests' 30 s)
 
 
 @pytest.mark.parametrize(
