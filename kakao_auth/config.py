@@ -25,6 +25,7 @@ __all__ = [
     "github",
     "github_token_setting",
     "in_github_actions",
+    "origin",
     "require_https",
     "resolve",
     "seconds_setting",
@@ -202,6 +203,16 @@ def seconds_setting(value: object, name: str, *, zero: bool = False) -> float:
         shown = printable(str(value), 40)
         raise ConfigurationError(f"{name} must be a finite number {'>= 0' if zero else '> 0'}, got {shown}")
     return number
+
+
+def origin(url: str) -> str:
+    """``url``'s scheme, host and port, fit for a message (not its user info, path or query)."""
+    try:
+        parts = urlsplit(url)
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "a malformed URL"
+    return printable(f"{parts.scheme}://{parts.hostname or ''}{port}", hide_tokens=False)
 
 
 def require_https(url: str, what: str) -> str:

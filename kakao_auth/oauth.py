@@ -32,7 +32,7 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
-from .config import require_https, seconds_setting
+from .config import origin, require_https, seconds_setting
 from .errors import (
     ConfigurationError,
     KakaoOAuthError,
@@ -616,10 +616,13 @@ class _BoundedAdapter(_WatchedAdapter):
         deadline = _Deadline(self._seconds)
         if not deadline.start():
             raise requests.ConnectionError("no thread to bound the request with")
+        setting: Optional[ConfigurationError] = None  # raised outside the except: no context
         with deadline:
             try:
                 response = self._send_within(deadline, request, *args, **kwargs)
                 body = _read_whole(response, self._limit)
+            except (*_NOT_TRANSIENT, BundleRefused) as e:
+                setting = _setting_to_fix(origin(request.url or ""), e)
             except _TooLarge:
                 raise AnswerTooLarge(f"an answer over {self._limit // (1 << 20)} MiB") from None
             except (_Incomplete, urllib3.exceptions.HTTPError, OSError) as e:  # requests' are OSError
@@ -628,6 +631,8 @@ class _BoundedAdapter(_WatchedAdapter):
                 if isinstance(e, requests.RequestException):
                     raise
                 raise requests.ConnectionError(f"the answer was cut short ({type(e).__name__})") from None
+        if setting is not None:
+            raise setting
         if deadline.fired:
             raise NoAnswerInTime(f"no answer within {self._seconds:g}s")
         response._content = body  # what requests' own read sets

@@ -11,8 +11,8 @@ import json
 from typing import Optional
 from urllib.parse import urlsplit
 
-from .config import KAPI_URL
-from .errors import ConfigurationError, printable
+from .config import KAPI_URL, origin
+from .errors import ConfigurationError
 
 __all__ = ["ApiRoute", "is_invalid_token"]
 
@@ -46,14 +46,8 @@ class ApiRoute:
         if self._reroute and url.startswith(KAPI_URL + "/"):
             url = self.kapi_url + url[len(KAPI_URL) :]
         if not self.allows(url):
-            try:
-                parts = urlsplit(url)
-                port = f":{parts.port}" if parts.port else ""
-                where = printable(f"{parts.scheme}://{parts.hostname or ''}{port}", hide_tokens=False)
-            except ValueError:
-                where = "a malformed URL"
             raise ConfigurationError(
-                f"refusing to send the Kakao access token to {where}: "
+                f"refusing to send the Kakao access token to {origin(url)}: "
                 f"it only goes to {self.kapi_url} over HTTPS"
             )
         return url

@@ -476,6 +476,16 @@ def _dripping_api(fake: FakeKakao) -> Iterator[str]:
         listener.close()
 
 
+def test_api_refuses_a_ca_bundle_that_is_a_fifo(cli: CLI, tmp_path: Path) -> None:
+    # Opening a FIFO waits for a writer, beyond any deadline: it hung the command for ever.
+    cli.fake.write_token_file(cli.path)
+    fifo = tmp_path / "bundle.pem"
+    os.mkfifo(fifo)
+    done = cli.run("api", "/v2/user/me", REQUESTS_CA_BUNDLE=str(fifo))
+    assert done.returncode == 1
+    assert "is not a regular file" in done.stderr and "REQUESTS_CA_BUNDLE" in done.stderr
+
+
 def test_api_bounds_the_whole_call_not_each_read(cli: CLI) -> None:
     cli.fake.write_token_file(cli.path)
     with _dripping_api(cli.fake) as api:
