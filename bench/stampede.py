@@ -12,12 +12,13 @@ the fake Kakao takes 50 ms (``--latency``), like Kakao from Korea. Rows:
 - requests-oauthlib: its documented auto-refresh with a token_updater saving the JSON file (every
   thread of every process refreshes; Kakao's issuance limits are off here, else most of its
   calls would fail fast with KOE237 and look quick);
-- with ``--handover``, hand-over alone (file): kakao_auth's file workers, but the refresh is made
-  by a perfect refresher, a thread of this process (default priority) that holds the file's lock
-  from before the release and saves a fresh token exactly the token endpoint's latency after it,
-  with no request and no processor time of the workers'. The workers find the lock held, wait
-  and adopt, as they do behind a real refresher: the row is what the waiting side costs, and its
-  gap to the file row is what the refresh itself costs, on cores the callers are using.
+- with ``--handover``, hand-over alone (file) and (redis): kakao_auth's workers, but the refresh
+  is made by a perfect refresher, a thread of this process (default priority) that holds the
+  store's lock from before the release and saves a fresh token exactly the token endpoint's
+  latency after it, with no request and no processor time of the workers'. The workers find the
+  lock held, wait and adopt, as they do behind a real refresher: the row is what the waiting side
+  costs, and its gap to the store's own row is what the refresh itself costs, on cores the
+  callers are using.
 
 The workers run at nice 10 (``--nice``), the fake Kakao and Redis at the default priority: a real
 Kakao does not share the client's cores, and the fake in this process must not be starved of them
@@ -56,7 +57,7 @@ from typing import Any, Callable, Optional
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from kakao_auth import FileTokenStore, RedisTokenStore
+from kakao_auth import FileTokenStore, RedisTokenStore, TokenStore
 from kakao_auth.store import atomic_write
 from kakao_auth.testing import FakeKakao, RedisServer
 from kakao_auth.testing.workers import KAKAO_AUTH_WORKER, run_workers
@@ -68,7 +69,7 @@ OAUTHLIB_WORKER = (
     os.path.join(os.path.dirname(os.path.abspath(__file__)), "oauthlib_worker.py"),
 )
 CLIENTS = ("floor", "kakao_auth (file)", "kakao_auth (redis)", "requests-oauthlib")
-HANDOVER = "hand-over alone (file)"
+HANDOVERS = ("hand-over alone (file)", "hand-over alone (redis)")
 DUE_LEFT = 50.0  # --due: seconds of life the token has left when written (the leeway is 60)
 
 
@@ -83,9 +84,13 @@ def run(
         fake.write_token_file(path, access_ttl=None if client == "floor" or due else 0)
         if due and client != "floor":
             _make_due(path)
-        where = _into_redis(path, fake.client_id, redis) if client == "kakao_auth (redis)" else path
+        in_redis = client.endswith("(redis)")
+        where = _into_redis(path, fake.client_id, redis) if in_redis else path
         worker = OAUTHLIB_WORKER if client == "requests-oauthlib" else KAKAO_AUTH_WORKER
-        refresher = _PerfectRefresher(fake, path, tmp, latency) if client == HANDOVER else None
+        refresher = None
+        if client in HANDOVERS:
+            store = RedisTokenStore(where, client_id=fake.client_id) if in_redis else FileTokenStore(path)
+            refresher = _PerfectRefresher(fake, store, tmp, latency)
         reports = run_workers(
             where,
             fake.kapi_url + "/v2/user/me",
@@ -106,17 +111,15 @@ def run(
 
 
 class _PerfectRefresher:
-    """Holds the token file's lock from before the release; saves a fresh token ``latency`` after it.
+    """Holds the store's lock from before the release; saves a fresh token ``latency`` after it.
 
     A thread of this process: it blocks at the workers' gate like them, so it is released with
     them, and the save comes exactly one token round trip after the release.
     """
 
-    def __init__(self, fake: FakeKakao, path: str, meeting_place: str, latency: float) -> None:
-        fresh = os.path.join(meeting_place, "fresh.json")
-        fake.write_token_file(fresh, access_ttl=None)
-        self._token = Path(fresh).read_bytes()
-        self._path = path
+    def __init__(self, fake: FakeKakao, store: TokenStore, meeting_place: str, latency: float) -> None:
+        self._token = fake.write_token_file(os.path.join(meeting_place, "fresh.json"), access_ttl=None)
+        self._store = store
         self._meeting_place = Path(meeting_place)
         self._latency = latency
         self._held = threading.Event()
@@ -138,7 +141,7 @@ class _PerfectRefresher:
     def _refresh(self, gate: Path, held: Callable[[], None]) -> None:
         import fcntl
 
-        with FileTokenStore(self._path).lock():
+        with self._store.lock():
             held()
             fd = os.open(gate, os.O_RDONLY)
             try:
@@ -146,7 +149,7 @@ class _PerfectRefresher:
             finally:
                 os.close(fd)
             time.sleep(self._latency)
-            atomic_write(self._path, self._token)
+            self._store.save(self._token)  # the Redis store's save lets go of its lock too
 
 
 def _make_due(path: str) -> None:
@@ -183,12 +186,12 @@ def main() -> None:
     )
     parser.add_argument("--due", action="store_true", help="a due token (still valid), not an expired one")
     parser.add_argument(
-        "--handover", action="store_true", help="also the file store's hand-over behind a perfect refresher"
+        "--handover", action="store_true", help="also each store's hand-over behind a perfect refresher"
     )
     args = parser.parse_args()
     if args.handover and args.due:
         parser.error("--handover is for an expired token")
-    clients = (*CLIENTS, HANDOVER) if args.handover else CLIENTS
+    clients = (*CLIENTS, *HANDOVERS) if args.handover else CLIENTS
     limit_name = "median / floor" if args.due else "median / (floor + latency)"
     head = ["P x T", "client", "median (s)", "max (s)", "median worker (s)", "token calls", "failed"]
     rows = [[*head, limit_name]]
