@@ -70,7 +70,10 @@ def test_runs_with_a_rotation_in_the_middle_never_lose_the_login(
         live = github.secrets[SECRET]
         stored = json.loads(live)["refresh_token"] if live.startswith("{") else live
         assert fake_kakao.refresh_token_alive(stored), f"run {run} left a dead refresh token"
-    assert github.puts == 1  # written back exactly once: at the rotation
+    assert github.changes == 1  # changed exactly once: at the rotation
+    # Each run that may rotate (a bare secret: its age is unknown) first writes its value back
+    # unchanged, to prove the token may write: runs 1 to 4.
+    assert github.puts == 5
     secrets_seen = {fake_kakao_token for fake_kakao_token in _all_tokens(github)}
     for text in outputs:
         for line in text.splitlines():
@@ -100,9 +103,10 @@ def test_a_github_token_pasted_with_its_line_end_writes_back(
     fake_kakao: FakeKakao, github: FakeGitHub, tmp_path: Path
 ) -> None:
     old = _bare_login(fake_kakao, tmp_path, refresh_ttl=20 * 86400)  # this refresh rotates it
+    github.secrets[SECRET] = old
     done = workflow_run(fake_kakao, github, old, token=github.writer_token + "\n")
     assert done.returncode == 0, done.stderr
-    assert github.puts == 1 and fake_kakao.token_calls == 1
+    assert github.changes == 1 and fake_kakao.token_calls == 1
 
 
 @pytest.mark.parametrize("bad", ["\u00e9{token}", "{token}\r\nX-Injected: 1", "{token} {token}"])
@@ -123,7 +127,6 @@ def test_a_failed_write_back_says_the_login_must_be_redone(
     fake_kakao: FakeKakao, github: FakeGitHub, tmp_path: Path
 ) -> None:
     old = _bare_login(fake_kakao, tmp_path, refresh_ttl=20 * 86400)
-    github.fail_puts = 3
     store = GitHubSecretStore(
         SECRET, repository=github.repository, api_url=github.api_url, token=github.writer_token
     )
@@ -131,11 +134,14 @@ def test_a_failed_write_back_says_the_login_must_be_redone(
     try:
         from kakao_auth import KakaoAuth
 
+        store.load()
+        store.check_writable()  # the proof: the value written back, unchanged
+        github.fail_puts = 3  # then GitHub fails the rotation's write-back
         with pytest.raises(TokenStoreError, match="run `kakao-auth login`"):
             KakaoAuth.from_store(store).valid_token()
     finally:
         del os.environ[SECRET]
-    assert github.puts == 0 and fake_kakao.token_calls == 1
+    assert github.puts == 1 and fake_kakao.token_calls == 1
 
 
 @pytest.mark.parametrize(
