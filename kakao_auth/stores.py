@@ -99,10 +99,15 @@ class _Plugin:
 
     def error(self, failure: str) -> ConfigurationError:
         return ConfigurationError(
-            f"the token store plug-in for {printable(self.scheme)}:// ({printable(self.target)!r}, "
-            f"from the distribution {printable(self.distribution)!r}) {failure}: reinstall or fix "
+            f"the token store plug-in for {printable(self.scheme)}:// ({_name(self.target)!r}, "
+            f"from the distribution {_name(self.distribution)!r}) {failure}: reinstall or fix "
             f"that distribution, or use another store"
         )
+
+
+def _name(text: str) -> str:
+    # A module path or a distribution's name: long, but no secret (printable() would hide it).
+    return printable(text, hide_tokens=False)
 
 
 def _plugin(scheme: str) -> _Plugin:
