@@ -232,9 +232,13 @@ def require_https(url: str, what: str) -> str:
     requests carry only the headers it sets), so it could only leak, into a message or a log.
     """
     if "@" in url:
-        # Nothing of the URL is shown: before the @ is a password, or a token, maybe in pieces.
+        # Only what follows the last @ is shown: before it is a password or a token, which may
+        # hold a "/", "?" or "#" that a parser would take for the end of the host.
+        scheme, _, rest = url.partition("://")
+        shown = origin(f"{scheme}://{rest.rpartition('@')[2]}")
         raise ConfigurationError(
-            f"{what} must not hold a user name, password or token (user:password@): remove it"
+            f"{what} must not hold a user name, password or token (user:password@), got one "
+            f"for {shown!r}: remove it"
         )
     try:
         parts = urlsplit(url)
