@@ -190,3 +190,21 @@ def test_a_redis_store_built_directly_never_shows_its_password(password: str) ->
     except KakaoAuthError as e:
         shown.append(_chain_text(e))
     assert shown and PASSWORD not in "\n".join(shown)
+
+
+def test_the_fakes_listen_on_loopback_only(fake_kakao: FakeKakao) -> None:
+    # A fake hands out real-looking tokens to anyone who asks: it must not be reachable off this machine.
+    servers = list(fake_kakao._servers)
+    try:
+        from kakao_auth.testing import FakeGitHub
+
+        with FakeGitHub() as gh:
+            assert gh._server is not None
+            servers.append(gh._server)
+            assert urlsplit(gh.api_url).hostname == "127.0.0.1"
+            assert [s.socket.getsockname()[0] for s in servers] == ["127.0.0.1"] * len(servers)
+    except ImportError:  # no PyNaCl: the fake Kakao alone
+        assert [s.socket.getsockname()[0] for s in servers] == ["127.0.0.1"] * len(servers)
+    assert len(servers) >= 2
+    for url in (fake_kakao.kauth_url, fake_kakao.kapi_url):
+        assert urlsplit(url).hostname == "127.0.0.1"
