@@ -10,7 +10,8 @@ nothing is printed.
 
 Only real secrets are registered: a value shorter than :data:`MIN_SECRET` characters (the
 access token "0" a bare refresh-token secret loads with, a placeholder) is not one, and masking
-it would hide every "0" in the log from then on. Kakao's tokens and client secrets are 32 or more.
+it would hide every "0" in the log from then on. Kakao's tokens and client secrets are longer
+(a client secret is 32 characters, a token tens of them).
 """
 
 from __future__ import annotations
