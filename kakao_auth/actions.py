@@ -7,6 +7,11 @@ workflow command ``::add-mask::VALUE`` registers a value for masking from then o
 stdout; they go to stderr, so that stdout stays the program's own output (``TOKEN=$(kakao-auth
 token)``, ``kakao-auth status --json``). Outside Actions (``GITHUB_ACTIONS`` not ``true``)
 nothing is printed.
+
+Only real secrets are registered: a value shorter than :data:`MIN_SECRET` characters (the
+access token "0" a bare refresh-token secret loads with, a placeholder) is not one, and masking
+it would hide every "0" in the log from then on. Kakao's tokens and client secrets are longer
+(a client secret is 32 characters, a token tens of them).
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ import threading
 from .config import in_github_actions
 from .token import Token
 
-__all__ = ["mask_token"]
+__all__ = ["MIN_SECRET", "mask_token"]
+
+MIN_SECRET = 16
 
 _masked: set[str] = set()
 _guard = threading.Lock()
@@ -29,7 +36,7 @@ def mask_token(token: Token) -> None:
     if not in_github_actions():
         return
     for value in (token.access_token, token.refresh_token, token.id_token, token.client_secret):
-        if value:
+        if value and len(value) >= MIN_SECRET:
             _mask(value)
 
 

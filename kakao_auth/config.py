@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from .errors import ConfigurationError, printable
 
 __all__ = [
+    "GITHUB_TOKEN_VARIABLES",
     "GitHubSettings",
     "Settings",
     "browser_environment",
@@ -123,6 +124,8 @@ def store_location(location: Optional[os.PathLike[str] | str] = None) -> str:
 
 
 GITHUB_API_URL = "https://api.github.com"
+# Where a GitHub token is read from (GH_TOKEN first), and where gh reads one for GitHub Enterprise.
+GITHUB_TOKEN_VARIABLES = ("GH_TOKEN", "GITHUB_TOKEN", "GH_ENTERPRISE_TOKEN", "GITHUB_ENTERPRISE_TOKEN")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,7 +149,7 @@ def github() -> GitHubSettings:
 
 
 def _github_token() -> Optional[str]:
-    for name in ("GH_TOKEN", "GITHUB_TOKEN"):
+    for name in GITHUB_TOKEN_VARIABLES[:2]:
         value = (_env(name) or "").strip()  # a secret pasted with its line's end is the token
         if value:
             return github_token_setting(value, name)
@@ -206,26 +209,42 @@ def seconds_setting(value: object, name: str, *, zero: bool = False) -> float:
 
 
 def origin(url: str) -> str:
-    """``url``'s scheme, host and port, fit for a message (not its user info, path or query)."""
+    """``url``'s scheme, host and port, fit for a message (not its user info, path or query).
+
+    A URL with an ``@`` after its host (``https://user:pa/ss@host``: a password with ``/``, ``?``
+    or ``#`` not percent-encoded) is not named at all: what a parser takes for its host or port
+    there is a piece of the user info.
+    """
     try:
         parts = urlsplit(url)
         port = f":{parts.port}" if parts.port else ""
     except ValueError:
         return "a malformed URL"
+    if "@" in parts.path + parts.query + parts.fragment:
+        return "a URL with an @ after its host"
     return printable(f"{parts.scheme}://{parts.hostname or ''}{port}", hide_tokens=False)
 
 
 def require_https(url: str, what: str) -> str:
-    """Return ``url`` if it is an https:// URL with a host; tokens and codes never go over http."""
+    """Return ``url`` if it is an https:// URL with a host; tokens and codes never go over http.
+
+    A user name or password (``user:pw@``) is refused too: kakao_auth never sends one (its
+    requests carry only the headers it sets), so it could only leak, into a message or a log.
+    """
+    if "@" in url:
+        # Only what follows the last @ is shown: before it is a password or a token, which may
+        # hold a "/", "?" or "#" that a parser would take for the end of the host.
+        scheme, _, rest = url.partition("://")
+        shown = origin(f"{scheme}://{rest.rpartition('@')[2]}")
+        raise ConfigurationError(
+            f"{what} must not hold a user name, password or token (user:password@), got one "
+            f"for {shown!r}: remove it"
+        )
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018  # raises ValueError for a port that is not a number
     except ValueError:
         parts = None
     if parts is None or parts.scheme != "https" or not parts.hostname or any(c in url for c in "\r\n\t "):
-        # Scheme and host only: a URL's userinfo may hold a password, its path a token.
-        shown = f"{parts.scheme}://{parts.hostname or ''}" if parts is not None else "a malformed URL"
-        raise ConfigurationError(
-            f"{what} must be an https:// URL, got {printable(shown, hide_tokens=False)!r}"
-        )
+        raise ConfigurationError(f"{what} must be an https:// URL, got {origin(url)!r}")
     return url

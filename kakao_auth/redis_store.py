@@ -323,6 +323,7 @@ def _connect(url: str, socket_timeout: float) -> redis.Redis:
         import redis
     except ImportError:
         raise ConfigurationError("RedisTokenStore needs redis-py: pip install 'kakao-auth[redis]'") from None
+    said = ""
     try:
         client = redis.Redis.from_url(
             url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
@@ -330,7 +331,10 @@ def _connect(url: str, socket_timeout: float) -> redis.Redis:
         timeout = client.connection_pool.connection_kwargs.get("socket_timeout")
         seconds_setting(timeout, "socket_timeout")  # the URL's own query may set it too
     except (ValueError, TypeError) as e:
-        raise ConfigurationError(f"the Redis URL {_public(url)} is not valid ({printable(str(e))})") from None
+        # redis-py's words may quote the URL's user info: only without one are they shown.
+        said = printable(str(e)) if "@" not in url else type(e).__name__
+    if said:  # raised outside the except block: no __context__ leads to redis-py's words
+        raise ConfigurationError(f"the Redis URL {_public(url)} is not valid ({said})")
     return client
 
 
@@ -349,8 +353,14 @@ def _default_key(prefix: str, client_id: Optional[str]) -> str:
 
 
 def _public(url: str) -> str:
-    """The URL without its password, for messages."""
-    parts = urlsplit(url)
+    """The URL without its user info, for messages: scheme, host, port and database.
+
+    The user info runs to the LAST ``@``: a password with ``/``, ``?`` or ``#`` left as they are
+    would otherwise be cut at them, and its pieces shown as a host, a port or a path.
+    """
+    scheme, _, rest = url.partition("://")
+    after = rest.rpartition("@")[2]
+    parts = urlsplit(f"{scheme}://{after}")
     host = parts.hostname or ""
     try:
         port = f":{parts.port}" if parts.port else ""

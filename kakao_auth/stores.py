@@ -11,6 +11,12 @@ the same way a third party registers ``ssm://`` or ``vault://``:
   (``redis://host:6379/0?key=myapp:token&lock_ttl=10``);
 - ``github``: :class:`GitHubSecretStore`, ``github://OWNER/REPO/NAME`` or ``github:NAME``.
 
+Schemes are case-insensitive (``GITHUB://`` is ``github://``): the factory gets the URL with its
+scheme in lower case. A plug-in that cannot be loaded (its module or attribute missing), whose
+factory fails with anything but a :class:`KakaoAuthError`, or returns something that is not a
+:class:`TokenStore`, is a :class:`ConfigurationError` naming the scheme, the entry point and the
+distribution that registered it (never the failure's own words, which may hold the URL).
+
 The built-in schemes are looked up in this module's own table first, which holds exactly what
 setup.cfg registers (a test pins that): scanning every installed distribution's entry points
 costs a cron run tens of milliseconds, so that only happens for a scheme kakao_auth lacks.
@@ -24,8 +30,8 @@ import sys
 from typing import Any, Callable, Optional
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .config import store_location
-from .errors import ConfigurationError, printable
+from .config import origin, store_location
+from .errors import ConfigurationError, KakaoAuthError, printable
 from .store import FileTokenStore, PathLike, TokenStore
 
 __all__ = ["BUILTIN_STORES", "ENTRY_POINT_GROUP", "file_store", "open_store", "redis_store", "scheme_of"]
@@ -50,7 +56,20 @@ def open_store(location: Optional[PathLike] = None, *, client_id: Optional[str] 
     scheme = scheme_of(text)
     if scheme is None:
         return FileTokenStore(text)
-    return _factory(scheme)(text, client_id=client_id)
+    text = scheme + text[len(scheme) :]
+    plugin = _plugin(scheme)
+    failure = ""
+    try:
+        store: object = plugin.load()(text, client_id=client_id)
+    except KakaoAuthError:
+        raise  # the store's own, typed error: it says what to fix
+    except Exception as e:  # a plug-in's bug: its words may hold the URL and its password
+        failure = f"failed ({type(e).__name__})"
+    else:
+        if isinstance(store, TokenStore):
+            return store
+        failure = f"returned a {type(store).__name__}, not a kakao_auth.TokenStore"
+    raise plugin.error(failure)  # outside the except block: no __context__ to the plug-in's error
 
 
 def scheme_of(location: str) -> Optional[str]:
@@ -59,20 +78,52 @@ def scheme_of(location: str) -> Optional[str]:
     return match.group(1).lower() if match else None
 
 
-def _factory(scheme: str) -> Factory:
-    target = BUILTIN_STORES.get(scheme) or _registered(scheme)
-    if target is None:
+class _Plugin:
+    """The entry point a scheme resolves to: ``module:attr``, from a distribution."""
+
+    def __init__(self, scheme: str, target: str, distribution: str) -> None:
+        self.scheme, self.target, self.distribution = scheme, target, distribution
+
+    def load(self) -> Factory:
+        module, _, attr = self.target.partition(":")
+        failure = ""
+        try:
+            factory: Factory = getattr(importlib.import_module(module), attr)
+        except Exception as e:  # ImportError, AttributeError, or the module's own failure
+            failure = f"cannot be loaded ({type(e).__name__})"
+        if failure:
+            raise self.error(failure)
+        if not callable(factory):
+            raise self.error("is not callable")
+        return factory
+
+    def error(self, failure: str) -> ConfigurationError:
+        return ConfigurationError(
+            f"the token store plug-in for {printable(self.scheme)}:// ({_name(self.target)!r}, "
+            f"from the distribution {_name(self.distribution)!r}) {failure}: reinstall or fix "
+            f"that distribution, or use another store"
+        )
+
+
+def _name(text: str) -> str:
+    # A module path or a distribution's name: long, but no secret (printable() would hide it).
+    return printable(text, hide_tokens=False)
+
+
+def _plugin(scheme: str) -> _Plugin:
+    if scheme in BUILTIN_STORES:
+        return _Plugin(scheme, BUILTIN_STORES[scheme], "kakao-auth")
+    entry = _registered(scheme)
+    if entry is None:
         known = ", ".join(sorted(BUILTIN_STORES))
         raise ConfigurationError(
             f"no token store handles {printable(scheme)}:// URLs (known: {known}; a plug-in adds "
             f"one through the {ENTRY_POINT_GROUP!r} entry-point group)"
         )
-    module, _, attr = target.partition(":")
-    factory: Factory = getattr(importlib.import_module(module), attr)
-    return factory
+    return _Plugin(scheme, entry.value, _distribution(entry))
 
 
-def _registered(scheme: str) -> Optional[str]:
+def _registered(scheme: str) -> Any:
     from importlib.metadata import entry_points
 
     if sys.version_info >= (3, 10):
@@ -81,16 +132,30 @@ def _registered(scheme: str) -> Optional[str]:
         found = entry_points().get(ENTRY_POINT_GROUP, [])
     for entry in found:
         if entry.name.lower() == scheme:
-            value: str = entry.value
-            return value
+            return entry
     return None
+
+
+def _distribution(entry: Any) -> str:
+    """The name of the distribution that registered ``entry`` (3.10+ knows; 3.9 searches)."""
+    dist = getattr(entry, "dist", None)
+    if dist is not None:
+        return str(dist.metadata["Name"] or "an unnamed distribution")
+    from importlib.metadata import distributions  # pragma: no cover - Python 3.9
+
+    for candidate in distributions():  # pragma: no cover
+        if any(e.group == ENTRY_POINT_GROUP and e.value == entry.value for e in candidate.entry_points):
+            return str(candidate.metadata["Name"])
+    return "an unknown distribution"  # pragma: no cover
 
 
 def file_store(url: str, *, client_id: Optional[str] = None) -> FileTokenStore:
     """A FileTokenStore from ``file:///path`` (or ``file:path``)."""
     parts = urlsplit(url)
     if parts.netloc not in ("", "localhost"):
-        raise ConfigurationError(f"a file store URL names a local path, got {printable(url)!r}")
+        raise ConfigurationError(
+            f"a file store URL names a local path (file:///path), got one on {origin(url)}"
+        )
     return FileTokenStore(parts.path)
 
 
@@ -98,6 +163,7 @@ def redis_store(url: str, *, client_id: Optional[str] = None) -> TokenStore:
     """A RedisTokenStore from a URL whose query may carry key, prefix, lock_ttl, lock_wait."""
     from .redis_store import RedisTokenStore
 
+    _refuse_split_password(url)
     parts = urlsplit(url)
     ours: dict[str, Any] = {}
     theirs = []
@@ -111,3 +177,19 @@ def redis_store(url: str, *, client_id: Optional[str] = None) -> TokenStore:
             theirs.append((name, value))
     plain = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(theirs), ""))
     return RedisTokenStore(plain, client_id=client_id, **ours)
+
+
+def _refuse_split_password(url: str) -> None:
+    """Refuse a Redis URL whose password has ``/``, ``?`` or ``#`` as they are.
+
+    A parser ends the host part at the first of them, so the password would be cut up: its
+    pieces taken for a host, a port, a path or options, and sent or shown as such. Its user info
+    runs to the last ``@``; nothing of it is shown.
+    """
+    authority = url.partition("://")[2]
+    userinfo = authority.rpartition("@")[0]
+    if any(c in userinfo for c in "/?#"):
+        raise ConfigurationError(
+            "the Redis URL has '/', '?' or '#' before its last '@' (in its password?): "
+            "percent-encode them in the password (%2F, %3F, %23), and an '@' in a key (%40)"
+        )

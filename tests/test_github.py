@@ -3,6 +3,7 @@ workflow run a separate process whose environment holds the secret's current val
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -70,7 +71,10 @@ def test_runs_with_a_rotation_in_the_middle_never_lose_the_login(
         live = github.secrets[SECRET]
         stored = json.loads(live)["refresh_token"] if live.startswith("{") else live
         assert fake_kakao.refresh_token_alive(stored), f"run {run} left a dead refresh token"
-    assert github.puts == 1  # written back exactly once: at the rotation
+    assert github.changes == 1  # changed exactly once: at the rotation
+    # Each run that may rotate (a bare secret: its age is unknown) first writes its value back
+    # unchanged, to prove the token may write: runs 1 to 4.
+    assert github.puts == 5
     secrets_seen = {fake_kakao_token for fake_kakao_token in _all_tokens(github)}
     for text in outputs:
         for line in text.splitlines():
@@ -100,9 +104,10 @@ def test_a_github_token_pasted_with_its_line_end_writes_back(
     fake_kakao: FakeKakao, github: FakeGitHub, tmp_path: Path
 ) -> None:
     old = _bare_login(fake_kakao, tmp_path, refresh_ttl=20 * 86400)  # this refresh rotates it
+    github.secrets[SECRET] = old
     done = workflow_run(fake_kakao, github, old, token=github.writer_token + "\n")
     assert done.returncode == 0, done.stderr
-    assert github.puts == 1 and fake_kakao.token_calls == 1
+    assert github.changes == 1 and fake_kakao.token_calls == 1
 
 
 @pytest.mark.parametrize("bad", ["\u00e9{token}", "{token}\r\nX-Injected: 1", "{token} {token}"])
@@ -123,7 +128,6 @@ def test_a_failed_write_back_says_the_login_must_be_redone(
     fake_kakao: FakeKakao, github: FakeGitHub, tmp_path: Path
 ) -> None:
     old = _bare_login(fake_kakao, tmp_path, refresh_ttl=20 * 86400)
-    github.fail_puts = 3
     store = GitHubSecretStore(
         SECRET, repository=github.repository, api_url=github.api_url, token=github.writer_token
     )
@@ -131,11 +135,14 @@ def test_a_failed_write_back_says_the_login_must_be_redone(
     try:
         from kakao_auth import KakaoAuth
 
+        store.load()
+        store.check_writable()  # the proof: the value written back, unchanged
+        github.fail_puts = 3  # then GitHub fails the rotation's write-back
         with pytest.raises(TokenStoreError, match="run `kakao-auth login`"):
             KakaoAuth.from_store(store).valid_token()
     finally:
         del os.environ[SECRET]
-    assert github.puts == 0 and fake_kakao.token_calls == 1
+    assert github.puts == 1 and fake_kakao.token_calls == 1
 
 
 @pytest.mark.parametrize(
@@ -269,3 +276,247 @@ def test_kakao_auth_token_in_actions_prints_only_the_token(
     token = done.stdout.strip()
     assert done.stdout == token + "\n" and fake_kakao.access_token_alive(token)  # TOKEN=$(kakao-auth token)
     assert f"::add-mask::{token}" in done.stderr.splitlines()
+
+
+# -- hardening round 3 (issue 24) ---------------------------------------------------------------
+
+
+def _in_process_store(github: FakeGitHub, token: str | None = None) -> GitHubSecretStore:
+    return GitHubSecretStore(
+        SECRET, repository=github.repository, api_url=github.api_url, token=token or github.writer_token
+    )
+
+
+def _refresh_with(store: GitHubSecretStore, value: str) -> None:
+    """One run's refresh, in this process, with the step's env holding the secret's ``value``."""
+    from kakao_auth import KakaoAuth
+
+    os.environ[SECRET] = value
+    try:
+        KakaoAuth.from_store(store).valid_token()
+    finally:
+        del os.environ[SECRET]
+
+
+@pytest.mark.parametrize(
+    ("key_id", "key"),
+    [
+        ("1", base64.b64encode(b"\x01" * 31).decode()),  # short
+        ("1", base64.b64encode(b"\x01" * 33).decode()),  # long
+        ("1", base64.b64encode(bytes(32)).decode()),  # all zeros: libsodium refuses to seal
+        ("1", "AQEB!" + base64.b64encode(b"\x01" * 32).decode()[5:]),  # not base64
+        ("1 2", base64.b64encode(b"\x01" * 32).decode()),  # a key id with a space
+        ("../1", base64.b64encode(b"\x01" * 32).decode()),
+        ("", base64.b64encode(b"\x01" * 32).decode()),
+    ],
+)
+def test_a_public_key_that_is_no_curve25519_key_stops_before_kakao_is_asked(
+    fake_kakao: FakeKakao, github: FakeGitHub, tmp_path: Path, key_id: str, key: str
+) -> None:
+    old = _bare_login(fake_kakao, tmp_path, refresh_ttl=20 * 86400)  # a refresh would rotate it
+    github.secrets[SECRET] = old
+    github.key_answer = json.dumps({"key_id": key_id, "key": key}).encode()
+    with pytest.raises(TokenStoreError, match="public key") as caught:
+        _refresh_with(_in_process_store(github), old)
+    assert fake_kakao.token_calls == 0 and fake_kakao.refresh_token_alive(old)
+    assert github.puts == 0 and old not in _chain_text(caught.value)
+
+
+def test_seal_types_every_failure() -> None:
+    from kakao_auth.github_store import seal
+
+    for key in (bytes(32), b"\x01" * 31):
+        with pytest.raises(TokenStoreError, match="public key is not usable") as caught:
+            seal(key, "a-secret-value")
+        assert caught.value.__context__ is None and caught.value.__cause__ is None
+
+
+@pytest.mark.parametrize(
+    ("prefix", "permission"), [("github_pat_", "Secrets: Read and write"), ("ghp_", "`repo`")]
+)
+def test_a_token_that_can_read_but_not_write_secrets_fails_before_kakao_is_asked(
+    fake_kakao: FakeKakao, github: FakeGitHub, tmp_path: Path, prefix: str, permission: str
+) -> None:
+    github.read_only_token = prefix + github.read_only_token.split("_")[-1]
+    old = _bare_login(fake_kakao, tmp_path, refresh_ttl=20 * 86400)
+    github.secrets[SECRET] = old
+    done = workflow_run(fake_kakao, github, old, token=github.read_only_token)
+    assert done.returncode != 0
+    assert "ConfigurationError" in done.stderr and "can read" in done.stderr and permission in done.stderr
+    assert fake_kakao.token_calls == 0 and fake_kakao.refresh_token_alive(old)
+    assert github.secrets[SECRET] == old and github.read_only_token not in done.stderr
+
+
+def test_a_tutorial_json_secret_without_an_issue_time_may_rotate(
+    fake_kakao: FakeKakao, github: FakeGitHub, tmp_path: Path
+) -> None:
+    old = _bare_login(fake_kakao, tmp_path, refresh_ttl=20 * 86400)  # Kakao will rotate it
+    # The tutorial's JSON: lifetimes relative to a moment it does not record (60 days "left").
+    value = json.dumps(
+        {"access_token": "expired-access-token", "expires_in": 0, "refresh_token": old,
+         "refresh_token_expires_in": 60 * 86400}
+    )  # fmt: skip
+    github.secrets[SECRET] = value
+    done = workflow_run(fake_kakao, github, value, token=github.read_only_token)
+    assert done.returncode != 0 and "can read" in done.stderr
+    assert fake_kakao.token_calls == 0 and fake_kakao.refresh_token_alive(old)
+    done = workflow_run(fake_kakao, github, value)  # with a token that may write: rotated, kept
+    assert done.returncode == 0, done.stderr
+    assert github.changes == 1
+    assert fake_kakao.refresh_token_alive(json.loads(github.secrets[SECRET])["refresh_token"])
+
+
+def test_a_dated_secret_with_months_left_is_not_written(
+    fake_kakao: FakeKakao, github: FakeGitHub, tmp_path: Path
+) -> None:
+    token = fake_kakao.write_token_file(tmp_path / "login.json", access_ttl=0)  # two months left
+    value = json.dumps(token.to_dict(time.time()))
+    github.secrets[SECRET] = value
+    done = workflow_run(fake_kakao, github, value, token=github.read_only_token)
+    assert done.returncode == 0, done.stderr  # nothing will rotate: no write, no write check
+    assert fake_kakao.token_calls == 1 and github.puts == 0
+
+
+def test_a_key_rotated_between_the_check_and_the_put_is_read_again(
+    fake_kakao: FakeKakao, github: FakeGitHub, tmp_path: Path
+) -> None:
+    old = _bare_login(fake_kakao, tmp_path, refresh_ttl=20 * 86400)
+    github.secrets[SECRET] = old
+    store = _in_process_store(github)
+    os.environ[SECRET] = old
+    try:
+        store.load()
+        store.check_writable()  # reads the key, writes the value back with it
+        github.rotate_key()  # GitHub rotates its key: the id read is now refused with 422
+        _refresh_with(store, old)
+    finally:
+        os.environ.pop(SECRET, None)
+    assert fake_kakao.token_calls == 1 and github.changes == 1 and github.key_reads == 2
+    assert fake_kakao.refresh_token_alive(json.loads(github.secrets[SECRET])["refresh_token"])
+
+
+FAKE_GH = """#!{python}
+import json, sys
+with open({log!r}, "a") as f:
+    f.write(json.dumps(sys.argv[1:]) + "\\n")
+if sys.argv[1:] == ["auth", "token", "--hostname", {host!r}]:
+    print({token!r})
+else:
+    sys.exit(1)
+"""
+
+
+def _fake_gh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, host: str, token: str) -> Path:
+    """A ``gh`` first on PATH that records its argv, and knows ``token`` for ``host`` only."""
+    folder = tmp_path / "bin"
+    folder.mkdir(exist_ok=True)
+    log = tmp_path / "gh-argv.log"
+    gh = folder / "gh"
+    gh.write_text(FAKE_GH.format(python=sys.executable, log=str(log), host=host, token=token))
+    gh.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+    for name in ("GH_TOKEN", "GITHUB_TOKEN", "GITHUB_ACTIONS"):
+        monkeypatch.delenv(name, raising=False)
+    return log
+
+
+def test_gh_is_asked_for_the_api_hosts_token(
+    fake_kakao: FakeKakao, github: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    host = github.api_url.split("://")[1]  # 127.0.0.1:PORT
+    log = _fake_gh(tmp_path, monkeypatch, host, github.writer_token)
+    old = _bare_login(fake_kakao, tmp_path, refresh_ttl=20 * 86400)
+    github.secrets[SECRET] = old
+    store = GitHubSecretStore(SECRET, repository=github.repository, api_url=github.api_url)
+    _refresh_with(store, old)
+    assert github.changes == 1
+    assert {tuple(json.loads(line)) for line in log.read_text().splitlines()} == {
+        ("auth", "token", "--hostname", host)
+    }
+
+
+@pytest.mark.parametrize(
+    ("api_url", "host"),
+    [
+        ("https://api.github.com", "github.com"),
+        ("https://ghe.example.com/api/v3", "ghe.example.com"),
+        ("https://ghe.example.com:8443/api/v3/", "ghe.example.com:8443"),
+        ("https://api.octo.ghe.com", "octo.ghe.com"),
+    ],
+)
+def test_gh_hostname_for_github_and_enterprise(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api_url: str, host: str
+) -> None:
+    from kakao_auth.github_store import _gh_cli_token
+
+    log = _fake_gh(tmp_path, monkeypatch, host, "gho_" + "a" * 36)
+    assert _gh_cli_token(False, api_url) == "gho_" + "a" * 36
+    assert json.loads(log.read_text()) == ["auth", "token", "--hostname", host]
+
+
+@pytest.mark.parametrize("name", ["GH_TOKEN", "gh_token", "GITHUB_TOKEN", "GH_ENTERPRISE_TOKEN"])
+def test_a_secret_name_that_is_the_github_token_variable_is_refused(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_REPOSITORY", "octo/kakao-cron")
+    with pytest.raises(ConfigurationError):
+        open_store(f"github:{name}")
+    with pytest.raises(ConfigurationError):
+        GitHubSecretStore(name, repository="octo/kakao-cron")
+
+
+def test_a_bare_secret_never_masks_the_placeholder_access_token(
+    fake_kakao: FakeKakao, github: FakeGitHub, tmp_path: Path
+) -> None:
+    old = _bare_login(fake_kakao, tmp_path, refresh_ttl=20 * 86400)
+    github.secrets[SECRET] = old
+    fake_kakao.write_token_file(tmp_path / "unused.json")
+    done = workflow_run(fake_kakao, github, old)
+    assert done.returncode == 0, done.stderr
+    masks = [
+        line[len("::add-mask::") :] for line in done.stderr.splitlines() if line.startswith("::add-mask::")
+    ]
+    assert old in masks and "0" not in masks
+    assert all(len(m) >= 16 for m in masks)
+
+
+def test_store_urls_are_case_insensitive_and_names_checked_as_github_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GITHUB_REPOSITORY", "octo/kakao-cron")
+    assert (
+        open_store("GITHUB://Octo-Cat/my.repo_1/MY_TOKEN").location == "github://Octo-Cat/my.repo_1/MY_TOKEN"
+    )
+    assert open_store("GitHub:KAKAO_REFRESH_TOKEN").location == "github://octo/kakao-cron/KAKAO_REFRESH_TOKEN"
+    bad = [
+        "github://octo/./NAME",
+        "github://octo/../NAME",
+        "github://-octo/repo/NAME",
+        "github://octo-/repo/NAME",
+        "github://oc--to/repo/NAME",
+        "github://oc_to/repo/NAME",
+        f"github://{'a' * 40}/repo/NAME",
+        f"github://octo/{'r' * 101}/NAME",
+        "github://octo/re po/NAME",
+        "github://octo/repo/1NAME",
+        "github://octo/repo/GITHUB_NAME",
+        "github://octo/repo/NA-ME",
+        "github:",
+    ]
+    for url in bad:
+        with pytest.raises(ConfigurationError):
+            open_store(url)
+    assert open_store(f"github://{'a' * 39}/{'r' * 100}/NAME").location.startswith("github://aaa")
+    monkeypatch.setenv("GITHUB_REPOSITORY", "octo/..")
+    with pytest.raises(ConfigurationError, match="not an OWNER/REPO name"):
+        open_store("github:KAKAO_REFRESH_TOKEN")
+
+
+def _chain_text(error: BaseException) -> str:
+    """The message of ``error`` and of every exception its __cause__/__context__ chain holds."""
+    seen: list[str] = []
+    node: BaseException | None = error
+    while node is not None and len(seen) < 20:
+        seen.append(f"{type(node).__name__}: {node} {node!r}")
+        node = node.__cause__ or node.__context__
+    return "\n".join(seen)

@@ -60,3 +60,72 @@ def test_my_cron_script_when_the_login_is_revoked(fake_kakao: FakeKakao) -> None
     fake_kakao.revoke_all()
     with pytest.raises(LoginRequired):
         _load_example().send("nobody home", fake_kakao.token_file)
+
+
+# -- store plug-ins (the kakao_auth.stores entry-point group) that are broken (issue 24) ---------
+
+BROKEN_PLUGIN = """
+from kakao_auth.testing import MemoryTokenStore
+
+def not_a_store(url, *, client_id=None):
+    return object()
+
+def raises(url, *, client_id=None):
+    raise RuntimeError("the plug-in's own words: " + url)
+
+def works(url, *, client_id=None):
+    return MemoryTokenStore()
+"""
+BROKEN_ENTRY_POINTS = {
+    "nomodule": "no_such_module_for_kakao:factory",
+    "noattr": "broken_store_plugin:missing",
+    "notstore": "broken_store_plugin:not_a_store",
+    "raises": "broken_store_plugin:raises",
+    "works": "broken_store_plugin:works",
+}
+OPEN_EACH = """
+import sys
+from kakao_auth.stores import open_store
+for scheme in sys.argv[1:]:
+    try:
+        print(scheme, "ok", type(open_store(scheme.upper() + "://user:Pw0rdPiece@host/x")).__name__)
+    except Exception as e:
+        print(scheme, type(e).__name__, e, "| cause:", repr(e.__cause__), "| context:", repr(e.__context__))
+"""
+
+
+def _install_plugin(folder: Path, name: str, module: str, code: str, entries: dict[str, str]) -> None:
+    """A distribution ``name`` on ``folder`` (for PYTHONPATH): ``module``.py plus its dist-info."""
+    from kakao_auth.stores import ENTRY_POINT_GROUP
+
+    (folder / f"{module}.py").write_text(code)
+    info = folder / f"{name.replace('-', '_')}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    lines = "".join(f"{scheme} = {target}\n" for scheme, target in entries.items())
+    (info / "entry_points.txt").write_text(f"[{ENTRY_POINT_GROUP}]\n{lines}")
+
+
+def test_a_broken_store_plugin_is_a_configuration_error_naming_it(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    _install_plugin(
+        tmp_path, "broken-store-plugin", "broken_store_plugin", BROKEN_PLUGIN, BROKEN_ENTRY_POINTS
+    )
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    argv = [sys.executable, "-c", OPEN_EACH, *BROKEN_ENTRY_POINTS]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    lines = {line.split(" ", 1)[0]: line for line in done.stdout.splitlines()}
+    assert set(lines) == set(BROKEN_ENTRY_POINTS), done.stdout + done.stderr
+    assert lines["works"] == "works ok MemoryTokenStore"  # the case-insensitive scheme too
+    for scheme in ("nomodule", "noattr", "notstore", "raises"):
+        line = lines[scheme]
+        assert line.startswith(f"{scheme} ConfigurationError "), line
+        assert f"{scheme}://" in line and BROKEN_ENTRY_POINTS[scheme] in line, line
+        assert "broken-store-plugin" in line, line  # the distribution to fix or remove
+        assert "Pw0rdPiece" not in line and "own words" not in line, line
+        assert line.endswith("| cause: None | context: None"), line
+    assert "ModuleNotFoundError" in lines["nomodule"] and "AttributeError" in lines["noattr"]
+    assert "not a kakao_auth.TokenStore" in lines["notstore"] and "RuntimeError" in lines["raises"]

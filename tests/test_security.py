@@ -98,3 +98,113 @@ def test_no_secret_in_logs_reprs_or_errors_across_a_full_cycle(
 
 def _tokens(token: dict[str, object]) -> set[str]:
     return {str(token[k]) for k in ("access_token", "refresh_token") if token.get(k)}
+
+
+# -- passwords in URLs never reach a message (issue 24) -----------------------------------------
+
+PASSWORD = "Pw0rdPiece"  # short: printable() hides only token-long runs, this must be kept out
+
+
+def _chain_text(error: BaseException) -> str:
+    """``error``'s message and repr, and those of every exception its cause/context chain holds."""
+    seen: list[str] = []
+    node: BaseException | None = error
+    while node is not None and len(seen) < 20:
+        seen.append(f"{type(node).__name__}: {node} {node!r}")
+        node = node.__cause__ or node.__context__
+    return "\n".join(seen)
+
+
+def _github_write_check() -> None:
+    from kakao_auth import GitHubSecretStore
+
+    store = GitHubSecretStore("KAKAO_REFRESH_TOKEN", repository="octo/kakao-cron", token="ghp_" + "a" * 36)
+    store.load()
+    store.check_writable()  # the write check reaches the API URL
+
+
+@pytest.mark.parametrize("userinfo", [f"user:{PASSWORD}@", f"user:a/{PASSWORD}@", f"{PASSWORD}@"])
+def test_no_password_from_the_github_api_url_in_a_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, userinfo: str
+) -> None:
+    pytest.importorskip("nacl")
+    monkeypatch.setenv("GITHUB_API_URL", f"https://{userinfo}127.0.0.1:1")
+    monkeypatch.setenv("KAKAO_REFRESH_TOKEN", "a-refresh-token-from-the-secret-0123456789")
+    with pytest.raises(KakaoAuthError) as info:
+        _github_write_check()
+    assert PASSWORD not in _chain_text(info.value)
+
+
+@pytest.mark.parametrize("userinfo", [f"user:{PASSWORD}@", f"user:a/{PASSWORD}@", f"user:a?{PASSWORD}@"])
+def test_no_password_from_kakao_kauth_url_in_a_message(
+    fake_kakao: FakeKakao, token_file: Path, monkeypatch: pytest.MonkeyPatch, userinfo: str
+) -> None:
+    fake_kakao.write_token_file(access_ttl=0)  # expired: the first use refreshes
+    monkeypatch.setenv("KAKAO_KAUTH_URL", f"https://{userinfo}127.0.0.1:1")
+    with pytest.raises(KakaoAuthError) as info:
+        KakaoAuth.from_file(token_file, retries=0).valid_token()
+    assert PASSWORD not in _chain_text(info.value)
+    assert fake_kakao.token_calls == 0
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"github://user:{PASSWORD}@octo/kakao-cron/KAKAO_REFRESH_TOKEN",
+        f"github://user:a/{PASSWORD}@octo/kakao-cron/KAKAO_REFRESH_TOKEN",
+        f"GITHUB://{PASSWORD}@octo/kakao-cron/KAKAO_REFRESH_TOKEN",
+        f"file://user:{PASSWORD}@example.com/tmp/kakao_token.json",
+        f"redis://:{PASSWORD}/x@127.0.0.1:6379/0",
+        f"redis://:x/{PASSWORD}@127.0.0.1:6379/0",
+        f"redis://:x?{PASSWORD}@127.0.0.1:6379/0",
+        f"redis://:x#{PASSWORD}@127.0.0.1:6379/0",
+        f"rediss://user:{PASSWORD[:4]}#{PASSWORD[4:]}@127.0.0.1:6379/0",
+        f"redis://:{PASSWORD}@127.0.0.1:6379/0?socket_timeout=-1",
+        f"redis://:{PASSWORD}@127.0.0.1:notaport/0",
+    ],
+)
+def test_no_password_from_a_store_url_in_a_message(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kakao_auth.stores import open_store
+
+    if url.startswith("redis"):
+        pytest.importorskip("redis")
+    if url.lower().startswith("github"):
+        pytest.importorskip("nacl")
+    monkeypatch.setenv("KAKAO_REST_API_KEY", "0123456789abcdef0123456789abcdef")
+    with pytest.raises(KakaoAuthError) as info:
+        open_store(url)
+    shown = _chain_text(info.value)
+    assert PASSWORD not in shown and PASSWORD[:4] not in shown and PASSWORD[4:] not in shown
+
+
+@pytest.mark.parametrize("password", [f"a/{PASSWORD}", f"{PASSWORD}/b", f"a?{PASSWORD}", f"a#{PASSWORD}"])
+def test_a_redis_store_built_directly_never_shows_its_password(password: str) -> None:
+    pytest.importorskip("redis")
+    from kakao_auth import RedisTokenStore
+
+    shown = []
+    try:
+        store = RedisTokenStore(f"redis://:{password}@127.0.0.1:1/0", key="k", socket_timeout=0.5)
+        shown += [repr(store), store.location]
+        store.load()  # nothing listens on port 1
+    except KakaoAuthError as e:
+        shown.append(_chain_text(e))
+    assert shown and PASSWORD not in "\n".join(shown)
+
+
+def test_the_fakes_listen_on_loopback_only(fake_kakao: FakeKakao) -> None:
+    # A fake hands out real-looking tokens to anyone who asks: it must not be reachable off this machine.
+    servers = list(fake_kakao._servers)
+    try:
+        from kakao_auth.testing import FakeGitHub
+
+        with FakeGitHub() as gh:
+            assert gh._server is not None
+            servers.append(gh._server)
+            assert urlsplit(gh.api_url).hostname == "127.0.0.1"
+            assert [s.socket.getsockname()[0] for s in servers] == ["127.0.0.1"] * len(servers)
+    except ImportError:  # no PyNaCl: the fake Kakao alone
+        assert [s.socket.getsockname()[0] for s in servers] == ["127.0.0.1"] * len(servers)
+    assert len(servers) >= 2
+    for url in (fake_kakao.kauth_url, fake_kakao.kapi_url):
+        assert urlsplit(url).hostname == "127.0.0.1"

@@ -9,9 +9,11 @@
 
 It serves ``GET /repos/{owner}/{repo}/actions/secrets/public-key`` (a real Curve25519 key) and
 ``PUT /repos/{owner}/{repo}/actions/secrets/{name}``, whose sealed box it opens with its private
-key, keeping the plaintext in ``secrets`` for assertions (201 created, 204 updated). A token
-from ``writer_token`` may read the key and write; ``reader_token`` (like a workflow's own
-GITHUB_TOKEN) gets 403; any other token 401. Needs PyNaCl and trustme.
+key, keeping the plaintext in ``secrets`` for assertions (201 created, 204 updated; a PUT with
+another key's id gets 422, as after :meth:`rotate_key`). A token from ``writer_token`` may read
+the key and write; ``read_only_token`` (a token with "Secrets: Read-only") may read the key but
+gets 403 on a PUT; ``reader_token`` (like a workflow's own GITHUB_TOKEN) gets 403; any other
+token 401. Needs PyNaCl and trustme.
 """
 
 from __future__ import annotations
@@ -49,9 +51,11 @@ class FakeGitHub:
         self.repository = repository
         self.writer_token = "github_pat_" + secrets.token_urlsafe(30)
         self.reader_token = "ghs_" + secrets.token_urlsafe(30)
+        self.read_only_token = "github_pat_" + secrets.token_urlsafe(30)
         self.secrets: dict[str, str] = {}  # name -> plaintext, as GitHub would keep it
         self.key_reads = 0
         self.puts = 0
+        self.changes = 0  # PUTs that changed a secret's plaintext (not a write of the same value)
         self.refused = 0
         self.fail_puts = 0  # answer the next PUTs with 502
         self.key_answer: Optional[bytes] = None  # the public key's answer instead (a hostile GitHub)
@@ -108,6 +112,14 @@ class FakeGitHub:
             env["REQUESTS_CA_BUNDLE"] = env["SSL_CERT_FILE"] = self.ca_bundle
         return env
 
+    def rotate_key(self) -> None:
+        """Replace the repository's key pair, as GitHub may at any time: old key ids get 422."""
+        from nacl.public import PrivateKey
+
+        with self._lock:
+            self._private = PrivateKey.generate()
+            self.key_id = str(secrets.randbelow(10**18))
+
     @property
     def public_key(self) -> str:
         """The repository's Actions public key, base64."""
@@ -121,13 +133,14 @@ class FakeGitHub:
             return _json(404, {"message": "Not Found"})
         token = auth[7:] if auth.startswith("Bearer ") else ""
         with self._lock:
-            if token not in (self.writer_token, self.reader_token):
+            if token not in (self.writer_token, self.reader_token, self.read_only_token):
                 self.refused += 1
                 return _json(401, {"message": "Bad credentials"})
-            if token != self.writer_token:
+            reading = match["name"] == "public-key" and method == "GET"
+            if token == self.reader_token or (token == self.read_only_token and not reading):
                 self.refused += 1
-                return _json(403, {"message": "Resource not accessible by integration"})
-            if match["name"] == "public-key" and method == "GET":
+                return _json(403, {"message": "Resource not accessible by personal access token"})
+            if reading:
                 self.key_reads += 1
                 if self.key_answer is not None:
                     return 200, {"Content-Type": "application/json"}, self.key_answer
@@ -151,6 +164,7 @@ class FakeGitHub:
             return _json(422, {"message": "Bad encrypted_value"})
         self.puts += 1
         created = name not in self.secrets
+        self.changes += self.secrets.get(name) != plain.decode()
         self.secrets[name] = plain.decode()
         return (201 if created else 204), {}, b""
 
