@@ -14,6 +14,7 @@ one message, and what arrives is what was written.
 from __future__ import annotations
 
 import json
+import unicodedata
 from typing import Any, Optional
 from urllib.parse import urlsplit
 
@@ -50,6 +51,9 @@ def text_template(text: str, *, link: Optional[str] = None, button: Optional[str
 def _link(link: Optional[str]) -> dict[str, str]:
     if link is None:
         return {}  # accepted by Kakao: a message without a working link
+    if not isinstance(link, str):
+        raise ConfigurationError(f"the memo's link must be a str, got {type(link).__name__}")
+    _check_visible(link)
     try:
         parts = urlsplit(link)
         ok = parts.scheme in ("http", "https") and bool(parts.hostname)
@@ -58,3 +62,20 @@ def _link(link: Optional[str]) -> dict[str, str]:
     if not ok or any(c.isspace() for c in link):
         raise ConfigurationError(f"the memo's link must be an http(s) URL, got {printable(link)!r}")
     return {"web_url": link, "mobile_web_url": link}
+
+
+def _check_visible(link: str) -> None:
+    """Refuse a link holding a character that is not shown as itself.
+
+    Controls and DEL, bidi overrides and marks (U+202A-202E, U+2066-2069, U+200E/F) and
+    zero-width characters (U+200B-200D, U+2060, U+FEFF) make a link read as one place and open
+    another. ``str.isprintable`` is false for all of them (Unicode's Other and Separator
+    classes), and a URL has no use for any.
+    """
+    for c in link:
+        if not c.isprintable() or c.isspace():
+            what = unicodedata.name(c, "a control character")
+            raise ConfigurationError(
+                f"the memo's link holds U+{ord(c):04X} ({what}), a character that is not shown as "
+                "itself (a link could read as one address and open another): remove it"
+            )

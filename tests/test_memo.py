@@ -52,6 +52,28 @@ def test_bad_memos_are_refused_before_any_call(
     assert fake_kakao.api_calls == 0
 
 
+@pytest.mark.parametrize(
+    "char",
+    ["\x00", "\x1b", "\x7f", "\x85", "\u202a", "\u202e", "\u2066", "\u2069", "\u200e", "\u200f"]
+    + ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00a0", "\u2028"],
+)
+def test_links_with_hidden_characters_are_refused_before_any_call(
+    fake_kakao: FakeKakao, token_file: Path, char: str
+) -> None:
+    # "https://good.example/\u202egro.live" reads as one address and opens another.
+    fake_kakao.write_token_file()
+    session = KakaoSession.from_file(token_file)
+    with pytest.raises(ConfigurationError, match=f"U\\+{ord(char):04X}") as info:
+        session.send_memo("hi", link=f"https://good.example/{char}gro.live")
+    assert "\n" not in str(info.value) and char not in str(info.value)
+    assert fake_kakao.api_calls == 0 and fake_kakao.memos == []
+
+
+def test_a_link_that_is_not_a_str_is_a_typed_error() -> None:
+    with pytest.raises(ConfigurationError):
+        text_template("hi", link=b"https://example.com")  # type: ignore[arg-type]
+
+
 def test_200_characters_is_the_limit() -> None:
     assert json.loads(text_template("가" * 200))["text"] == "가" * 200
 
