@@ -11,10 +11,10 @@ takes locks: the token logic is :class:`~kakao_auth.core.TokenCore`'s, shared wi
 The async flow never blocks the event loop: a fresh token is attached from memory; a refresh
 (file lock, file I/O, token POST) runs in a worker thread, and the tasks of one loop that meet the
 same expired token wait for that one refresh on an async lock. A 401 with kapi's -401 is
-answered by one refresh and one re-send of the same request (httpx has read its body first:
-``requires_request_body``); a second 401 is returned as it is. httpx drops ``Authorization`` on a
-redirect to another origin, and a 401 from anywhere but the API host is never answered with a
-refresh. Needs httpx: ``pip install 'kakao-auth[httpx]'``.
+answered by one refresh and one re-send of the same request (its body read first, a streamed
+one too, as httpx's docs ask of an auth flow that re-sends); a second 401 is returned as it is.
+httpx drops ``Authorization`` on a redirect to another origin, and a 401 from anywhere but the
+API host is never answered with a refresh. Needs httpx: ``pip install 'kakao-auth[httpx]'``.
 """
 
 from __future__ import annotations
@@ -58,6 +58,9 @@ class KakaoHttpxAuth(TokenAuth, _HttpxAuth):
         super().__init__(*args, **kwargs)
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        # httpx.Auth's own flows read the body for requires_request_body; these replace them. A
+        # streamed body (a generator) can be sent once: read now, it can be sent again.
+        request.read()
         self._route(request)
         token = self.core.request_token()
         request.headers["Authorization"] = self.bearer(token)
@@ -69,6 +72,7 @@ class KakaoHttpxAuth(TokenAuth, _HttpxAuth):
                 yield request
 
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        await request.aread()  # as in sync_auth_flow
         self._route(request)
         token = await self.core.arequest_token()
         request.headers["Authorization"] = self.bearer(token)
