@@ -22,6 +22,7 @@ import http.client
 import logging
 import os
 import socket
+import ssl
 import threading
 import time
 import urllib.parse
@@ -60,6 +61,7 @@ __all__ = [
     "no_auth",
     "parse_answer",
     "refresh_form",
+    "untrusted_certificate",
 ]
 
 log = logging.getLogger("kakao_auth")
@@ -287,7 +289,11 @@ def exchange(method: str, url: str, timeout: float, **request: Any) -> _Outcome:
             OSError,
             ValueError,
         ) as e:
-            failure = type(e).__name__
+            untrusted = untrusted_certificate(e)
+            if untrusted is not None:  # no retry makes this machine trust it
+                setting = _untrusted_setting(url, untrusted)
+            else:
+                failure = type(e).__name__
     if setting is not None:
         raise setting
     if deadline.fired:  # whatever the read made of a socket shut under it
@@ -318,6 +324,36 @@ def _setting_to_fix(url: str, error: Exception) -> ConfigurationError:
     else:
         problem = f"{url} cannot be requested ({type(error).__name__})"
     setting = ConfigurationError(problem)
+    setting.__cause__ = TransportFailure(type(error).__name__)
+    return setting
+
+
+def untrusted_certificate(error: BaseException) -> Optional[ssl.SSLCertVerificationError]:
+    """The certificate check that failed behind ``error`` (requests and urllib3 wrap it), if any."""
+    todo: list[object] = [error]
+    for _ in range(32):  # a few wrappers deep; never a walk without an end
+        if not todo:
+            break
+        e = todo.pop()
+        if isinstance(e, ssl.SSLCertVerificationError):
+            return e
+        if isinstance(e, BaseException):
+            todo += [*e.args, getattr(e, "reason", None), e.__cause__, e.__context__]
+    return None
+
+
+def _untrusted_setting(url: str, error: ssl.SSLCertVerificationError) -> ConfigurationError:
+    """An untrusted certificate is a setting to fix (the CA bundle, or the URL), not an outage.
+
+    Retrying never makes this machine trust it, so "try again later" would be wrong advice.
+    """
+    why = printable(str(error.verify_message or "certificate verify failed"), 100)
+    setting = ConfigurationError(
+        f"the certificate of {origin(url)} is not trusted here ({why}): this is a setting to fix, "
+        "not an outage. If a proxy or a private CA signs it, point REQUESTS_CA_BUNDLE (or "
+        "CURL_CA_BUNDLE) at a PEM bundle that holds its CA; else check the URL "
+        "(KAKAO_KAUTH_URL / KAKAO_KAPI_URL) and this machine's clock"
+    )
     setting.__cause__ = TransportFailure(type(error).__name__)
     return setting
 
@@ -624,19 +660,27 @@ class _BoundedAdapter(_WatchedAdapter):
             except (*_NOT_TRANSIENT, BundleRefused) as e:
                 setting = _setting_to_fix(origin(request.url or ""), e)
             except _TooLarge:
-                raise AnswerTooLarge(f"an answer over {self._limit // (1 << 20)} MiB") from None
+                raise AnswerTooLarge(f"an answer over {_size(self._limit)}") from None
             except (_Incomplete, urllib3.exceptions.HTTPError, OSError) as e:  # requests' are OSError
-                if deadline.fired:
+                untrusted = untrusted_certificate(e)
+                if untrusted is not None:
+                    setting = _untrusted_setting(request.url or "", untrusted)
+                elif deadline.fired:
                     raise NoAnswerInTime(f"no answer within {self._seconds:g}s") from None
-                if isinstance(e, requests.RequestException):
+                elif isinstance(e, requests.RequestException):
                     raise
-                raise requests.ConnectionError(f"the answer was cut short ({type(e).__name__})") from None
+                else:
+                    raise requests.ConnectionError(f"the answer was cut short ({type(e).__name__})") from None
         if setting is not None:
             raise setting
         if deadline.fired:
             raise NoAnswerInTime(f"no answer within {self._seconds:g}s")
         response._content = body  # what requests' own read sets
         return response
+
+
+def _size(limit: int) -> str:
+    return f"{limit >> 20} MiB" if limit >= 1 << 20 else f"{limit >> 10} KiB"
 
 
 def bound(session: requests.Session, seconds: float, limit: int) -> None:

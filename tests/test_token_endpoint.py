@@ -266,10 +266,31 @@ def test_a_replaced_ca_bundle_is_read_again(fake_kakao: FakeKakao, token_file: P
     other = Path(fake_kakao.ca_bundle + ".new")
     trustme.CA().cert_pem.write_to_path(str(other))
     os.replace(other, fake_kakao.ca_bundle)
-    with pytest.raises(KakaoUnavailable, match="SSLError"):
+    with pytest.raises(ConfigurationError, match="REQUESTS_CA_BUNDLE"):
         auth.refresh()
     assert fake_kakao.token_calls == 1
     assert token_file.read_bytes() == before
+
+
+def test_a_certificate_not_trusted_here_is_a_setting_never_retried(
+    fake_kakao: FakeKakao, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "cannot reach Kakao's token endpoint (SSLError); try again later" sent people to wait for
+    # an outage that was their CA bundle: no retry makes this machine trust a certificate.
+    other = tmp_path / "other-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(other))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(other))
+    waits: list[float] = []
+    endpoint = TokenEndpoint(fake_kakao.kauth_url + "/oauth/token", retries=2, sleep=waits.append)
+    with pytest.raises(ConfigurationError) as info:
+        endpoint.post(refresh_form(fake_kakao.client_id, "r" * 40, SECRET))
+    message = str(info.value)
+    assert "not trusted" in message and "REQUESTS_CA_BUNDLE" in message and "CURL_CA_BUNDLE" in message
+    assert "try again" not in message and "\n" not in message
+    assert waits == []  # not retried
+    chain = exception_chain(info.value)
+    assert not any(isinstance(e, (requests.RequestException, OSError)) for e in chain)
+    assert all(SECRET not in str(e) for e in chain)
 
 
 def _subject_hash(pem: str) -> str:
