@@ -8,7 +8,8 @@ and/or ``mobile_web_url`` (Kakao opens only domains registered under the app's P
 ``talk_message`` consent item.
 
 Text over 200 characters is refused (:class:`MemoTooLong`), never cut or split: one call sends
-one message, and what arrives is what was written.
+one message, and what arrives is what was written. The call itself is bounded and its every
+failure typed (``calls.py``).
 """
 
 from __future__ import annotations
@@ -18,9 +19,12 @@ import unicodedata
 from typing import Any, Optional
 from urllib.parse import urlsplit
 
-from .errors import ConfigurationError, printable
+import requests
 
-__all__ = ["MAX_TEXT", "MEMO_PATH", "MemoTooLong", "text_template"]
+from .calls import call
+from .errors import ConfigurationError, KakaoApiError, printable
+
+__all__ = ["MAX_TEXT", "MEMO_PATH", "MemoTooLong", "send", "text_template"]
 
 MEMO_PATH = "/v2/api/talk/memo/default/send"
 MAX_TEXT = 200
@@ -46,6 +50,26 @@ def text_template(text: str, *, link: Optional[str] = None, button: Optional[str
             raise ConfigurationError(f"the button title must be 1 to {MAX_BUTTON} printable characters")
         template["button_title"] = button
     return json.dumps(template, ensure_ascii=False)
+
+
+def send(session: requests.Session, url: str, template: str) -> dict[str, Any]:
+    """Post the ``template_object`` ``template`` to ``url`` with ``session``'s auth; Kakao's answer.
+
+    Bounded in time and size, every failure typed (``calls.call``); a refusal is a
+    :class:`KakaoApiError` with Kakao's code and what to do.
+    """
+    response = call(session, "POST", url, data={"template_object": template})
+    body = _json_body(response)
+    if not response.ok or not isinstance(body, dict):
+        raise KakaoApiError.from_answer(response.status_code, body)
+    return body
+
+
+def _json_body(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except (ValueError, RecursionError):  # not JSON, or nested too deep to parse
+        return None
 
 
 def _link(link: Optional[str]) -> dict[str, str]:
