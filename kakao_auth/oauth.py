@@ -27,7 +27,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Callable, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
 
 import requests
 import urllib3
@@ -486,6 +486,7 @@ def _shut(sock: socket.socket) -> None:
 
 
 _exchange_deadline = threading.local()
+_A = TypeVar("_A")  # an address to try: an IP, or a (proxy, target) pair
 
 
 class _Watched(urllib3.connection.HTTPConnection):
@@ -534,7 +535,7 @@ def _look_up(deadline: _Deadline, name: str, port: int) -> list[str]:
         raise
 
 
-def _in_turn(deadline: _Deadline, found: list[str], timeout: Any, name: str) -> Iterator[tuple[str, Any]]:
+def _in_turn(deadline: _Deadline, found: list[_A], timeout: Any, name: str) -> Iterator[tuple[_A, Any]]:
     """Each address in ``found`` with its connect timeout; none after the deadline.
 
     What is left is shared among the addresses still to try: an address that drops packets (a
@@ -732,11 +733,14 @@ def _through_socks(conn: Any, deadline: _Deadline) -> socks.socksocket:
     proxy = str(options["proxy_host"]).strip("[]")
     port = int(options["proxy_port"] or SOCKS_PORT)  # socks5://host names no port: PySocks' default
     found = _look_up(deadline, proxy, port)
-    target = conn.host.strip("[]")
+    targets = [conn.host.strip("[]")]
     if not options["rdns"]:  # socks5://, socks4://: the client resolves the name, not the proxy
-        target = _look_up(deadline, target, conn.port)[0]
+        targets = _look_up(deadline, targets[0], conn.port)
+    # Each address of the target in turn, as a direct connection tries them (an unreachable
+    # IPv6 address listed first must not fail the exchange), each through each proxy address.
+    routes = [(address, target) for target in targets for address in found]
     failure: Optional[OSError] = None
-    for address, connect_timeout in _in_turn(deadline, found, conn.timeout, proxy):
+    for (address, target), connect_timeout in _in_turn(deadline, routes, conn.timeout, proxy):
         sock = socks.socksocket(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_STREAM)
         deadline.watch(sock)
         try:
