@@ -74,7 +74,9 @@ def _peek(r: requests.Response, limit: int = MAX_401) -> bytes:
     Read whole, a hostile API host's endless 401 filled the memory before any decision. A body
     over the limit stays whole for the caller: what was read is put back in front of the rest.
     """
-    if r._content_consumed or r.raw is None:  # type: ignore[attr-defined]  # read already (bound())
+    # Read already (by a session that oauth.bound()): requests' _content is False until read.
+    content: object = r._content
+    if content is not False or r._content_consumed or r.raw is None:  # type: ignore[attr-defined]
         return r.content if len(r.content) <= limit else b""
     chunks: list[bytes] = []
     size = 0

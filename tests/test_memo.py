@@ -250,3 +250,25 @@ def test_the_cron_example_says_one_line_when_the_ca_is_wrong(fake_kakao: FakeKak
     assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
     assert "REQUESTS_CA_BUNDLE" in done.stderr and "Traceback" not in done.stderr
     assert fake_kakao.memos == []
+
+
+def test_kakao_auth_memo_names_the_ca_variables_for_an_untrusted_certificate(
+    fake_kakao: FakeKakao, token_file: Path, tmp_path: Path
+) -> None:
+    fake_kakao.write_token_file()
+    other = tmp_path / "other-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(other))
+    env = {
+        **os.environ,
+        **fake_kakao.environ(),
+        "KAKAO_TOKEN_FILE": str(token_file),
+        "REQUESTS_CA_BUNDLE": str(other),
+    }
+    argv = [sys.executable, "-m", "kakao_auth", "memo", "hi"]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
+    assert (
+        "not trusted" in done.stderr
+        and "REQUESTS_CA_BUNDLE" in done.stderr
+        and "try again" not in done.stderr
+    )

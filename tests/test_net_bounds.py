@@ -17,8 +17,9 @@ from typing import Any
 import httpx
 import pytest
 import requests
-from kakao_auth import KakaoAuth, KakaoHttpxAuth
+from kakao_auth import KakaoAuth, KakaoHttpxAuth, KakaoSession
 from kakao_auth.adapter import MAX_401
+from kakao_auth.oauth import bound
 from kakao_auth.testing import FakeKakao
 
 HUGE = 32 << 20  # far more than the kernel's socket buffers hold: a client that stops, stops it
@@ -194,3 +195,15 @@ def test_a_compressed_401_is_decoded_within_the_limit() -> None:
     assert _decoded("deflate", zlib.compress(minus_401)) == minus_401
     assert _decoded("gzip", gzip.compress(b"0" * (64 << 20))) is None  # 64 KiB that inflate to 64 MiB
     assert _decoded("gzip", b"not gzip") is None and _decoded("br", b"...") is None
+
+
+@pytest.mark.parametrize("api", [(100, False)], indirect=True)
+def test_a_401_read_already_by_a_bounded_session_is_kept(
+    fake_kakao: FakeKakao, token_file: Path, api: Api401
+) -> None:
+    # oauth.bound() (the CLI's sessions, send_memo's) reads the answer before the auth sees it.
+    fake_kakao.write_token_file()
+    session = KakaoSession.from_file(token_file, kapi_url=api.url)
+    bound(session, 30, 1 << 20)
+    r = session.get(api.url + "/v2/user/me")
+    assert r.status_code == 401 and r.content == api.body
