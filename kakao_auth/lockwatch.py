@@ -32,7 +32,7 @@ except ImportError:  # Windows: the file store polls there
     fcntl = None
 
 # How often the watch tries the lock: one thread per process, a non-blocking syscall each time.
-LOOK = 0.002
+LOOK = 0.005
 # How long a watch no waiter asks for goes on: waiters ask at every pause (store.WAKE, 20 ms).
 IDLE = 1.0
 
