@@ -18,9 +18,14 @@ from .routing import ApiRoute
 from .store import PathLike, TokenStore
 from .token import DEFAULT_LEEWAY, Token
 
-__all__ = ["TokenAuth"]
+__all__ = ["MAX_401", "TokenAuth"]
 
 _T = TypeVar("_T", bound="TokenAuth")
+
+# How much of a 401's body is read to tell kapi's -401 (a JSON object of some 60 bytes) from any
+# other 401: the rest is the caller's to read, or not. A 401 with a larger body is answered with
+# a refresh only when its WWW-Authenticate header says invalid_token.
+MAX_401 = 16 * 1024
 
 
 class TokenAuth:

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Iterator
 from typing import Any, Optional
 
 import requests
 from requests.cookies import extract_cookies_to_jar
 
-from .adapter import TokenAuth
+from .adapter import MAX_401, TokenAuth
 from .routing import is_invalid_token
 
 __all__ = ["KakaoAuth"]
@@ -53,7 +54,7 @@ class KakaoAuth(TokenAuth, requests.auth.AuthBase):
         self, r: requests.Response, *, body_pos: Optional[int], **kwargs: Any
     ) -> requests.Response:
         request = r.request
-        if r.status_code != 401 or not is_invalid_token(r.headers.get("WWW-Authenticate"), r.content):
+        if r.status_code != 401 or not is_invalid_token(r.headers.get("WWW-Authenticate"), _peek(r)):
             return r
         # Response hooks also run on redirected hops: never re-send the token off the API host.
         if not self.is_api_url(request.url or ""):
@@ -65,6 +66,54 @@ class KakaoAuth(TokenAuth, requests.auth.AuthBase):
             log.warning("the request body cannot be rewound; returning the 401 unretried")
             return r
         return _resend(r, self.bearer(new), kwargs)
+
+
+def _peek(r: requests.Response, limit: int = MAX_401) -> bytes:
+    """The 401's body when it is at most ``limit`` bytes, else ``b""``; never more is read.
+
+    Read whole, a hostile API host's endless 401 filled the memory before any decision. A body
+    over the limit stays whole for the caller: what was read is put back in front of the rest.
+    """
+    # Read already (by a session that oauth.bound()): requests' _content is False until read.
+    content: object = r._content
+    if content is not False or r._content_consumed or r.raw is None:  # type: ignore[attr-defined]
+        return r.content if len(r.content) <= limit else b""
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in r.raw.stream(1024, decode_content=True):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            r.raw = _PutBack(b"".join(chunks), r.raw)
+            return b""
+    r._content = b"".join(chunks)  # what requests' own read sets
+    r._content_consumed = True  # type: ignore[attr-defined]
+    return r._content
+
+
+class _PutBack:
+    """A raw response with the (decoded) bytes already read in front of it."""
+
+    def __init__(self, read: bytes, raw: Any) -> None:
+        self._read = read
+        self._raw = raw
+
+    def stream(self, amt: int = 2**16, decode_content: Optional[bool] = None) -> Iterator[bytes]:
+        read, self._read = self._read, b""
+        if read:
+            yield read
+        yield from self._raw.stream(amt, decode_content=decode_content)
+
+    def read(self, amt: Optional[int] = None, *args: Any, **kwargs: Any) -> bytes:
+        read = self._read if amt is None else self._read[:amt]
+        self._read = self._read[len(read) :]
+        left = None if amt is None else amt - len(read)
+        if left == 0:
+            return read
+        return read + bytes(self._raw.read(left, *args, **kwargs))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._raw, name)
 
 
 def _body_position(r: requests.PreparedRequest) -> Optional[int]:
@@ -94,7 +143,12 @@ def _rewind(request: requests.PreparedRequest, body_pos: Optional[int]) -> bool:
 
 
 def _resend(r: requests.Response, authorization: str, send_kwargs: dict[str, Any]) -> requests.Response:
-    # As requests' HTTPDigestAuth.handle_401: drain and release the 401, then send a copy.
+    # As requests' HTTPDigestAuth.handle_401: drain and release the 401, then send a copy. A 401
+    # too large to peek at (refreshed for its header) is not drained: its connection is dropped.
+    if isinstance(r.raw, _PutBack):
+        r.raw.close()  # its connection too, never back to the pool with the rest unread
+        r._content = b""
+        r._content_consumed = True  # type: ignore[attr-defined]
     _ = r.content
     r.close()
     prep = r.request.copy()

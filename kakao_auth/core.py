@@ -20,6 +20,7 @@ gives up while a legitimate refresh is still running, and never waits for ever.
 
 from __future__ import annotations
 
+import atexit
 import copy
 import logging
 import os
@@ -164,18 +165,24 @@ class TokenCore:
     def _start_ahead(self, due: Token, *, here: bool) -> Optional[_Ahead]:
         """Start the refresh of the due token ``due``; None when one is under way (or paused).
 
-        It runs in a thread of its own, which is not a daemon: the interpreter waits for it at
-        exit, so a refresh token Kakao rotates in the answer is saved even when the caller gives
-        up waiting and its script ends first. Without a thread to spare, the refresh is made
-        ``here`` (a sync caller) or left to a later call.
+        It runs in a thread of its own, which the interpreter waits for at exit (``_at_exit``,
+        at most ``lock_wait``), so a refresh token Kakao rotates in the answer is saved even
+        when the caller gives up waiting and its script ends first. The thread is a daemon and
+        the wait is an ``atexit`` hook rather than threading's own join, so that a Ctrl-C at
+        exit stops the wait with one line, not threading's traceback. Without a thread to spare,
+        the refresh is made ``here`` (a sync caller) or left to a later call.
         """
         if not self._claim_ahead():
             return None
-        run = _Ahead(due)
-        thread = threading.Thread(target=self._ahead_in_background, args=(run,), name=AHEAD_THREAD)
+        run = _Ahead(due, ends=time.monotonic() + self.lock_wait)
+        thread = threading.Thread(
+            target=self._ahead_in_background, args=(run,), name=AHEAD_THREAD, daemon=True
+        )
+        _running.add(run)
         try:
             thread.start()
         except RuntimeError:  # out of threads, or the interpreter is shutting down
+            _running.discard(run)
             if not here:
                 self._end_ahead(None)
                 return None
@@ -200,6 +207,7 @@ class TokenCore:
             log.error("the refresh ahead of expiry failed (%s)", type(e).__name__)
         finally:
             run.done.set()
+            _running.discard(run)
 
     def _hand_over(self, run: _Ahead, error: KakaoAuthError) -> None:
         """A refresh ahead's failure (not transient: a dead login, a token issued but not saved).
@@ -378,11 +386,34 @@ class TokenCore:
 
 # Every core of this process, for the fork handler below.
 _cores: weakref.WeakSet[TokenCore] = weakref.WeakSet()
+# The refreshes ahead of expiry under way in this process, which the exit waits for.
+_running: set[_Ahead] = set()
+
+
+def _at_exit() -> None:
+    """Let the refreshes ahead under way save what Kakao answered, each within its ``lock_wait``.
+
+    Their threads are daemons: this wait is theirs. A Ctrl-C ends it with one line (the refresh
+    is cut short where it stands) instead of the traceback threading prints for its own join.
+    """
+    try:
+        for run in list(_running):
+            run.done.wait(max(0.0, run.ends - time.monotonic()))
+    except KeyboardInterrupt:
+        if _running:
+            log.warning(
+                "interrupted at exit during a refresh ahead of expiry; if a command then says the "
+                "login is gone, run `kakao-auth login`"
+            )
+
+
+atexit.register(_at_exit)
 
 
 def _forget_threads() -> None:
     # A child forked while a refresh was under way would otherwise wait for it to the end of
     # lock_wait, and never refresh ahead again: the thread that was to finish it is not here.
+    _running.clear()
     for core in list(_cores):
         core._forget_threads()
 
@@ -404,8 +435,9 @@ class _Loop:
 class _Ahead:
     """One refresh ahead of expiry, run in a thread; the request that started it waits a little."""
 
-    def __init__(self, due: Token) -> None:
+    def __init__(self, due: Token, ends: float) -> None:
         self.due = due
+        self.ends = ends  # time.monotonic() after which the exit no longer waits for it
         self.done = threading.Event()
         self.token: Optional[Token] = None  # the new token, once refreshed or adopted
         self.error: Optional[KakaoAuthError] = None  # a failure for the waiting request to raise

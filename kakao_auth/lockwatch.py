@@ -1,14 +1,17 @@
-"""Waiting for a token file's lock without polling: wake when its holder lets go.
+"""Waiting for a token file's lock without each waiter polling it: wake when its holder lets go.
 
-A process that finds ``<file>.lock`` held waits for the holder to save and let go. Polling the
-lock every few milliseconds wakes every waiter hundreds of times a second, and on a busy machine
-each wake-up takes the processor from the one process that is refreshing. Instead, one thread
-per process and lock file blocks in ``flock(LOCK_SH)`` on its own open of the lock file: the
-kernel grants it, to every waiting process at once, the moment the exclusive holder lets go. It
-lets go of the shared lock at once and wakes the waiters of its process.
+A process that finds ``<file>.lock`` held waits for the holder to save and let go. Each waiter
+polling the lock every few milliseconds wakes every waiter hundreds of times a second, and on a
+busy machine each wake-up takes the processor from the one process that is refreshing.
+Instead, one thread per process and lock file watches the lock for all the waiters of its
+process, on its own open of the lock file: it tries ``flock(LOCK_SH | LOCK_NB)`` every
+``LOOK`` seconds, and when that is granted (no one holds the lock exclusively) it lets go at
+once and wakes the waiters of its process.
 
-The thread outlives a waiter that gives up (a blocked ``flock`` cannot be interrupted), but
-never its holder: it ends when the lock is let go, and there is at most one per lock file.
+It tries rather than blocks: a blocked ``flock`` cannot be interrupted, so a watch blocked
+behind a holder that never lets go (one stopped with SIGSTOP) was left behind for ever, a
+thread and a descriptor, after every waiter had given up. The watch ends when the lock is let
+go, or ``IDLE`` seconds after the last waiter asked for it; there is at most one per lock file.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import _thread
 import contextlib
 import os
 import threading
+import time
 from typing import Any, Callable
 
 __all__ = ["released"]
@@ -26,6 +30,11 @@ try:
     import fcntl
 except ImportError:  # Windows: the file store polls there
     fcntl = None
+
+# How often the watch tries the lock: one thread per process, a non-blocking syscall each time.
+LOOK = 0.005
+# How long a watch no waiter asks for goes on: waiters ask at every pause (store.WAKE, 20 ms).
+IDLE = 1.0
 
 # The watch under way per lock file, in this process.
 _watches: dict[str, _Watch] = {}
@@ -37,23 +46,33 @@ class _Watch:
         self.path = path
         self.fd = fd
         self.released = threading.Event()
+        self.asked = time.monotonic()  # when a waiter last asked for this watch
 
     def run(self) -> None:
         try:
-            fcntl.flock(self.fd, fcntl.LOCK_SH)  # granted when no one holds the lock exclusively
-            fcntl.flock(self.fd, fcntl.LOCK_UN)
-        except OSError:
-            pass  # the waiters look again at their next timeout
+            while not self._free() and time.monotonic() - self.asked < IDLE:
+                time.sleep(LOOK)
         finally:
             os.close(self.fd)
             with _guard:
                 if _watches.get(self.path) is self:
                     del _watches[self.path]
-            self.released.set()
+            self.released.set()  # a waiter still there looks again: at worst one look too many
+
+    def _free(self) -> bool:
+        """Whether no one holds the lock exclusively now (the shared lock taken is let go at once)."""
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True  # the waiters look again at their next timeout
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
+        return True
 
 
 def released(path: str, open_lock: Callable[[], int]) -> threading.Event:
-    """An event set when the exclusive holder of the lock file ``path`` lets go.
+    """An event set when the exclusive holder of the lock file ``path`` lets go (or the watch ends).
 
     ``open_lock()`` opens the lock file with the store's checks (a new open: flock locks belong
     to an open file, so the watch must not share the waiter's). A watch already under way for
@@ -61,7 +80,9 @@ def released(path: str, open_lock: Callable[[], int]) -> threading.Event:
     """
     with _guard:
         watch = _watches.get(path)
-        if watch is None:
+        if watch is not None:
+            watch.asked = time.monotonic()
+        else:
             watch = _Watch(path, open_lock())
             try:
                 # A bare thread: threading.Thread.start() would wait for it to be scheduled.

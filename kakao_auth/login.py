@@ -77,6 +77,13 @@ def parse_redirect(text: str, expected_state: Optional[str]) -> str:
     if "?" not in text and "=" not in text:
         if not text:
             raise KakaoAuthError("no authorization code was given")
+        if _looks_like_url(text):
+            # The address bar before Kakao's redirect, or one cut at the '?': taken as a code,
+            # it would skip the state check and end in a misleading KOE320.
+            raise KakaoAuthError(
+                "the pasted URL has no code: paste the whole address the browser was redirected "
+                "to, including its ?code=...&state=... part"
+            )
         return text
     params = {k: v[0] for k, v in parse_qs(urlsplit(text).query or text).items()}
     if "error" in params:
@@ -90,3 +97,8 @@ def parse_redirect(text: str, expected_state: Optional[str]) -> str:
     if not code:
         raise KakaoAuthError("the redirected URL has no code parameter")
     return code
+
+
+def _looks_like_url(text: str) -> bool:
+    """Whether a paste is an address, not a code: Kakao's codes hold no ``:`` or ``/``."""
+    return "://" in text or "/" in text or ":" in text

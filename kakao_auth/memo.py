@@ -8,18 +8,23 @@ and/or ``mobile_web_url`` (Kakao opens only domains registered under the app's P
 ``talk_message`` consent item.
 
 Text over 200 characters is refused (:class:`MemoTooLong`), never cut or split: one call sends
-one message, and what arrives is what was written.
+one message, and what arrives is what was written. The call itself is bounded and its every
+failure typed (``calls.py``).
 """
 
 from __future__ import annotations
 
 import json
+import unicodedata
 from typing import Any, Optional
 from urllib.parse import urlsplit
 
-from .errors import ConfigurationError, printable
+import requests
 
-__all__ = ["MAX_TEXT", "MEMO_PATH", "MemoTooLong", "text_template"]
+from .calls import call
+from .errors import ConfigurationError, KakaoApiError, printable
+
+__all__ = ["MAX_TEXT", "MEMO_PATH", "MemoTooLong", "send", "text_template"]
 
 MEMO_PATH = "/v2/api/talk/memo/default/send"
 MAX_TEXT = 200
@@ -47,9 +52,32 @@ def text_template(text: str, *, link: Optional[str] = None, button: Optional[str
     return json.dumps(template, ensure_ascii=False)
 
 
+def send(session: requests.Session, url: str, template: str) -> dict[str, Any]:
+    """Post the ``template_object`` ``template`` to ``url`` with ``session``'s auth; Kakao's answer.
+
+    Bounded in time and size, every failure typed (``calls.call``); a refusal is a
+    :class:`KakaoApiError` with Kakao's code and what to do.
+    """
+    response = call(session, "POST", url, data={"template_object": template})
+    body = _json_body(response)
+    if not response.ok or not isinstance(body, dict):
+        raise KakaoApiError.from_answer(response.status_code, body)
+    return body
+
+
+def _json_body(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except (ValueError, RecursionError):  # not JSON, or nested too deep to parse
+        return None
+
+
 def _link(link: Optional[str]) -> dict[str, str]:
     if link is None:
         return {}  # accepted by Kakao: a message without a working link
+    if not isinstance(link, str):
+        raise ConfigurationError(f"the memo's link must be a str, got {type(link).__name__}")
+    _check_visible(link)
     try:
         parts = urlsplit(link)
         ok = parts.scheme in ("http", "https") and bool(parts.hostname)
@@ -58,3 +86,20 @@ def _link(link: Optional[str]) -> dict[str, str]:
     if not ok or any(c.isspace() for c in link):
         raise ConfigurationError(f"the memo's link must be an http(s) URL, got {printable(link)!r}")
     return {"web_url": link, "mobile_web_url": link}
+
+
+def _check_visible(link: str) -> None:
+    """Refuse a link holding a character that is not shown as itself.
+
+    Controls and DEL, bidi overrides and marks (U+202A-202E, U+2066-2069, U+200E/F) and
+    zero-width characters (U+200B-200D, U+2060, U+FEFF) make a link read as one place and open
+    another. ``str.isprintable`` is false for all of them (Unicode's Other and Separator
+    classes), and a URL has no use for any.
+    """
+    for c in link:
+        if not c.isprintable() or c.isspace():
+            what = unicodedata.name(c, "a control character")
+            raise ConfigurationError(
+                f"the memo's link holds U+{ord(c):04X} ({what}), a character that is not shown as "
+                "itself (a link could read as one address and open another): remove it"
+            )

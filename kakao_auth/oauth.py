@@ -22,11 +22,12 @@ import http.client
 import logging
 import os
 import socket
+import ssl
 import threading
 import time
 import urllib.parse
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Callable, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
 
 import requests
 import urllib3
@@ -60,6 +61,7 @@ __all__ = [
     "no_auth",
     "parse_answer",
     "refresh_form",
+    "untrusted_certificate",
 ]
 
 log = logging.getLogger("kakao_auth")
@@ -287,7 +289,11 @@ def exchange(method: str, url: str, timeout: float, **request: Any) -> _Outcome:
             OSError,
             ValueError,
         ) as e:
-            failure = type(e).__name__
+            untrusted = untrusted_certificate(e)
+            if untrusted is not None:  # no retry makes this machine trust it
+                setting = _untrusted_setting(url, untrusted)
+            else:
+                failure = type(e).__name__
     if setting is not None:
         raise setting
     if deadline.fired:  # whatever the read made of a socket shut under it
@@ -318,6 +324,36 @@ def _setting_to_fix(url: str, error: Exception) -> ConfigurationError:
     else:
         problem = f"{url} cannot be requested ({type(error).__name__})"
     setting = ConfigurationError(problem)
+    setting.__cause__ = TransportFailure(type(error).__name__)
+    return setting
+
+
+def untrusted_certificate(error: BaseException) -> Optional[ssl.SSLCertVerificationError]:
+    """The certificate check that failed behind ``error`` (requests and urllib3 wrap it), if any."""
+    todo: list[object] = [error]
+    for _ in range(32):  # a few wrappers deep; never a walk without an end
+        if not todo:
+            break
+        e = todo.pop()
+        if isinstance(e, ssl.SSLCertVerificationError):
+            return e
+        if isinstance(e, BaseException):
+            todo += [*e.args, getattr(e, "reason", None), e.__cause__, e.__context__]
+    return None
+
+
+def _untrusted_setting(url: str, error: ssl.SSLCertVerificationError) -> ConfigurationError:
+    """An untrusted certificate is a setting to fix (the CA bundle, or the URL), not an outage.
+
+    Retrying never makes this machine trust it, so "try again later" would be wrong advice.
+    """
+    why = printable(str(error.verify_message or "certificate verify failed"), 100)
+    setting = ConfigurationError(
+        f"the certificate of {origin(url)} is not trusted here ({why}): this is a setting to fix, "
+        "not an outage. If a proxy or a private CA signs it, point REQUESTS_CA_BUNDLE (or "
+        "CURL_CA_BUNDLE) at a PEM bundle that holds its CA; else check the URL "
+        "(KAKAO_KAUTH_URL / KAKAO_KAPI_URL) and this machine's clock"
+    )
     setting.__cause__ = TransportFailure(type(error).__name__)
     return setting
 
@@ -450,6 +486,7 @@ def _shut(sock: socket.socket) -> None:
 
 
 _exchange_deadline = threading.local()
+_A = TypeVar("_A")  # an address to try: an IP, or a (proxy, target) pair
 
 
 class _Watched(urllib3.connection.HTTPConnection):
@@ -498,7 +535,7 @@ def _look_up(deadline: _Deadline, name: str, port: int) -> list[str]:
         raise
 
 
-def _in_turn(deadline: _Deadline, found: list[str], timeout: Any, name: str) -> Iterator[tuple[str, Any]]:
+def _in_turn(deadline: _Deadline, found: list[_A], timeout: Any, name: str) -> Iterator[tuple[_A, Any]]:
     """Each address in ``found`` with its connect timeout; none after the deadline.
 
     What is left is shared among the addresses still to try: an address that drops packets (a
@@ -624,19 +661,27 @@ class _BoundedAdapter(_WatchedAdapter):
             except (*_NOT_TRANSIENT, BundleRefused) as e:
                 setting = _setting_to_fix(origin(request.url or ""), e)
             except _TooLarge:
-                raise AnswerTooLarge(f"an answer over {self._limit // (1 << 20)} MiB") from None
+                raise AnswerTooLarge(f"an answer over {_size(self._limit)}") from None
             except (_Incomplete, urllib3.exceptions.HTTPError, OSError) as e:  # requests' are OSError
-                if deadline.fired:
+                untrusted = untrusted_certificate(e)
+                if untrusted is not None:
+                    setting = _untrusted_setting(request.url or "", untrusted)
+                elif deadline.fired:
                     raise NoAnswerInTime(f"no answer within {self._seconds:g}s") from None
-                if isinstance(e, requests.RequestException):
+                elif isinstance(e, requests.RequestException):
                     raise
-                raise requests.ConnectionError(f"the answer was cut short ({type(e).__name__})") from None
+                else:
+                    raise requests.ConnectionError(f"the answer was cut short ({type(e).__name__})") from None
         if setting is not None:
             raise setting
         if deadline.fired:
             raise NoAnswerInTime(f"no answer within {self._seconds:g}s")
         response._content = body  # what requests' own read sets
         return response
+
+
+def _size(limit: int) -> str:
+    return f"{limit >> 20} MiB" if limit >= 1 << 20 else f"{limit >> 10} KiB"
 
 
 def bound(session: requests.Session, seconds: float, limit: int) -> None:
@@ -688,11 +733,14 @@ def _through_socks(conn: Any, deadline: _Deadline) -> socks.socksocket:
     proxy = str(options["proxy_host"]).strip("[]")
     port = int(options["proxy_port"] or SOCKS_PORT)  # socks5://host names no port: PySocks' default
     found = _look_up(deadline, proxy, port)
-    target = conn.host.strip("[]")
+    targets = [conn.host.strip("[]")]
     if not options["rdns"]:  # socks5://, socks4://: the client resolves the name, not the proxy
-        target = _look_up(deadline, target, conn.port)[0]
+        targets = _look_up(deadline, targets[0], conn.port)
+    # Each address of the target in turn, as a direct connection tries them (an unreachable
+    # IPv6 address listed first must not fail the exchange), each through each proxy address.
+    routes = [(address, target) for target in targets for address in found]
     failure: Optional[OSError] = None
-    for address, connect_timeout in _in_turn(deadline, found, conn.timeout, proxy):
+    for (address, target), connect_timeout in _in_turn(deadline, routes, conn.timeout, proxy):
         sock = socks.socksocket(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_STREAM)
         deadline.watch(sock)
         try:

@@ -16,9 +16,9 @@ import requests
 from requests_oauthlib import OAuth2Session
 
 from .auth import KakaoAuth
-from .errors import ConfigurationError, KakaoApiError
+from .errors import ConfigurationError
 from .login import AUTHORIZE_PATH, Scope, authorize_url, new_pkce, new_state, parse_redirect
-from .memo import MEMO_PATH, text_template
+from .memo import MEMO_PATH, send, text_template
 from .oauth import DEFAULT_TIMEOUT, TOKEN_PATH, TokenEndpoint, code_form, no_auth
 from .store import PathLike, TokenStore
 from .stores import open_store
@@ -27,13 +27,6 @@ from .token import Token
 __all__ = ["KakaoSession"]
 
 _S = TypeVar("_S", bound="KakaoSession")
-
-
-def _json_body(response: requests.Response) -> Any:
-    try:
-        return response.json()
-    except (ValueError, RecursionError):  # not JSON, or nested too deep to parse
-        return None
 
 
 class KakaoSession(OAuth2Session):
@@ -186,15 +179,12 @@ class KakaoSession(OAuth2Session):
         ``link``: an http(s) URL to open (Kakao opens only domains registered for the app);
         ``button``: the button's title instead of "자세히 보기". Raises :class:`KakaoApiError`
         when Kakao refuses (-402: the ``talk_message`` consent is missing, and the message says
-        which ``kakao-auth login --scope`` to run).
+        which ``kakao-auth login --scope`` to run), :class:`KakaoUnavailable` when Kakao cannot be
+        reached or is too slow (the call is bounded: 30 s, 64 KiB), :class:`ConfigurationError`
+        when its certificate is not trusted here.
         """
         template = text_template(text, link=link, button=button)
-        url = self.kakao_auth.settings.kapi_url + MEMO_PATH
-        response = self.post(url, data={"template_object": template}, timeout=30)
-        body = _json_body(response)
-        if not response.ok or not isinstance(body, dict):
-            raise KakaoApiError.from_answer(response.status_code, body)
-        return body
+        return send(self, self.kakao_auth.settings.kapi_url + MEMO_PATH, template)
 
     def request(  # type: ignore[override]
         self,

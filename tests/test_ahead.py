@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -170,6 +171,28 @@ def test_a_script_that_ends_during_a_refresh_ahead_still_saves_it(
     assert new.access_token != old.access_token and new.refresh_token != old.refresh_token
     assert fake_kakao.refresh_token_alive(new.refresh_token)
     assert fake_kakao.token_calls == 1
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child")
+def test_ctrl_c_while_the_exit_waits_for_a_refresh_ahead_is_quiet(
+    fake_kakao: FakeKakao, token_file: Path, gate: threading.Event
+) -> None:
+    # The script is done; the interpreter waits for the refresh, held at the fake's gate. Ctrl-C
+    # then printed threading's "Exception ignored ... Traceback ... KeyboardInterrupt".
+    fake_kakao.write_token_file()
+    env = {**os.environ, **fake_kakao.environ()}
+    argv = [sys.executable, "-c", DUE_SCRIPT, str(token_file), fake_kakao.kapi_url + ME]
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "200"
+        _until(lambda: fake_kakao.token_calls == 1)  # the refresh, held at the gate
+        time.sleep(1.0)  # past the script's last line: the interpreter is at its exit
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert "Traceback" not in err and "Exception ignored" not in err, err
+    assert err.count("\n") <= 1  # at most the one line that says what was cut short
 
 
 HOLD_LOCK = """

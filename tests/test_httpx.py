@@ -8,6 +8,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import anyio
@@ -242,3 +244,39 @@ def test_same_options_and_no_secret_in_repr(fake_kakao: FakeKakao, token_file: P
     assert auth.core.refresher.endpoint.timeout == 3
     text = repr(auth) + repr(auth.core) + repr(auth.token)
     assert token.access_token not in text and str(token.refresh_token) not in text
+
+
+@pytest.mark.parametrize("use_async", [False, True])
+def test_a_streamed_body_is_resent_after_a_minus_401(
+    fake_kakao: FakeKakao, token_file: Path, use_async: bool
+) -> None:
+    # A generator body can be sent once: the auth flow reads it first (httpx's advice for an
+    # auth flow that re-sends), or the re-send raised httpx.StreamConsumed.
+    fake_kakao.write_token_file()
+    fake_kakao.expire_access_tokens()
+    template = json.dumps({"object_type": "text", "text": "streamed", "link": {}})
+    body = ("template_object=" + urllib.parse.quote(template)).encode()
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    auth = KakaoHttpxAuth.from_file(token_file)
+
+    def chunks() -> Iterator[bytes]:
+        yield body[:10]
+        yield body[10:]
+
+    async def achunks() -> AsyncIterator[bytes]:
+        for chunk in chunks():
+            yield chunk
+
+    if use_async:
+
+        async def post() -> httpx.Response:
+            async with httpx.AsyncClient(auth=auth) as client:
+                return await client.post(fake_kakao.kapi_url + MEMO, content=achunks(), headers=headers)
+
+        r = asyncio.run(post())
+    else:
+        with httpx.Client(auth=auth) as client:
+            r = client.post(fake_kakao.kapi_url + MEMO, content=chunks(), headers=headers)
+    assert r.status_code == 200 and [h.status_code for h in r.history] == [401]
+    assert fake_kakao.memos == [json.loads(template)]
+    assert fake_kakao.refresh_calls == 1

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import stat
+import subprocess
 import sys
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -126,6 +128,24 @@ def test_parse_redirect(text: str, expected: str) -> None:
     assert parse_redirect(text, "s1") == expected
 
 
+@pytest.mark.parametrize(
+    "text", ["http://localhost:8765/callback", "localhost:8765/callback", "https://example.com/cb#frag"]
+)
+def test_a_pasted_url_without_a_query_is_not_taken_as_a_code(text: str) -> None:
+    with pytest.raises(KakaoAuthError, match="the pasted URL has no code"):
+        parse_redirect(text, "s1")
+
+
+def test_a_session_refuses_a_redirect_without_a_query_before_any_exchange(
+    fake_kakao: FakeKakao, token_file: Path
+) -> None:
+    login = _login(token_file)
+    login.authorization_url()
+    with pytest.raises(KakaoAuthError, match="the pasted URL has no code"):
+        login.fetch_token(authorization_response="http://localhost:8765/callback")
+    assert fake_kakao.token_calls == 0
+
+
 def test_parse_redirect_reads_the_error_even_without_state() -> None:
     with pytest.raises(KakaoOAuthError, match="access_denied"):
         parse_redirect(
@@ -163,3 +183,22 @@ def test_the_callback_server_never_asks_dns_for_its_own_name(monkeypatch: pytest
     with CallbackServer(f"http://localhost:{free_port()}/callback", "state"):
         pass
     assert asked == []
+
+
+def test_kakao_auth_login_says_a_pasted_url_has_no_code(fake_kakao: FakeKakao, token_file: Path) -> None:
+    env = {**os.environ, **fake_kakao.environ(), "KAKAO_TOKEN_FILE": str(token_file)}
+    argv = [
+        sys.executable,
+        "-m",
+        "kakao_auth",
+        "login",
+        "--no-browser",
+        "--redirect-uri",
+        DEFAULT_REDIRECT_URI,
+    ]
+    done = subprocess.run(
+        argv, env=env, input=DEFAULT_REDIRECT_URI + "\n", capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1 and done.stderr.count("\n") == 1
+    assert "the pasted URL has no code" in done.stderr and "KOE320" not in done.stderr
+    assert fake_kakao.token_calls == 0

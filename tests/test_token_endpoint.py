@@ -266,10 +266,31 @@ def test_a_replaced_ca_bundle_is_read_again(fake_kakao: FakeKakao, token_file: P
     other = Path(fake_kakao.ca_bundle + ".new")
     trustme.CA().cert_pem.write_to_path(str(other))
     os.replace(other, fake_kakao.ca_bundle)
-    with pytest.raises(KakaoUnavailable, match="SSLError"):
+    with pytest.raises(ConfigurationError, match="REQUESTS_CA_BUNDLE"):
         auth.refresh()
     assert fake_kakao.token_calls == 1
     assert token_file.read_bytes() == before
+
+
+def test_a_certificate_not_trusted_here_is_a_setting_never_retried(
+    fake_kakao: FakeKakao, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "cannot reach Kakao's token endpoint (SSLError); try again later" sent people to wait for
+    # an outage that was their CA bundle: no retry makes this machine trust a certificate.
+    other = tmp_path / "other-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(other))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(other))
+    waits: list[float] = []
+    endpoint = TokenEndpoint(fake_kakao.kauth_url + "/oauth/token", retries=2, sleep=waits.append)
+    with pytest.raises(ConfigurationError) as info:
+        endpoint.post(refresh_form(fake_kakao.client_id, "r" * 40, SECRET))
+    message = str(info.value)
+    assert "not trusted" in message and "REQUESTS_CA_BUNDLE" in message and "CURL_CA_BUNDLE" in message
+    assert "try again" not in message and "\n" not in message
+    assert waits == []  # not retried
+    chain = exception_chain(info.value)
+    assert not any(isinstance(e, (requests.RequestException, OSError)) for e in chain)
+    assert all(SECRET not in str(e) for e in chain)
 
 
 def _subject_hash(pem: str) -> str:
@@ -524,6 +545,8 @@ def _proxy(handshake: Callable[[socket.socket, BinaryIO], str]) -> Iterator[tupl
         with client, client.makefile("rb", buffering=0) as reader:
             target = handshake(client, reader)
             tunnels.append(target)
+            if target.startswith(REFUSED):
+                return  # the handshake said so to the client
             host, port = target.rsplit(":", 1)
             with socket.create_connection((host, int(port))) as upstream:
                 back = threading.Thread(target=relay, args=(upstream, client), daemon=True)
@@ -567,6 +590,44 @@ def _socks5_handshake(client: socket.socket, reader: BinaryIO) -> str:
 
 
 PROXIES = {"http": _connect_handshake, "socks5": _socks5_handshake, "socks5h": _socks5_handshake}
+REFUSED = "refused "
+
+
+def _socks5_checking_handshake(client: socket.socket, reader: BinaryIO) -> str:
+    """A SOCKS5 CONNECT that answers "connection refused" (RFC 1928's 0x05) when the target is."""
+    reader.read(reader.read(2)[1])
+    client.sendall(b"\x05\x00")
+    kind = reader.read(4)[3]
+    assert kind == 1, "socks5:// sends the address the client looked up"
+    host = socket.inet_ntop(socket.AF_INET, reader.read(4))
+    port = int.from_bytes(reader.read(2), "big")
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+    except OSError:
+        client.sendall(b"\x05\x05\x00\x01" + bytes(6))
+        return f"{REFUSED}{host}:{port}"
+    client.sendall(b"\x05\x00\x00\x01" + bytes(6))
+    return f"{host}:{port}"
+
+
+def test_through_socks5_each_address_of_the_token_endpoint_is_tried_in_turn(
+    fake_kakao: FakeKakao, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # socks5:// has the client look the name up; only the first address was tried, so a name
+    # whose first address is unreachable failed every refresh, where a direct connection works.
+    name = "kauth.kakao-auth.test"
+    answering = _token_server(fake_kakao, name)
+    port = answering.server_address[1]
+    _resolve(monkeypatch, name, "127.0.0.2", "127.0.0.1")  # nothing listens on 127.0.0.2
+    try:
+        with _proxy(_socks5_checking_handshake) as (address, tunnels):
+            _use_proxy(monkeypatch, f"socks5://{address}")
+            answer = TokenEndpoint(f"https://{name}:{port}/oauth/token", timeout=8, retries=0).post({})
+    finally:
+        answering.shutdown()
+        answering.server_close()
+    assert answer["access_token"] == "a"
+    assert tunnels == [f"{REFUSED}127.0.0.2:{port}", f"127.0.0.1:{port}"]
 
 
 @pytest.mark.parametrize("scheme", PROXIES)
