@@ -20,6 +20,7 @@ import dataclasses
 import math
 import threading
 import time
+import weakref
 from collections.abc import Iterator, Mapping
 from typing import Any, Callable, Optional, TypeVar, Union
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -94,6 +95,46 @@ class _MemoryStore(TokenStore):
 
     def delete(self) -> None:
         self.token = None
+
+
+class _ClientView(WebApplicationClient):
+    """The session's oauthlib client (``_client``), whose token is the session's own.
+
+    OAuth2Session keeps its token on its oauthlib client, and code reaches it there
+    (``session._client.access_token = ...``); here what is set there is set on the session, and
+    what is read there is the token the session holds.
+    """
+
+    def __init__(self, session: KakaoSession, client_id: Optional[str], code: Optional[str] = None) -> None:
+        self.__dict__["_session"] = None  # oauthlib's __init__ assigns the token fields: not ours yet
+        super().__init__(client_id, code=code)  # type: ignore[arg-type]  # None, as OAuth2Session allows
+        self.__dict__["_session"] = weakref.ref(session)
+
+    def _owner(self) -> Optional[KakaoSession]:
+        ref = self.__dict__.get("_session")
+        return ref() if ref is not None else None
+
+    @property
+    def access_token(self) -> Optional[str]:
+        owner = self._owner()
+        return owner.access_token if owner is not None else None
+
+    @access_token.setter
+    def access_token(self, value: Optional[str]) -> None:
+        owner = self._owner()
+        if owner is not None:
+            owner.access_token = value
+
+    @property
+    def token(self) -> dict[str, Any]:
+        owner = self._owner()
+        return owner.token if owner is not None else {}
+
+    @token.setter
+    def token(self, value: Optional[Mapping[str, Any]]) -> None:
+        owner = self._owner()
+        if owner is not None:
+            owner.token = value
 
 
 class _HookedEndpoint(TokenEndpoint):
@@ -249,6 +290,8 @@ class KakaoSession(OAuth2Session):
         **options: Any,
     ) -> None:
         client_id, client_secret = _client_settings(client_id, client, client_secret, auto_refresh_kwargs)
+        if token is None and isinstance(client, WebApplicationClient):
+            token = client.token or None  # OAuth2Session takes the client's token too
         _check_session_args(pkce, token_updater, token, store, token_file)
         if store is None:
             memory = token_file is None and (token is not None or token_updater is not None)
@@ -271,11 +314,13 @@ class KakaoSession(OAuth2Session):
             pkce="S256",
         )
         self.auth = self.kakao_auth
+        # The oauthlib client holds the client id (and a code given with it); the token is ours.
+        self._client = _ClientView(self, settings.client_id, getattr(client, "code", None))
         if state is None:
             self.state = new_state  # 32 characters of secrets.token_urlsafe, not oauthlib's 30
         self._use_hooks(refresh_url or settings.kauth_url + TOKEN_PATH)
         self.kakao_auth.core.on_update = self._updated
-        if token is not None:
+        if token:
             self.token = dict(token)
 
     def _use_hooks(self, url: str) -> None:

@@ -148,6 +148,17 @@ def test_access_token_is_settable_and_deletable(fake_kakao: FakeKakao) -> None:
         session.get(fake_kakao.kapi_url + ME, timeout=10)  # never sent without a token
 
 
+def test_the_oauthlib_client_holds_the_sessions_token(fake_kakao: FakeKakao) -> None:
+    # OAuth2Session code reaches the token through session._client; it is the session's.
+    session = KakaoSession(fake_kakao.client_id)
+    real = fake_kakao.issue_tokens()["access_token"]
+    session._client.access_token = real
+    assert session.access_token == real and session._client.token["access_token"] == real
+    assert _me(session, fake_kakao).request.headers["Authorization"] == "Bearer " + real
+    client = WebApplicationClient(fake_kakao.client_id, token={"access_token": real})
+    assert KakaoSession(client=client).access_token == real
+
+
 def test_the_token_round_trips(fake_kakao: FakeKakao) -> None:
     given = {"access_token": "abc", "token_type": "Bearer", "expires_at": time.time() + 3600.123456, "x": 1}
     session = KakaoSession(token=given)

@@ -68,7 +68,7 @@ def run(tests: Path) -> dict[str, bool]:
         PYTHONPATH=os.pathsep.join(filter(None, [str(HERE), env.get("PYTHONPATH")])),
     )
     subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "shim", "-p", "no:cacheprovider",
+        [sys.executable, "-m", "pytest", "-q", "--tb=line", "-p", "shim", "-p", "no:cacheprovider",
          "-c", str(work / "pytest.ini"), "--rootdir", str(work), f"--junitxml={report}", str(tests)],
         cwd=work, env=env, check=False,
     )  # fmt: skip
