@@ -414,9 +414,9 @@ class KakaoSession(OAuth2Session):
         if value is None:
             self._forget()
             return
+        held = self._held_or_stored()
         given = dict(self.token)
         given["access_token"] = value
-        held = self.kakao_auth.held
         try:
             token = dataclasses.replace(held, access_token=value) if held else Token(access_token=value)
         except (TypeError, ValueError) as e:
@@ -426,6 +426,13 @@ class KakaoSession(OAuth2Session):
     @access_token.deleter
     def access_token(self) -> None:
         self._forget()
+
+    def _held_or_stored(self) -> Optional[Token]:
+        """The token in hand, else the store's: a new access token keeps its refresh token."""
+        try:
+            return self.kakao_auth.core.token
+        except TokenStoreError:  # an empty store (a missing file): nothing to keep
+            return None
 
     def _set(self, token: Token, given: dict[str, Any]) -> None:
         """Hold ``token`` set by hand, through the one write path (the store, when there is one)."""

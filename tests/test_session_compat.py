@@ -159,6 +159,13 @@ def test_the_oauthlib_client_holds_the_sessions_token(fake_kakao: FakeKakao) -> 
     assert KakaoSession(client=client).access_token == real
 
 
+def test_an_access_token_set_keeps_the_stores_refresh_token(fake_kakao: FakeKakao) -> None:
+    stored = fake_kakao.write_token_file()
+    session = KakaoSession(token_file=fake_kakao.token_file)  # the file not read yet
+    session.access_token = fake_kakao.issue_tokens()["access_token"]
+    assert KakaoSession.from_file(fake_kakao.token_file).token["refresh_token"] == stored.refresh_token
+
+
 def test_the_token_round_trips(fake_kakao: FakeKakao) -> None:
     given = {"access_token": "abc", "token_type": "Bearer", "expires_at": time.time() + 3600.123456, "x": 1}
     session = KakaoSession(token=given)
