@@ -22,7 +22,7 @@ import threading
 import time
 import weakref
 from collections.abc import Iterator, Mapping
-from typing import Any, Callable, Optional, TypeVar, Union
+from typing import Any, Callable, ContextManager, Optional, TypeVar, Union
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
@@ -36,7 +36,7 @@ from .login import authorize_url, new_pkce, new_state, parse_redirect
 from .memo import MEMO_PATH, text_template
 from .oauth import TOKEN_PATH, TokenEndpoint, code_form, exchange, no_auth
 from .refresh import Refresher
-from .store import PathLike, TokenStore
+from .store import Adopt, PathLike, TokenStore
 from .stores import open_store
 from .token import Token
 
@@ -95,6 +95,56 @@ class _MemoryStore(TokenStore):
 
     def delete(self) -> None:
         self.token = None
+
+
+_STAND_IN = "-"  # the access token of a refresh token given alone: replaced by Kakao's answer
+
+
+class _GivenRefreshToken(TokenStore):
+    """``store`` as one ``refresh_token(refresh_token=...)`` call sees it: holding that refresh token.
+
+    The refresh then takes the store's one path (its lock, a save before letting go), and the
+    store changes only once Kakao has answered: a refresh token Kakao refuses is never saved.
+    """
+
+    def __init__(self, store: TokenStore, refresh_token: str) -> None:
+        self._store = store
+        self._refresh_token = refresh_token
+        self._stored: Optional[Token] = None  # what the store held, for a fenced save
+
+    @property
+    def location(self) -> str:
+        return self._store.location
+
+    def load(self) -> Token:
+        try:
+            self._stored = self._store.load()
+        except TokenStoreError:  # nothing stored yet (a new session): the refresh token is all
+            self._stored = None
+        # A stand-in access token when nothing is stored: the answer replaces it, it is never sent.
+        base = self._stored if self._stored is not None else Token(access_token=_STAND_IN)
+        try:
+            return dataclasses.replace(base, refresh_token=self._refresh_token)
+        except (TypeError, ValueError) as e:
+            raise ConfigurationError(f"the refresh token given is not usable: {e}") from None
+
+    def save(self, token: Token, *, previous: Optional[Token] = None) -> None:
+        self._store.save(token, previous=self._stored)
+
+    def lock(self) -> ContextManager[None]:
+        return self._store.lock()
+
+    def lock_or_adopt(self, adopt: Optional[Adopt]) -> ContextManager[Optional[Token]]:
+        return self._store.lock_or_adopt(adopt)
+
+    def check_writable(self) -> None:
+        self._store.check_writable()
+
+    def delete(self) -> None:
+        self._store.delete()
+
+    def error(self, problem: str) -> TokenStoreError:
+        return self._store.error(problem)
 
 
 class _ClientView(WebApplicationClient):
@@ -572,12 +622,10 @@ class KakaoSession(OAuth2Session):
         OAuth2Session users pass as extra arguments (or ``auto_refresh_kwargs``).
         """
         _only_kakao_grant(body, auth, None, None, "POST", False, None)
-        if refresh_token is not None:
-            self._use_refresh_token(refresh_token)
         core = self.kakao_auth.core
         endpoint = self._endpoint(token_url, timeout, headers, _request_options(verify, proxies, cert))
         refresher = Refresher(
-            core.store,
+            core.store if refresh_token is None else _GivenRefreshToken(core.store, refresh_token),
             endpoint,
             client_id=_client_id_setting(client_id) if client_id is not None else self.client_id,
             client_secret=(
@@ -586,19 +634,11 @@ class KakaoSession(OAuth2Session):
             leeway=core.leeway,
             clock=core.clock,
         )
-        new = refresher.refresh(core.token.access_token, force=True)
+        held = core.held
+        new = refresher.refresh(held.access_token if held else None, force=True)
         core.adopt(new)
         self._updated(new)
         return self.token
-
-    def _use_refresh_token(self, refresh_token: str) -> None:
-        held = self.kakao_auth.core.token  # the store's, read now if need be
-        try:
-            token = dataclasses.replace(held, refresh_token=refresh_token)
-        except (TypeError, ValueError) as e:
-            raise ConfigurationError(f"the refresh token given is not usable: {e}") from None
-        if token != held:
-            self._set(token, {**self.token, "refresh_token": refresh_token})
 
     def _endpoint(
         self,

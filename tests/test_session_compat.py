@@ -15,7 +15,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from kakao_auth import ConfigurationError, KakaoAuthError, KakaoSession, KakaoUnavailable, TokenStoreError
+from kakao_auth import (
+    ConfigurationError,
+    KakaoAuthError,
+    KakaoSession,
+    KakaoUnavailable,
+    LoginRequired,
+    TokenStoreError,
+)
 from kakao_auth.testing import DEFAULT_REDIRECT_URI, FakeKakao
 from oauthlib.oauth2 import BackendApplicationClient, MismatchingStateError, WebApplicationClient
 from requests_oauthlib import OAuth2Session
@@ -258,6 +265,22 @@ def test_refresh_token_given_is_the_one_refreshed(fake_kakao: FakeKakao) -> None
     session = KakaoSession(token=first)
     session.refresh_token(refresh_token=second["refresh_token"])
     assert session.token["refresh_token"] == second["refresh_token"]
+
+
+def test_a_refresh_token_kakao_refuses_leaves_the_store_as_it_was(fake_kakao: FakeKakao) -> None:
+    stored = fake_kakao.write_token_file()
+    session = KakaoSession.from_file(fake_kakao.token_file)
+    with pytest.raises(LoginRequired):
+        session.refresh_token(refresh_token="not-a-live-refresh-token")
+    assert KakaoSession.from_file(fake_kakao.token_file).token["refresh_token"] == stored.refresh_token
+
+
+def test_a_refresh_token_alone_logs_a_new_session_in(fake_kakao: FakeKakao) -> None:
+    # OAuth2Session(client_id).refresh_token(url, refresh_token=saved): the default token file.
+    refresh = fake_kakao.issue_tokens()["refresh_token"]
+    token = KakaoSession(fake_kakao.client_id).refresh_token(refresh_token=refresh)
+    assert token["refresh_token"] == refresh and fake_kakao.refresh_calls == 1
+    assert KakaoSession.from_file().access_token == token["access_token"]
 
 
 def test_a_requests_arguments_never_reach_the_automatic_refresh() -> None:
