@@ -342,7 +342,7 @@ class KakaoSession(OAuth2Session):
         client_id, client_secret = _client_settings(client_id, client, client_secret, auto_refresh_kwargs)
         if token is None and isinstance(client, WebApplicationClient):
             token = client.token or None  # OAuth2Session takes the client's token too
-        _check_session_args(pkce, token_updater, token, store, token_file)
+        _check_session_args(scope, pkce, token_updater, token, store, token_file)
         if store is None:
             memory = token_file is None and (token is not None or token_updater is not None)
             store = _MemoryStore() if memory else open_store(token_file, client_id=client_id)
@@ -615,13 +615,14 @@ class KakaoSession(OAuth2Session):
         client_id: Optional[str] = None,
         client_secret: Optional[str] = None,
         cert: Union[str, tuple[str, str], None] = None,
+        include_client_id: Optional[bool] = None,
     ) -> dict[str, Any]:
         """Refresh now, under the store's lock, with this call's arguments; returns the new token.
 
         ``refresh_token`` replaces the one held first. ``client_id``/``client_secret`` are what
         OAuth2Session users pass as extra arguments (or ``auto_refresh_kwargs``).
         """
-        _only_kakao_grant(body, auth, None, None, "POST", False, None)
+        _only_kakao_grant(body, auth, None, None, "POST", False, include_client_id)
         core = self.kakao_auth.core
         endpoint = self._endpoint(token_url, timeout, headers, _request_options(verify, proxies, cert))
         refresher = Refresher(
@@ -660,6 +661,14 @@ class KakaoSession(OAuth2Session):
             timeout=seconds_setting(timeout, "timeout") if timeout is not None else old.timeout,
             **{"retries": old.retries, "backoff": old.backoff, **settings},
         )
+
+    def register_compliance_hook(self, hook_type: str, hook: Callable[..., Any]) -> None:
+        """Run ``hook`` where OAuth2Session runs the hooks of ``hook_type``."""
+        hooks: Any = self.compliance_hook  # the stubs know three of its five types
+        if hook_type not in hooks or not callable(hook):
+            kinds = ", ".join(sorted(hooks))
+            raise ConfigurationError(f"register_compliance_hook takes a function and one of: {kinds}")
+        hooks[hook_type].add(hook)
 
     def token_from_fragment(self, authorization_response: str) -> dict[str, Any]:
         """The implicit grant, which Kakao's REST API login does not have: always refused."""
@@ -767,8 +776,11 @@ def _client_settings(
 
 
 def _check_session_args(
-    pkce: Optional[str], token_updater: Any, token: Any, store: Any, token_file: Any
+    scope: Any, pkce: Optional[str], token_updater: Any, token: Any, store: Any, token_file: Any
 ) -> None:
+    items = isinstance(scope, (list, tuple)) and all(isinstance(item, str) for item in scope)
+    if not (scope is None or isinstance(scope, str) or items):
+        raise ConfigurationError("scope must be Kakao's consent items: a string, or a list of strings")
     if pkce not in (None, "S256"):
         raise ConfigurationError("pkce must be 'S256' (always on) or None: Kakao checks S256 only")
     if token_updater is not None and not callable(token_updater):

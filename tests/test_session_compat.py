@@ -219,6 +219,20 @@ def test_verify_given_is_used_for_the_token_request(
     assert session.refresh_token(verify=fake_kakao.ca_bundle)["access_token"]
 
 
+def test_proxies_and_timeout_given_are_used_for_the_token_request(fake_kakao: FakeKakao) -> None:
+    session = KakaoSession(token=fake_kakao.issue_tokens())
+    nowhere = {"https": "http://127.0.0.1:9"}  # a proxy nothing listens on
+    with pytest.raises(KakaoUnavailable):
+        session.refresh_token(proxies=nowhere, timeout=2)
+    fake_kakao.token_delay = 1.5
+    started = time.monotonic()
+    with pytest.raises(KakaoUnavailable, match=r"no answer within 0\.2s"):
+        session.refresh_token(timeout=0.2)
+    assert time.monotonic() - started < 1.5 * 3  # each attempt ended at its deadline, not Kakao's answer
+    fake_kakao.token_delay = 0
+    assert session.refresh_token(include_client_id=True)["access_token"]
+
+
 @pytest.mark.parametrize(
     "bad",
     [
@@ -385,6 +399,9 @@ def test_every_error_is_a_kakao_auth_error(fake_kakao: FakeKakao) -> None:
     assert str(pickle.loads(pickle.dumps(caught.value))) == str(caught.value)
     for bad in (
         lambda: KakaoSession(pkce="plain"),
+        lambda: KakaoSession(scope=[1]),
+        lambda: session.register_compliance_hook("before_everything", print),
+        lambda: session.refresh_token(include_client_id=False),
         lambda: KakaoSession(client=BackendApplicationClient(fake_kakao.client_id)),
         lambda: KakaoSession(token_updater="save"),  # type: ignore[arg-type]
         lambda: KakaoSession(auto_refresh_kwargs={"scope": "x"}),
