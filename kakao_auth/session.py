@@ -97,6 +97,14 @@ class _MemoryStore(TokenStore):
         self.token = None
 
 
+# OAuth2Session's compliance hook types (requests-oauthlib 1.3.1 and later).
+_HOOK_TYPES = (
+    "access_token_response",
+    "refresh_token_response",
+    "protected_request",
+    "refresh_token_request",
+    "access_token_request",
+)
 _STAND_IN = "-"  # the access token of a refresh token given alone: replaced by Kakao's answer
 
 
@@ -361,8 +369,11 @@ class KakaoSession(OAuth2Session):
             redirect_uri=redirect_uri,
             state=state,
             token_updater=token_updater,
-            pkce="S256",
         )
+        self._pkce = "S256"  # always on (requests-oauthlib before 1.4 has no pkce= to pass it to)
+        hooks: Any = self.compliance_hook
+        for kind in _HOOK_TYPES:  # requests-oauthlib 1.3.0 has three of the five
+            hooks.setdefault(kind, set())
         self.auth = self.kakao_auth
         # The oauthlib client holds the client id (and a code given with it); the token is ours.
         self._client = _ClientView(self, settings.client_id, getattr(client, "code", None))
