@@ -224,7 +224,7 @@ def cmd_login(args: argparse.Namespace) -> int:
     session = bounded(
         KakaoSession(
             args.client_id,
-            args.client_secret,
+            client_secret=args.client_secret,
             redirect_uri=args.redirect_uri,
             scope=scopes(args.scope) or None,
             store=store,

@@ -80,6 +80,9 @@ class TokenCore:
         self._ahead_error: Optional[KakaoAuthError] = None  # a refresh ahead's failure, for the next request
         self._guard = threading.Lock()  # held for microseconds: reading and setting _flight
         self._loops: weakref.WeakKeyDictionary[Any, _Loop] = weakref.WeakKeyDictionary()
+        # Called with each token a refresh (or an adopted refresh) or a login brings, once, in
+        # the thread that brought it and outside the guard: KakaoSession's token_updater.
+        self.on_update: Optional[Callable[[Token], None]] = None
         _cores.add(self)
 
     def _forget_threads(self) -> None:
@@ -114,6 +117,17 @@ class TokenCore:
             self._logins += 1
             self._hold(token)
 
+    def forget(self) -> None:
+        """Hold no token: the next use reads the store again (a refresh under way is not kept)."""
+        with self._guard:
+            self._logins += 1
+            self._token = None
+
+    def _updated(self, token: Token) -> None:
+        hook = self.on_update
+        if hook is not None:
+            hook(token)
+
     def _hold(self, token: Token) -> Token:
         # Not on the hot path: only when the token in hand changes.
         if token is not self._token:
@@ -127,7 +141,10 @@ class TokenCore:
             held = self._token
             if self._logins != logins and held is not None:
                 return held  # the new login's token, saved after this refresh's
-            return self._hold(token)
+            self._hold(token)
+        if token is not held:
+            self._updated(token)
+        return token
 
     def is_fresh(self, token: Token) -> bool:
         """Whether ``token`` can be attached now without refreshing first."""
@@ -320,7 +337,9 @@ class TokenCore:
         """
         self.store.check_writable()
         issued = self.clock()
-        return self.save(merge_answer(None, endpoint.post(form), issued, **extra))
+        token = self.save(merge_answer(None, endpoint.post(form), issued, **extra))
+        self._updated(token)
+        return token
 
     # -- async ---------------------------------------------------------------------------------
 

@@ -107,7 +107,10 @@ def test_login_with_client_secret_stores_it_privately(
             monkeypatch.setenv(name, value)
         path = tmp_path / "t.json"
         login = KakaoSession(
-            fake.client_id, "the-app-secret-0123456789", redirect_uri=DEFAULT_REDIRECT_URI, token_file=path
+            fake.client_id,
+            client_secret="the-app-secret-0123456789",
+            redirect_uri=DEFAULT_REDIRECT_URI,
+            token_file=path,
         )
         url, _ = login.authorization_url()
         login.fetch_token(authorization_response=fake.authorize(url))

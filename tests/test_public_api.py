@@ -50,10 +50,28 @@ def test_from_file_signatures() -> None:
 
 
 def test_session_constructor_signature() -> None:
+    # OAuth2Session's parameters in its order (issue #26); what only Kakao needs is keyword-only.
+    from requests_oauthlib import OAuth2Session
+
     sig = inspect.signature(KakaoSession)
-    names = list(sig.parameters)
-    assert names[:2] == ["client_id", "client_secret"]
-    for keyword in ("redirect_uri", "scope", "token_file"):
+    theirs = [
+        n for n, p in inspect.signature(OAuth2Session).parameters.items() if p.kind is p.POSITIONAL_OR_KEYWORD
+    ]
+    positional = [n for n, p in sig.parameters.items() if p.kind is p.POSITIONAL_OR_KEYWORD]
+    assert positional[: len(theirs)] == theirs  # requests-oauthlib before 1.4 ends before pkce
+    assert positional == [
+        "client_id",
+        "client",
+        "auto_refresh_url",
+        "auto_refresh_kwargs",
+        "scope",
+        "redirect_uri",
+        "token",
+        "state",
+        "token_updater",
+        "pkce",
+    ]
+    for keyword in ("client_secret", "token_file", "store"):
         assert sig.parameters[keyword].kind is inspect.Parameter.KEYWORD_ONLY
     assert sig.parameters["scope"].default is None
 

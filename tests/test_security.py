@@ -60,7 +60,9 @@ def test_no_secret_in_logs_reprs_or_errors_across_a_full_cycle(
         for name, value in fake.environ().items():
             monkeypatch.setenv(name, value)
         path = tmp_path / "kakao_token.json"
-        login = KakaoSession(fake.client_id, SECRET, redirect_uri=DEFAULT_REDIRECT_URI, token_file=path)
+        login = KakaoSession(
+            fake.client_id, client_secret=SECRET, redirect_uri=DEFAULT_REDIRECT_URI, token_file=path
+        )
         url, _ = login.authorization_url()
         redirected = fake.authorize(url)
         code = parse_qs(urlsplit(redirected).query)["code"][0]
