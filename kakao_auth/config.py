@@ -11,7 +11,7 @@ import dataclasses
 import os
 import re
 from typing import Optional
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from .errors import ConfigurationError, printable
 
@@ -223,9 +223,19 @@ def require_https(url: str, what: str) -> str:
     except ValueError:
         parts = None
     if parts is None or parts.scheme != "https" or not parts.hostname or any(c in url for c in "\r\n\t "):
-        # Scheme and host only: a URL's userinfo may hold a password, its path a token.
-        shown = f"{parts.scheme}://{parts.hostname or ''}" if parts is not None else "a malformed URL"
-        raise ConfigurationError(
-            f"{what} must be an https:// URL, got {printable(shown, hide_tokens=False)!r}"
-        )
+        raise ConfigurationError(f"{what} must be an https:// URL, got {_shown_url(url, parts)!r}")
     return url
+
+
+def _shown_url(url: str, parts: Optional[SplitResult]) -> str:
+    """What a message may show of a refused URL: scheme, host and port; not userinfo or path.
+
+    A URL's userinfo may hold a password and its path a token. A value without ``//`` (a bare
+    ``kapi.kakao.com``) has no host to take apart: it is shown itself, after any ``@``.
+    """
+    if parts is None:
+        return "a malformed URL"
+    if not parts.netloc:
+        return printable(url.rpartition("@")[2], 80)
+    port = f":{parts.port}" if parts.port else ""
+    return printable(f"{parts.scheme}://{parts.hostname or ''}{port}", hide_tokens=False)
