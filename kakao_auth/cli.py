@@ -653,6 +653,7 @@ def cmd_memo(args: argparse.Namespace) -> int:
 def _copy_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("source", help="a token file or a store URL")
     p.add_argument("destination", help="a token file or a store URL, e.g. redis://host:6379/0")
+    p.add_argument("--force", action="store_true", help="replace another login the destination holds")
 
 
 def cmd_copy(args: argparse.Namespace) -> int:
@@ -660,9 +661,38 @@ def cmd_copy(args: argparse.Namespace) -> int:
     source = open_store(args.source)
     token = source.load()
     destination = open_store(args.destination, client_id=token.client_id)
+    if same_store(source, destination):
+        raise ConfigurationError(f"{source.location} is both the source and the destination: nothing to copy")
+    if not args.force:
+        refuse_another_login(destination, token)
     KakaoAuth(destination, client_id=token.client_id).core.save(token)  # the one write path
     print(f"Copied the token from {source.location} to {destination.location}")
     return 0
+
+
+def same_store(a: TokenStore, b: TokenStore) -> bool:
+    """Whether ``a`` and ``b`` are one store: one file (by any path or link), or one location."""
+    if isinstance(a, FileTokenStore) and isinstance(b, FileTokenStore):
+        with contextlib.suppress(OSError):
+            return os.path.samefile(a.path, b.path)
+        return os.path.realpath(a.path) == os.path.realpath(b.path)
+    return type(a) is type(b) and a.location == b.location
+
+
+def refuse_another_login(destination: TokenStore, token: Token) -> None:
+    """Raise unless ``destination`` is empty or holds this login (the same refresh token).
+
+    Overwriting another live login loses it for good: its refresh token exists nowhere else.
+    """
+    try:
+        held = destination.load()
+    except KakaoAuthError:  # nothing there, or nothing usable: no login to lose
+        return
+    if held.refresh_token is not None and held.refresh_token != token.refresh_token:
+        raise ConfigurationError(
+            f"{destination.location} holds another login, which the copy would replace for good: "
+            "pass --force to replace it, or choose another destination"
+        )
 
 
 # -- demo ----------------------------------------------------------------------------------------

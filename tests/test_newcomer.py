@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -247,3 +249,46 @@ def test_global_options_that_conflict_or_do_not_apply_are_usage_errors(
 ) -> None:
     done = cli.run(*argv)
     assert done.returncode == 2 and words in done.stderr
+
+
+# -- copy refuses to lose a login (point 13) --------------------------------------------------
+
+
+def test_copy_refuses_to_replace_another_login_without_force(cli: CLI, tmp_path: Path) -> None:
+    source, destination = tmp_path / "a.json", tmp_path / "b.json"
+    cli.fake.write_token_file(source)
+    cli.fake.write_token_file(destination)
+    before = destination.read_bytes()
+    done = cli.run("copy", str(source), str(destination))
+    assert done.returncode == 1 and "holds another login" in done.stderr and "--force" in done.stderr
+    assert destination.read_bytes() == before
+    done = cli.run("copy", str(source), str(destination), "--force")
+    assert done.returncode == 0, done.stderr
+    assert (
+        json.loads(destination.read_text())["refresh_token"]
+        == json.loads(source.read_text())["refresh_token"]
+    )
+    # The same login again (a refreshed copy) and an empty destination need no --force.
+    assert cli.run("copy", str(source), str(destination)).returncode == 0
+    assert cli.run("copy", str(source), str(tmp_path / "new.json")).returncode == 0
+
+
+def test_copy_refuses_the_same_file_by_any_name(
+    cli: CLI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "a.json"
+    cli.fake.write_token_file(path)
+    (tmp_path / "link.json").symlink_to(path)
+    before = path.read_bytes()
+    for other in (str(path), str(tmp_path / "link.json"), "./a.json", "sub/../a.json"):
+        (tmp_path / "sub").mkdir(exist_ok=True)
+        done = subprocess_in(cli, tmp_path, "copy", "a.json", other)
+        assert done.returncode == 1, (other, done.stdout)
+        assert "both the source and the destination" in done.stderr, other
+        assert "Copied" not in done.stdout
+    assert path.read_bytes() == before
+
+
+def subprocess_in(cli: CLI, folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "kakao_auth", *args]
+    return subprocess.run(argv, env=cli.env, capture_output=True, text=True, timeout=60, cwd=folder)
