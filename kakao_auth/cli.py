@@ -29,7 +29,14 @@ import requests
 from . import __version__
 from .auth import KakaoAuth
 from .callback import CallbackServer, is_local_redirect
-from .config import KAPI_URL, browser_environment, debug_requested, env_client_id, seconds_setting
+from .config import (
+    KAPI_URL,
+    authorize_base,
+    browser_environment,
+    debug_requested,
+    env_client_id,
+    seconds_setting,
+)
 from .display import answer_text, escaped_output, tolerate_encodings
 from .errors import ConfigurationError, KakaoApiError, KakaoAuthError, LoginRequired, printable
 from .inputs import read_field_file, read_line, read_stdin, text_argument
@@ -272,7 +279,7 @@ def cmd_login(args: argparse.Namespace) -> int:
             store=store,
         )
     )
-    url, state = session.authorization_url()
+    url, state = session.authorization_url(authorize_base())
     if args.no_browser or not is_local_redirect(args.redirect_uri) or not can_open_browser():
         redirected = paste_redirect(url, args.timeout)
     else:

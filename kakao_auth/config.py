@@ -18,6 +18,7 @@ from .errors import ConfigurationError, printable
 __all__ = [
     "GitHubSettings",
     "Settings",
+    "authorize_base",
     "browser_environment",
     "client_id_setting",
     "debug_requested",
@@ -62,6 +63,26 @@ def resolve(
         kauth_url=_https_base(kauth_url or _env("KAKAO_KAUTH_URL") or KAUTH_URL, "KAKAO_KAUTH_URL"),
         kapi_url=_https_base(kapi_url or _env("KAKAO_KAPI_URL") or KAPI_URL, "KAKAO_KAPI_URL"),
     )
+
+
+def authorize_base() -> Optional[str]:
+    """``KAKAO_AUTHORIZE_URL``: where the browser opens the authorize page, if not at kauth.
+
+    For a fake Kakao whose https certificate a real browser refuses: the page carries no secret
+    (the code goes to the redirect URI), so plain http is allowed there, on loopback only.
+    """
+    url = _env("KAKAO_AUTHORIZE_URL")
+    if url is None:
+        return None
+    try:
+        parts = urlsplit(url)
+        loopback = parts.scheme == "http" and parts.hostname in ("127.0.0.1", "::1", "localhost")
+        parts.port  # noqa: B018  # raises ValueError for a port that is not a number
+    except ValueError:
+        loopback = False
+    if loopback and not any(c in url for c in "\r\n\t "):
+        return url.rstrip("/")
+    return _https_base(url, "KAKAO_AUTHORIZE_URL (http:// only on loopback)")
 
 
 def token_file_path(path: Optional[os.PathLike[str] | str] = None) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
 import subprocess
 import sys
@@ -292,3 +293,144 @@ def test_copy_refuses_the_same_file_by_any_name(
 def subprocess_in(cli: CLI, folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     argv = [sys.executable, "-m", "kakao_auth", *args]
     return subprocess.run(argv, env=cli.env, capture_output=True, text=True, timeout=60, cwd=folder)
+
+
+# -- kakao-auth fake: a CA bundle that keeps the shell working (point 6) ----------------------
+
+
+def test_kakao_auth_fake_exports_a_bundle_of_every_ca_and_prints_the_unset_line(tmp_path: Path) -> None:
+    import certifi
+    import requests
+
+    argv = [sys.executable, "-m", "kakao_auth", "fake", "--seconds", "60"]
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("KAKAO_")}
+    clean["HOME"] = str(tmp_path)
+    proc = subprocess.Popen(argv, env=clean, stdout=subprocess.PIPE, text=True, cwd=tmp_path)
+    assert proc.stdout is not None
+    exports: dict[str, str] = {}
+    lines = []
+    try:
+        for line in proc.stdout:
+            lines.append(line)
+            if line.strip().startswith("export "):
+                name, _, value = line.strip()[len("export ") :].partition("=")
+                exports[name] = value.strip("'")
+            if "kakao-auth login" in line and "and:" in line:
+                break
+        bundle = Path(exports["REQUESTS_CA_BUNDLE"])
+        assert exports["SSL_CERT_FILE"] == str(bundle)
+        assert bundle == tmp_path / ".cache" / "kakao-auth" / "fake-ca-bundle.pem"
+        text = bundle.read_text()
+        assert Path(certifi.where()).read_text().strip() in text  # the CAs requests trusted
+        # ...and the fake's: its kapi answers over the bundle.
+        assert (
+            requests.get(
+                exports["KAKAO_KAPI_URL"] + "/v2/user/me", verify=str(bundle), timeout=30
+            ).status_code
+            == 401
+        )
+        assert "other HTTPS calls in that shell still work" in "".join(lines)
+    finally:
+        proc.terminate()
+        rest, _ = proc.communicate(timeout=30)
+    unset = next(line for line in rest.splitlines() if line.strip().startswith("unset "))
+    assert set(unset.split()[1:]) == set(exports)
+    assert bundle.exists()  # a shell that still exports it keeps working after the fake stopped
+
+
+# -- the test kit outside pytest (point 11) and what the fake refuses (point 12) --------------
+
+
+def test_fake_kakao_outside_pytest_writes_a_token_file_without_a_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from kakao_auth import KakaoSession
+    from kakao_auth.testing import FakeKakao
+
+    for name in ("KAKAO_TOKEN_FILE", "KAKAO_TOKEN_STORE"):
+        monkeypatch.delenv(name, raising=False)
+    with FakeKakao() as fake:
+        token = fake.write_token_file()
+        assert fake.token_file is not None and os.path.exists(fake.token_file)
+        assert json.loads(Path(fake.token_file).read_text())["refresh_token"] == token.refresh_token
+        env = fake.environ()
+        assert env["KAKAO_TOKEN_FILE"] == fake.token_file
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        assert KakaoSession.from_file().send_memo("hi") == {"result_code": 0}
+        assert fake.memos[-1]["text"] == "hi"
+    assert not os.path.exists(fake.token_file)  # it lived in the fake's folder
+
+
+def test_the_fake_refuses_a_consent_item_kakao_does_not_know(fake_kakao) -> None:  # type: ignore[no-untyped-def]
+    import requests
+    from kakao_auth import KakaoSession
+    from kakao_auth.testing import DEFAULT_REDIRECT_URI
+
+    url, _ = KakaoSession(redirect_uri=DEFAULT_REDIRECT_URI, scope=["talk_messages"]).authorization_url()
+    answer = requests.get(url, allow_redirects=False, verify=fake_kakao.ca_bundle, timeout=30)
+    assert answer.status_code == 400 and "KOE205" in answer.text
+    with pytest.raises(ValueError, match="talk_messages"):
+        fake_kakao.write_token_file(scope="talk_messages")
+    fake_kakao.known_scopes.add("talk_messages")  # a test that needs one more item adds it
+    url, _ = KakaoSession(redirect_uri=DEFAULT_REDIRECT_URI, scope=["talk_messages"]).authorization_url()
+    assert "code=" in fake_kakao.authorize(url)
+
+
+def test_the_fake_refuses_a_wrong_or_missing_client_secret_at_login(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kakao_auth import KakaoSession
+    from kakao_auth.errors import KakaoOAuthError
+    from kakao_auth.testing import DEFAULT_REDIRECT_URI, FakeKakao
+
+    monkeypatch.delenv("KAKAO_CLIENT_SECRET", raising=False)
+    with FakeKakao(client_secret="the-right-secret-0123456789") as fake:
+        for name, value in fake.environ().items():
+            monkeypatch.setenv(name, value)
+        for given in (None, "a-wrong-secret-0123456789"):
+            path = str(tmp_path / "t.json")
+            session = KakaoSession(fake.client_id, given, redirect_uri=DEFAULT_REDIRECT_URI, token_file=path)
+            url, _ = session.authorization_url(fake.kauth_url)
+            with pytest.raises(KakaoOAuthError, match="KOE010"):
+                session.fetch_token(authorization_response=fake.authorize(url))
+        assert not (tmp_path / "t.json").exists()
+
+
+def test_the_fixture_without_the_testing_extra_names_the_pip_install(tmp_path: Path) -> None:
+    blocker = tmp_path / "blocked"
+    blocker.mkdir()
+    (blocker / "trustme.py").write_text(
+        'raise ModuleNotFoundError("No module named \'trustme\'", name="trustme")\n'
+    )
+    (tmp_path / "test_user.py").write_text("def test_it(fake_kakao):\n    pass\n")
+    env = {**os.environ, "PYTHONPATH": str(blocker)}
+    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path / "test_user.py")]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode != 0
+    assert "pip install 'kakao-auth[testing]'" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [
+        ("http://127.0.0.1:8080", True),
+        ("http://localhost:8080/", True),
+        ("https://kauth.example.com", True),
+        ("http://kauth.example.com", False),
+        ("http://127.0.0.1.evil.com", False),
+        ("127.0.0.1:8080", False),
+    ],
+)
+def test_the_authorize_page_may_be_plain_http_on_loopback_only(
+    monkeypatch: pytest.MonkeyPatch, value: str, accepted: bool
+) -> None:
+    from kakao_auth.config import authorize_base
+    from kakao_auth.errors import ConfigurationError
+
+    monkeypatch.setenv("KAKAO_AUTHORIZE_URL", value)
+    if accepted:
+        assert authorize_base() == value.rstrip("/")
+    else:
+        with pytest.raises(ConfigurationError, match="KAKAO_AUTHORIZE_URL"):
+            authorize_base()
