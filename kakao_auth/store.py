@@ -603,7 +603,7 @@ def parse_token(raw: bytes, issued_at: float, error: Callable[[str], TokenStoreE
     try:
         return Token.from_dict(data, issued_at=issued_at)
     except ValueError as e:
-        raise error(f"has {e}") from None
+        raise error(f"holds no usable token ({e})") from None
 
 
 def _json_where(e: ValueError) -> str:

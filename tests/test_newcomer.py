@@ -434,3 +434,27 @@ def test_the_authorize_page_may_be_plain_http_on_loopback_only(
     else:
         with pytest.raises(ConfigurationError, match="KAKAO_AUTHORIZE_URL"):
             authorize_base()
+
+
+# -- the example follows the environment (point 5), a bad field is said in a sentence (15) ----
+
+
+def test_the_cron_example_finds_the_login_where_the_environment_says(fake_kakao, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    elsewhere = tmp_path / "logins" / "mine.json"
+    elsewhere.parent.mkdir()
+    fake_kakao.write_token_file(elsewhere)
+    env = {**os.environ, **fake_kakao.environ(), "KAKAO_TOKEN_FILE": str(elsewhere)}
+    script = str(Path(__file__).resolve().parent.parent / "examples" / "send_memo.py")
+    done = subprocess.run(
+        [sys.executable, script, "from", "elsewhere"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert fake_kakao.memos[-1]["text"] == "from elsewhere"
+
+
+def test_a_token_file_with_a_field_of_the_wrong_type_is_said_in_a_sentence(cli: CLI) -> None:
+    cli.path.write_text('{"access_token": 5, "refresh_token": "r"}')
+    done = cli.run("status")
+    assert done.returncode == 1
+    assert "holds no usable token (access_token is not a string)" in done.stderr
+    assert " has access_token" not in done.stderr
