@@ -456,5 +456,5 @@ def test_a_token_file_with_a_field_of_the_wrong_type_is_said_in_a_sentence(cli: 
     cli.path.write_text('{"access_token": 5, "refresh_token": "r"}')
     done = cli.run("status")
     assert done.returncode == 1
-    assert "holds no usable token (access_token is not a string)" in done.stderr
+    assert "holds an unusable token: access_token is not a string" in done.stderr
     assert " has access_token" not in done.stderr
