@@ -231,8 +231,9 @@ def _print_exports(env: Mapping[str, str], bundle: str) -> None:
         print(f"  export {name}={shlex.quote(value)}")
     print(
         f"""
-{bundle} holds this machine's CAs and the fake's, so other HTTPS calls in that shell still work;
-it stays after the fake stops. When it stops, it prints the `unset` line that undoes the exports.
+The CA bundle {bundle} holds this machine's CAs and the fake's,
+so other HTTPS calls in that shell still work, and it stays after the fake stops. When the fake
+stops, it prints the `unset` line that undoes these exports.
 
 then try: kakao-auth status; kakao-auth api /v2/user/me; kakao-auth memo "hi"; kakao-auth refresh
      and: kakao-auth login    (your browser opens the fake's consent page, plain http on this

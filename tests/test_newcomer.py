@@ -329,7 +329,7 @@ def test_kakao_auth_fake_exports_a_bundle_of_every_ca_and_prints_the_unset_line(
             ).status_code
             == 401
         )
-        assert "other HTTPS calls in that shell still work" in "".join(lines)
+        assert "so other HTTPS calls in that shell still work" in "".join(lines)
     finally:
         proc.terminate()
         rest, _ = proc.communicate(timeout=30)
