@@ -7,12 +7,17 @@ never loses a rotated refresh token. A failure prints one line saying what to do
 """
 
 import sys
+from typing import Optional
 
 from kakao_auth import KakaoAuthError, KakaoSession
 
 
-def send(text: str, token_file: str = "kakao_token.json") -> dict:
-    """Send ``text`` to yourself; return Kakao's answer ({"result_code": 0})."""
+def send(text: str, token_file: Optional[str] = None) -> dict:
+    """Send ``text`` to yourself; return Kakao's answer ({"result_code": 0}).
+
+    Without ``token_file``, the login is where `kakao-auth login` saved it: KAKAO_TOKEN_STORE,
+    else KAKAO_TOKEN_FILE, else ./kakao_token.json.
+    """
     return KakaoSession.from_file(token_file).send_memo(text)
 
 

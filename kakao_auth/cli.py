@@ -29,7 +29,14 @@ import requests
 from . import __version__
 from .auth import KakaoAuth
 from .callback import CallbackServer, is_local_redirect
-from .config import KAPI_URL, browser_environment, debug_requested, env_client_id, seconds_setting
+from .config import (
+    KAPI_URL,
+    authorize_base,
+    browser_environment,
+    debug_requested,
+    env_client_id,
+    seconds_setting,
+)
 from .display import answer_text, escaped_output, tolerate_encodings
 from .errors import ConfigurationError, KakaoApiError, KakaoAuthError, LoginRequired, printable
 from .inputs import read_field_file, read_line, read_stdin, text_argument
@@ -118,26 +125,50 @@ def fail(message: str) -> int:
     return 1
 
 
+# The options that may come before the command as well as after it (kakao-auth -v status,
+# kakao-auth --token-file F status): given before, they are kept under these names, so the
+# command's own defaults cannot overwrite them (argparse lets a subcommand's defaults win).
+_BEFORE = {"verbose": "verbose_before", "token_file": "token_file_before", "store": "store_before"}
+
+
+def _where_arguments(p: argparse.ArgumentParser, before: bool) -> None:
+    where = p.add_mutually_exclusive_group()
+    where.add_argument(
+        "--token-file",
+        dest=_BEFORE["token_file"] if before else "token_file",
+        help="the token file (default: $KAKAO_TOKEN_FILE, else ./kakao_token.json)",
+    )
+    where.add_argument(
+        "--store",
+        dest=_BEFORE["store"] if before else "store",
+        help="a token file or a store URL such as redis://host:6379/0 ($KAKAO_TOKEN_STORE)",
+    )
+
+
+def _verbose_argument(p: argparse.ArgumentParser, before: bool) -> None:
+    p.add_argument(
+        "-v",
+        "--verbose",
+        dest=_BEFORE["verbose"] if before else "verbose",
+        action="store_true",
+        help="show what the library does (retries, refreshes)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``kakao-auth`` argument parser."""
     common = argparse.ArgumentParser(add_help=False)
-    where = common.add_mutually_exclusive_group()
-    where.add_argument(
-        "--token-file", help="the token file (default: $KAKAO_TOKEN_FILE, else ./kakao_token.json)"
-    )
-    where.add_argument(
-        "--store", help="a token file or a store URL such as redis://host:6379/0 ($KAKAO_TOKEN_STORE)"
-    )
+    _where_arguments(common, before=False)
     parser = argparse.ArgumentParser(prog="kakao-auth", description="Kakao REST API tokens, kept alive.")
     parser.add_argument("--version", action="version", version=f"kakao-auth {__version__}")
-    parser.add_argument(
-        "-v", "--verbose", action="store_true", help="show what the library does (retries, refreshes)"
-    )
+    _verbose_argument(parser, before=True)
+    _where_arguments(parser, before=True)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (run, add_arguments, help_text) in COMMANDS.items():
         # copy names both of its stores, and demo and fake make their own: no --store for them.
         parents = [] if name in ("copy", "demo", "fake") else [common]
         sub = commands.add_parser(name, parents=parents, help=help_text, description=help_text)
+        _verbose_argument(sub, before=False)
         add_arguments(sub)
         sub.set_defaults(run=run, parser=sub)
     return parser
@@ -148,7 +179,25 @@ def parse(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     args, extra = build_parser().parse_known_args(argv)
     if extra:
         args.parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    _merge_before(args)
     return args
+
+
+def _merge_before(args: argparse.Namespace) -> None:
+    """Fold the options given before the command into the command's own (or refuse them)."""
+    args.verbose = args.verbose or getattr(args, _BEFORE["verbose"])
+    for name in ("token_file", "store"):
+        value = getattr(args, _BEFORE[name])
+        if value is None:
+            continue
+        flag = "--" + name.replace("_", "-")
+        if not hasattr(args, name):  # copy and demo name no store of their own; fake no --store
+            args.parser.error(f"{flag} does not apply to kakao-auth {args.command}")
+        if getattr(args, name) is not None and getattr(args, name) != value:
+            args.parser.error(f"{flag} was given twice (before and after {args.command})")
+        setattr(args, name, value)
+    if getattr(args, "token_file", None) is not None and getattr(args, "store", None) is not None:
+        args.parser.error("argument --store: not allowed with argument --token-file")
 
 
 def store_of(args: argparse.Namespace) -> TokenStore:
@@ -230,7 +279,7 @@ def cmd_login(args: argparse.Namespace) -> int:
             store=store,
         )
     )
-    url, state = session.authorization_url()
+    url, state = session.authorization_url(authorize_base())
     if args.no_browser or not is_local_redirect(args.redirect_uri) or not can_open_browser():
         redirected = paste_redirect(url, args.timeout)
     else:
@@ -376,8 +425,7 @@ def status_info(store: TokenStore, token: Token, now: float) -> dict[str, Any]:
     return {
         # The path itself (location is its escaped form for messages): printing escapes it.
         "store": store.path if isinstance(store, FileTokenStore) else store.location,
-        "client_id": token.client_id or env_client_id(),
-        "client_id_from": "token" if token.client_id else ("KAKAO_REST_API_KEY" if env_client_id() else None),
+        **client_id_info(token.client_id, env_client_id()),
         "client_secret_stored": token.client_secret is not None,
         "scopes": (token.scope or "").split(),
         "access_token": {"expires_at": token.expires_at, "state": token.state(now).value},
@@ -387,6 +435,20 @@ def status_info(store: TokenStore, token: Token, now: float) -> dict[str, Any]:
             "renews_at_next_refresh": token.renews_at_next_refresh(now),
         },
         "permissions": file_mode(store),
+    }
+
+
+def client_id_info(stored: Optional[str], env: Optional[str]) -> dict[str, Optional[str]]:
+    """The client id a refresh will send, where it comes from, and the other one when they differ.
+
+    A refresh sends ``KAKAO_REST_API_KEY`` over the file's ``client_id`` (config.py: the
+    environment before the token file): status shows that one, not the file's.
+    """
+    used = env or stored
+    return {
+        "client_id": used,
+        "client_id_from": "KAKAO_REST_API_KEY" if env else ("token" if stored else None),
+        "client_id_stored": stored,
     }
 
 
@@ -403,9 +465,7 @@ def print_status(info: dict[str, Any]) -> None:
     access, refresh = info["access_token"], info["refresh_token"]
     label = "Token file:" if info["permissions"] is not None else "Store:"
     print(f"{label:<14} {info['store']}")
-    client_id = info["client_id"] or "(none: set KAKAO_REST_API_KEY or pass --client-id)"
-    source = " (from KAKAO_REST_API_KEY)" if info["client_id_from"] == "KAKAO_REST_API_KEY" else ""
-    print(f"Client id:     {client_id}{source}")
+    print(f"Client id:     {_client_id_text(info)}")
     print(f"Scopes:        {' '.join(info['scopes']) or '(none recorded)'}")
     print(f"Access token:  {_expiry_text(access['expires_at'], now)} [{access['state']}]")
     if refresh["present"]:
@@ -419,6 +479,20 @@ def print_status(info: dict[str, Any]) -> None:
         private = int(mode, 8) & 0o077 == 0
         warning = "" if private else f"  WARNING: readable by others; run: chmod 600 {info['store']}"
         print(f"Permissions:   {mode}{warning}")
+
+
+def _client_id_text(info: dict[str, Any]) -> str:
+    used, stored = info["client_id"], info["client_id_stored"]
+    if used is None:
+        return "(none: set KAKAO_REST_API_KEY, or run `kakao-auth login`, which stores it)"
+    if info["client_id_from"] != "KAKAO_REST_API_KEY":
+        return str(used)
+    if stored is None or stored == used:
+        return f"{used} (from KAKAO_REST_API_KEY)"
+    return (
+        f"{used} (from KAKAO_REST_API_KEY, which a refresh uses; the token file says {stored}: "
+        "if the login is the file's app, unset KAKAO_REST_API_KEY)"
+    )
 
 
 def _expiry_text(at: Optional[float], now: float) -> str:
@@ -448,7 +522,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
 
 def _api_arguments(p: argparse.ArgumentParser) -> None:
     p.usage = (
-        "kakao-auth api [-h] [-d KEY=VALUE] [-f KEY=@FILE] [--timeout S] [--token-file F | --store S] "
+        "kakao-auth api [-h] [-v] [-d KEY=VALUE] [-f KEY=@FILE] [--timeout S] [--token-file F | --store S] "
         "[METHOD] PATH"
     )
     p.add_argument(
@@ -586,6 +660,7 @@ def cmd_memo(args: argparse.Namespace) -> int:
 def _copy_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("source", help="a token file or a store URL")
     p.add_argument("destination", help="a token file or a store URL, e.g. redis://host:6379/0")
+    p.add_argument("--force", action="store_true", help="replace another login the destination holds")
 
 
 def cmd_copy(args: argparse.Namespace) -> int:
@@ -593,9 +668,38 @@ def cmd_copy(args: argparse.Namespace) -> int:
     source = open_store(args.source)
     token = source.load()
     destination = open_store(args.destination, client_id=token.client_id)
+    if same_store(source, destination):
+        raise ConfigurationError(f"{source.location} is both the source and the destination: nothing to copy")
+    if not args.force:
+        refuse_another_login(destination, token)
     KakaoAuth(destination, client_id=token.client_id).core.save(token)  # the one write path
     print(f"Copied the token from {source.location} to {destination.location}")
     return 0
+
+
+def same_store(a: TokenStore, b: TokenStore) -> bool:
+    """Whether ``a`` and ``b`` are one store: one file (by any path or link), or one location."""
+    if isinstance(a, FileTokenStore) and isinstance(b, FileTokenStore):
+        with contextlib.suppress(OSError):
+            return os.path.samefile(a.path, b.path)
+        return os.path.realpath(a.path) == os.path.realpath(b.path)
+    return type(a) is type(b) and a.location == b.location
+
+
+def refuse_another_login(destination: TokenStore, token: Token) -> None:
+    """Raise unless ``destination`` is empty or holds this login (the same refresh token).
+
+    Overwriting another live login loses it for good: its refresh token exists nowhere else.
+    """
+    try:
+        held = destination.load()
+    except KakaoAuthError:  # nothing there, or nothing usable: no login to lose
+        return
+    if held.refresh_token is not None and held.refresh_token != token.refresh_token:
+        raise ConfigurationError(
+            f"{destination.location} holds another login, which the copy would replace for good: "
+            "pass --force to replace it, or choose another destination"
+        )
 
 
 # -- demo ----------------------------------------------------------------------------------------

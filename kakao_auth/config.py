@@ -11,7 +11,7 @@ import dataclasses
 import os
 import re
 from typing import Optional
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from .errors import ConfigurationError, printable
 
@@ -19,6 +19,7 @@ __all__ = [
     "GITHUB_TOKEN_VARIABLES",
     "GitHubSettings",
     "Settings",
+    "authorize_base",
     "browser_environment",
     "client_id_setting",
     "debug_requested",
@@ -63,6 +64,26 @@ def resolve(
         kauth_url=_https_base(kauth_url or _env("KAKAO_KAUTH_URL") or KAUTH_URL, "KAKAO_KAUTH_URL"),
         kapi_url=_https_base(kapi_url or _env("KAKAO_KAPI_URL") or KAPI_URL, "KAKAO_KAPI_URL"),
     )
+
+
+def authorize_base() -> Optional[str]:
+    """``KAKAO_AUTHORIZE_URL``: where the browser opens the authorize page, if not at kauth.
+
+    For a fake Kakao whose https certificate a real browser refuses: the page carries no secret
+    (the code goes to the redirect URI), so plain http is allowed there, on loopback only.
+    """
+    url = _env("KAKAO_AUTHORIZE_URL")
+    if url is None:
+        return None
+    try:
+        parts = urlsplit(url)
+        loopback = parts.scheme == "http" and parts.hostname in ("127.0.0.1", "::1", "localhost")
+        parts.port  # noqa: B018  # raises ValueError for a port that is not a number
+    except ValueError:
+        loopback = False
+    if loopback and not any(c in url for c in "\r\n\t "):
+        return url.rstrip("/")
+    return _https_base(url, "KAKAO_AUTHORIZE_URL (http:// only on loopback)")
 
 
 def token_file_path(path: Optional[os.PathLike[str] | str] = None) -> str:
@@ -246,5 +267,18 @@ def require_https(url: str, what: str) -> str:
     except ValueError:
         parts = None
     if parts is None or parts.scheme != "https" or not parts.hostname or any(c in url for c in "\r\n\t "):
-        raise ConfigurationError(f"{what} must be an https:// URL, got {origin(url)!r}")
+        raise ConfigurationError(f"{what} must be an https:// URL, got {_shown_url(url, parts)!r}")
     return url
+
+
+def _shown_url(url: str, parts: Optional[SplitResult]) -> str:
+    """What a message may show of a refused URL: scheme, host and port; not userinfo or path.
+
+    A URL's userinfo may hold a password and its path a token. A value without ``//`` (a bare
+    ``kapi.kakao.com``) has no host to take apart: it is shown itself.
+    """
+    if parts is None:
+        return "a malformed URL"
+    if not parts.netloc:  # require_https refused any "@" before this is called
+        return printable(url, 80)
+    return origin(url)

@@ -12,6 +12,7 @@ import dataclasses
 import os
 import shlex
 import signal
+import ssl
 import sys
 import tempfile
 import threading
@@ -24,7 +25,7 @@ import requests
 from .auth import KakaoAuth
 from .callback import CallbackServer
 from .session import KakaoSession
-from .store import FileTokenStore
+from .store import FileTokenStore, atomic_write
 from .testing import FakeKakao, free_port
 from .testing.workers import run_workers
 
@@ -200,12 +201,7 @@ STEPS = [
 
 def run_fake(token_file: Optional[str], seconds: Optional[float]) -> int:
     """Run the fake Kakao until Ctrl-C (or ``seconds``), with a logged-in token file."""
-    try:
-        import trustme  # noqa: F401 - the fake Kakao's certificates come from it
-    except ImportError:
-        print(
-            "kakao-auth fake needs the fake Kakao's extra: pip install 'kakao-auth[testing]'", file=sys.stderr
-        )
+    if not _has_the_fake("fake"):
         return 1
     with tempfile.TemporaryDirectory(prefix="kakao-auth-fake-") as tmp, FakeKakao() as fake:
         path = os.path.abspath(token_file or os.path.join(tmp, "kakao_token.json"))
@@ -213,17 +209,66 @@ def run_fake(token_file: Optional[str], seconds: Optional[float]) -> int:
             print(f"kakao-auth: {path} exists; the fake will not overwrite a token file", file=sys.stderr)
             return 1
         fake.write_token_file(path)
-        print("Fake Kakao running (Ctrl-C stops it). In another shell, paste:\n")
-        for name, value in {**fake.environ(), "KAKAO_TOKEN_FILE": path}.items():
-            print(f"  export {name}={shlex.quote(value)}")
-        print('\nthen try: kakao-auth status; kakao-auth api /v2/user/me; kakao-auth memo "hi";')
-        print("          kakao-auth refresh; kakao-auth login --no-browser", flush=True)
+        env = {**fake.environ(), "KAKAO_TOKEN_FILE": path}
+        try:
+            bundle = write_bundle(fake.ca_bundle, os.path.join(os.path.expanduser("~"), ".cache"))
+        except OSError:  # no writable home: a bundle in the fake's folder, gone when it stops
+            bundle = write_bundle(fake.ca_bundle, tmp)
+        env.update(REQUESTS_CA_BUNDLE=bundle, SSL_CERT_FILE=bundle)
+        _print_exports(env, bundle)
         # SIGTERM (a service manager, a test) ends it like Ctrl-C: the folder and file are removed.
         signal.signal(signal.SIGTERM, signal.default_int_handler)
         with contextlib.suppress(KeyboardInterrupt):
             time.sleep(seconds if seconds is not None else 10**9)
         print(f"\nFake Kakao stopped: {fake.api_calls} API calls, {fake.token_calls} token calls.")
+        print("Point that shell at Kakao again with:\n\n  unset " + " ".join(sorted(env)) + "\n", flush=True)
     return 0
+
+
+def _print_exports(env: Mapping[str, str], bundle: str) -> None:
+    print("Fake Kakao running (Ctrl-C stops it). In another shell, paste:\n")
+    for name, value in env.items():
+        print(f"  export {name}={shlex.quote(value)}")
+    print(
+        f"""
+The CA bundle {bundle} holds this machine's CAs and the fake's,
+so other HTTPS calls in that shell still work, and it stays after the fake stops. When the fake
+stops, it prints the `unset` line that undoes these exports.
+
+then try: kakao-auth status; kakao-auth api /v2/user/me; kakao-auth memo "hi"; kakao-auth refresh
+     and: kakao-auth login    (your browser opens the fake's consent page, plain http on this
+          machine only; it consents at once and sends the browser back to kakao-auth)""",
+        flush=True,
+    )
+
+
+def write_bundle(fake_ca: str, cache: str) -> str:
+    """A CA bundle of this machine's CAs and the fake's, at a path that outlives the fake.
+
+    The machine's CAs are requests' own (certifi's), else the ones OpenSSL was built to use.
+    The file is ``<cache>/kakao-auth/fake-ca-bundle.pem`` (``~/.cache``), rewritten by each run: a
+    shell that still exports it after the fake stopped trusts what it trusted before, and the
+    dead fake's CA.
+    """
+    with open(fake_ca, "rb") as f:
+        fake_pem = f.read()
+    folder = os.path.join(cache, "kakao-auth")
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    path = os.path.join(folder, "fake-ca-bundle.pem")
+    atomic_write(path, _system_cas() + b"\n" + fake_pem)
+    return path
+
+
+def _system_cas() -> bytes:
+    try:
+        import certifi  # requests' own CA bundle, so requests trusts what it trusted before
+
+        where = certifi.where()
+    except ImportError:
+        where = ssl.get_default_verify_paths().cafile or ""
+    with contextlib.suppress(OSError), open(where, "rb") as f:
+        return f.read()
+    return b""
 
 
 @contextlib.contextmanager

@@ -47,6 +47,13 @@ __all__ = [
 # Kakao's codes and tokens are long base64url strings; descriptions such as KOE320's
 # "authorization code not found for code=..." can echo them back, so anything that long is hidden.
 _SECRET_LIKE = re.compile(r"[A-Za-z0-9_\-.~+/=]{20,}")
+# Within such a run, each part between slashes is judged alone: a path's or a URL's parts are kept
+# (/v1/api/talk/friends, kapi.kakao.com, pytest-of-root), a token's are hidden.
+_PART = re.compile(r"[^/]{20,}")
+# A name people wrote: lower-case words of at most 12 characters between separators (a host, a
+# folder, a file). A random token has capitals or a longer run; an admin key's 32 hex digits are
+# one long word.
+_NAME = re.compile(r"[a-z0-9]{1,12}(?:[-_.~+=][a-z0-9]{0,12})*[-_.~+=]?")
 
 # What a client should do for each KOE code (../shared/KAKAO.md, "Errors from kauth"), and for
 # the errors Kakao's authorize step redirects with (they carry no KOE code).
@@ -57,10 +64,12 @@ _ADVICE = {
     "KOE303": (
         "The redirect_uri differs from the one used at authorize: pass the same redirect URI to both steps."
     ),
-    "KOE101": "The app key (client id) is wrong: check KAKAO_REST_API_KEY / --client-id.",
+    "KOE101": (
+        "The app key (client id) is wrong: check KAKAO_REST_API_KEY (or `kakao-auth login --client-id`)."
+    ),
     "KOE010": (
-        "The client secret is missing or wrong: set KAKAO_CLIENT_SECRET / --client-secret to "
-        "the secret under Kakao Developers > My Application > Security."
+        "The client secret is missing or wrong: set KAKAO_CLIENT_SECRET (or `kakao-auth login "
+        "--client-secret`) to the secret under Kakao Developers > My Application > Security."
     ),
     "KOE006": (
         "The redirect URI is not registered: add it under Kakao Developers > My Application > "
@@ -83,8 +92,15 @@ def printable(text: str, limit: int = 200, *, hide_tokens: bool = True) -> str:
     """
     clean = "".join(c if c.isprintable() else " " for c in text[: limit * 4])
     if hide_tokens:
-        clean = _SECRET_LIKE.sub("***", clean)
+        clean = _SECRET_LIKE.sub(_hidden, clean)
     return clean if len(clean) <= limit else clean[: limit - 3] + "..."
+
+
+def _hidden(run: re.Match[str]) -> str:
+    """A token-shaped run with its token-like parts as ``***``: paths, hosts and ports stay."""
+    if "+" in run.group():  # standard base64, whose "/" is no separator: all of it
+        return "***"
+    return _PART.sub(lambda part: part.group() if _NAME.fullmatch(part.group()) else "***", run.group())
 
 
 class KakaoAuthError(Exception):

@@ -174,9 +174,8 @@ class Refresher:
         client_id = self.client_id or current.client_id
         if not client_id:
             raise ConfigurationError(
-                f"no client id to refresh the token in {self.store.location}: pass --client-id "
-                "(client_id= in Python), set KAKAO_REST_API_KEY, or log in with `kakao-auth login` "
-                "(it stores the id)"
+                f"no client id to refresh the token in {self.store.location}: set KAKAO_REST_API_KEY "
+                "(client_id= in Python), or log in with `kakao-auth login` (it stores the id)"
             )
         secret = self._client_secret or current.client_secret
         sent_at = self.clock()

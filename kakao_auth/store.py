@@ -603,7 +603,8 @@ def parse_token(raw: bytes, issued_at: float, error: Callable[[str], TokenStoreE
     try:
         return Token.from_dict(data, issued_at=issued_at)
     except ValueError as e:
-        raise error(f"has {e}") from None
+        said = str(e)  # "no access_token", "expires_in is not a number": each its own sentence
+        raise error(f"has {said}" if said.startswith("no ") else f"holds an unusable token: {said}") from None
 
 
 def _json_where(e: ValueError) -> str:

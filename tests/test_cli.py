@@ -831,6 +831,7 @@ def test_login_checks_where_it_will_save_before_the_browser(cli: CLI, tmp_path: 
 def test_kakao_auth_fake_serves_the_other_commands(tmp_path: Path) -> None:
     argv = [sys.executable, "-m", "kakao_auth", "fake", "--seconds", "60"]
     clean = {k: v for k, v in os.environ.items() if not k.startswith("KAKAO_")}
+    clean["HOME"] = str(tmp_path)  # its CA bundle goes to ~/.cache
     proc = subprocess.Popen(argv, env=clean, stdout=subprocess.PIPE, text=True, cwd=tmp_path)
     assert proc.stdout is not None
     env = dict(clean)

@@ -60,3 +60,15 @@ def test_every_cli_command_is_documented_in_both() -> None:
 
     for name in COMMANDS:
         assert f"`kakao-auth {name}" in EN and f"`kakao-auth {name}" in KO, name
+
+
+def test_the_readmes_test_command_is_what_ci_runs_and_the_demo_has_its_own_venv() -> None:
+    # The two newcomer commands: the demo's virtualenv is not the suite's, and .ci/run runs the
+    # suite's command word for word.
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    for text in (EN, KO):
+        demo, suite = _code_blocks(text)[0].splitlines()
+        assert suite in ci.splitlines()
+        venv = lambda line: line.split("python3 -m venv ")[1].split()[0]  # noqa: E731
+        assert venv(demo) != venv(suite)
+        assert demo.endswith("kakao-auth demo") and suite.endswith("-m pytest")

@@ -4,10 +4,18 @@
 
     from kakao_auth.testing import FakeKakao
     with FakeKakao() as fake:                      # kauth and kapi on two loopback HTTPS ports
-        os.environ.update(fake.environ())          # KAKAO_KAUTH_URL, KAKAO_KAPI_URL, CA bundle
-        fake.write_token_file("kakao_token.json")  # a logged-in token file
-        ...                                        # run the code under test
+        fake.write_token_file()                    # a logged-in token file: fake.token_file
+        os.environ.update(fake.environ())          # the URLs, app key, CA bundle, token file
+        ...                                        # run the code under test, unchanged
         assert fake.refresh_calls == 1
+
+This works in any script or test runner. ``environ()`` is the whole environment that points
+kakao_auth (and requests and httpx) at the fake: ``KAKAO_KAUTH_URL``, ``KAKAO_KAPI_URL``,
+``KAKAO_AUTHORIZE_URL``, ``KAKAO_REST_API_KEY``, ``REQUESTS_CA_BUNDLE``, ``SSL_CERT_FILE``, and
+``KAKAO_TOKEN_FILE`` once a token file is written; pass it as ``env=`` to a child process.
+``write_token_file(path)`` writes elsewhere; both forms return the ``Token`` written. Knobs and
+counters (``fail_token``, ``expire_access_tokens``, ``memos``, ``refresh_calls``...) are listed
+in the README's "Testing your own scripts".
 
 ``FakeGitHub`` fakes GitHub's Actions-secrets API (real libsodium sealed boxes) for workflows
 that keep the login in a secret. Under pytest, the ``fake_kakao`` fixture

@@ -44,6 +44,37 @@ DEFAULT_CLIENT_ID = "fake-rest-api-key"
 DEFAULT_REDIRECT_URI = "http://localhost:8765/callback"
 DEFAULT_SCOPE = "profile_nickname talk_message"
 MONTH = 30 * 24 * 3600
+# The consent items (scope ids) Kakao knows, from its developer docs' consent item table; the
+# authorize step refuses any other with KOE205, as Kakao does for an item the app has not set up.
+# A test that needs one more adds it to ``FakeKakao.known_scopes``.
+KNOWN_SCOPES = frozenset(
+    {
+        "profile_nickname",
+        "profile_image",
+        "account_email",
+        "name",
+        "gender",
+        "age_range",
+        "birthday",
+        "birthyear",
+        "phone_number",
+        "account_ci",
+        "shipping_address",
+        "legal_name",
+        "legal_birth_date",
+        "legal_gender",
+        "talk_message",
+        "talk_calendar",
+        "talk_calendar_task",
+        "talk_chats",
+        "friends",
+        "plusfriends",
+        "openid",
+        "story_read",
+        "story_publish",
+        "story_permalink",
+    }
+)
 
 # The token endpoint's injectable faults; a KOE code (e.g. "KOE237") injects that Kakao error.
 # "drip" sends a valid answer one byte every ``fault_delay`` / 10 seconds; "cut" resets the
@@ -121,6 +152,7 @@ class FakeKakao:
         self.user_id = user_id
         self.nickname = nickname
         self.scope = scope
+        self.known_scopes = set(KNOWN_SCOPES)  # what /oauth/authorize accepts in scope=
         self.clock = clock
         self.token_file: Optional[str] = None  # where write_token_file writes by default
         self.fault_delay = 3.0  # how long the "timeout" fault keeps the client waiting
@@ -153,13 +185,23 @@ class FakeKakao:
         self.ca_bundle = os.path.join(self._tmp.name, "fake-kakao-ca.pem")
         self.kauth_url = ""
         self.kapi_url = ""
+        # The authorize page again, over plain http on loopback: a real browser refuses the
+        # test CA, and this page carries no secret (the code goes to the redirect URI).
+        self.authorize_base = ""
         self.ca: Any = None  # the trustme.CA, once started: tests can issue more certificates
 
     # -- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> FakeKakao:
-        """Start both HTTPS servers on free loopback ports."""
-        import trustme  # a test dependency: only needed when a fake actually runs
+        """Start both HTTPS servers (and the plain authorize page) on free loopback ports."""
+        try:
+            import trustme  # a test dependency: only needed when a fake actually runs
+        except ModuleNotFoundError:
+            raise ModuleNotFoundError(
+                "the fake Kakao needs trustme, from kakao_auth's testing extra: "
+                "pip install 'kakao-auth[testing]'",
+                name="trustme",
+            ) from None
 
         self.ca = ca = trustme.CA()
         ca.cert_pem.write_to_path(self.ca_bundle)
@@ -167,13 +209,14 @@ class FakeKakao:
         ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
         self.kauth_url = self._serve(context, _KauthHandler)
         self.kapi_url = self._serve(context, _KapiHandler)
+        self.authorize_base = self._serve(None, _AuthorizePageHandler)
         return self
 
-    def _serve(self, context: ssl.SSLContext, handler: type[Handler]) -> str:
+    def _serve(self, context: Optional[ssl.SSLContext], handler: type[Handler]) -> str:
         server = TLSServer(handler, self, context)
         threading.Thread(target=server.serve_forever, args=(0.05,), name="fake-kakao", daemon=True).start()
         self._servers.append(server)
-        return f"https://127.0.0.1:{server.server_address[1]}"
+        return server.url
 
     def stop(self) -> None:
         """Stop the servers and remove the certificate files."""
@@ -193,14 +236,26 @@ class FakeKakao:
         return f"FakeKakao(kauth={self.kauth_url!r}, kapi={self.kapi_url!r})"
 
     def environ(self) -> dict[str, str]:
-        """The environment that points kakao_auth (and requests and httpx) at this fake."""
-        return {
+        """The environment that points kakao_auth (and requests and httpx) at this fake.
+
+        ``KAKAO_KAUTH_URL``, ``KAKAO_KAPI_URL``, ``KAKAO_REST_API_KEY`` (the fake app's key),
+        ``REQUESTS_CA_BUNDLE`` and ``SSL_CERT_FILE`` (the fake's CA alone: only the fake is
+        trusted), ``KAKAO_AUTHORIZE_URL`` (the authorize page a real browser can open, for
+        ``kakao-auth login``), and ``KAKAO_TOKEN_FILE`` once :attr:`token_file` is set.
+        ``os.environ.update(fake.environ())`` points this process at the fake; a child process
+        takes it as its ``env``.
+        """
+        env = {
             "KAKAO_KAUTH_URL": self.kauth_url,
             "KAKAO_KAPI_URL": self.kapi_url,
+            "KAKAO_AUTHORIZE_URL": self.authorize_base,
             "KAKAO_REST_API_KEY": self.client_id,
             "REQUESTS_CA_BUNDLE": self.ca_bundle,  # requests
             "SSL_CERT_FILE": self.ca_bundle,  # httpx, and Python's ssl module
         }
+        if self.token_file is not None:
+            env["KAKAO_TOKEN_FILE"] = self.token_file
+        return env
 
     # -- helpers for tests ----------------------------------------------------------------
 
@@ -212,6 +267,9 @@ class FakeKakao:
         scope: Optional[str] = None,
     ) -> dict[str, Any]:
         """Log the user in without a browser: the token answer a code exchange would give."""
+        unknown = set((scope or "").replace(",", " ").split()) - self.known_scopes
+        if unknown:  # Kakao would refuse them at the authorize step (KOE205)
+            raise ValueError(f"Kakao knows no consent item {', '.join(sorted(unknown))} (see known_scopes)")
         with self._lock:
             return self._login_answer(scope or self.scope, access_ttl, refresh_ttl)
 
@@ -225,16 +283,20 @@ class FakeKakao:
         client_secret: Optional[str] = None,
         scope: Optional[str] = None,
     ) -> Token:
-        """Write a logged-in token file (0600) as ``kakao-auth login`` would, and return it.
+        """Write a logged-in token file (0600) as ``kakao-auth login`` would; return the Token.
+
+        Without ``path`` it writes to :attr:`token_file`, and when that is unset too, to
+        ``kakao_token.json`` in the fake's own folder (removed by :meth:`stop`), which then
+        becomes :attr:`token_file` (and ``KAKAO_TOKEN_FILE`` in :meth:`environ`).
 
         ``access_ttl=0`` gives an already expired access token; ``refresh_ttl`` under a month puts
         the refresh token in Kakao's rotation window; ``tutorial=True`` writes the raw answer as
         the Korean tutorials do (no ``expires_at``, no ``client_id``); ``scope`` replaces the
         consented items (e.g. without ``talk_message``).
         """
-        target = os.fspath(path) if path is not None else self.token_file
-        if target is None:
-            raise ValueError("pass a path (or set token_file)")
+        if path is None and self.token_file is None:
+            self.token_file = os.path.join(self._tmp.name, "kakao_token.json")
+        target = os.fspath(path) if path is not None else str(self.token_file)
         answer = self.issue_tokens(access_ttl=access_ttl, refresh_ttl=refresh_ttl, scope=scope)
         if tutorial:
             atomic_write(target, json.dumps(answer).encode())
@@ -306,6 +368,9 @@ class FakeKakao:
         redirect_uri = query.get("redirect_uri", "")
         if redirect_uri not in self.redirect_uris:
             return 400, {"Content-Type": "text/html"}, b"<h1>KOE006</h1> redirect_uri not registered"
+        if set(query.get("scope", "").replace(",", " ").split()) - self.known_scopes:
+            # Kakao shows an error page, and does not redirect, for a consent item it does not know.
+            return 400, {"Content-Type": "text/html"}, b"<h1>KOE205</h1> invalid scope"
         params = {"state": query["state"]} if "state" in query else {}
         with self._lock:
             if self.deny_next_login:
@@ -557,6 +622,17 @@ class _KauthHandler(Handler):
         if urlsplit(self.path).path != "/oauth/token":
             return self._reply(_json(404, {"error": "not_found"}))
         self._reply(self.server.owner._token(form))
+
+
+class _AuthorizePageHandler(Handler):
+    """The authorize page alone, over plain http: what a real browser opens (see environ)."""
+
+    def do_GET(self) -> None:
+        parts = urlsplit(self.path)
+        if parts.path != "/oauth/authorize":
+            return self._reply((404, {"Content-Type": "text/plain"}, b"only /oauth/authorize here"))
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        self._reply(self.server.owner._authorize(query))
 
 
 class _KapiHandler(Handler):

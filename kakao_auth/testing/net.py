@@ -7,7 +7,7 @@ import socket
 import ssl
 import struct
 import time
-from typing import Any
+from typing import Any, Optional
 from urllib.parse import parse_qs
 
 __all__ = ["WRITE", "Handler", "ResetConnection", "TLSServer", "free_port"]
@@ -30,7 +30,11 @@ class ResetConnection(Exception):
 
 
 class TLSServer(http.server.ThreadingHTTPServer):
-    """A threaded HTTPS server on a free loopback port, answering from ``owner``'s state."""
+    """A threaded HTTPS server on a free loopback port, answering from ``owner``'s state.
+
+    Without a ``context`` it serves plain HTTP: the fake's authorize page, which a real browser
+    opens (it would refuse the test CA), and which carries no secret.
+    """
 
     daemon_threads = True
     block_on_close = False  # keep-alive connections must not hold up stop()
@@ -38,18 +42,21 @@ class TLSServer(http.server.ThreadingHTTPServer):
     # and each dropped SYN costs its client a 1 s retransmit: a stall of the fake, not the client.
     request_queue_size = 256
 
-    def __init__(self, handler: type[Handler], owner: Any, context: ssl.SSLContext) -> None:
+    def __init__(self, handler: type[Handler], owner: Any, context: Optional[ssl.SSLContext]) -> None:
         super().__init__(("127.0.0.1", 0), handler)
         self.owner = owner  # the fake whose state the handlers answer from
         self.context = context
 
     @property
     def url(self) -> str:
-        """``https://127.0.0.1:PORT``."""
-        return f"https://127.0.0.1:{self.server_address[1]}"
+        """``https://127.0.0.1:PORT`` (``http://`` without a TLS context)."""
+        scheme = "https" if self.context is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.server_address[1]}"
 
     def get_request(self) -> tuple[socket.socket, Any]:
         sock, address = super().get_request()
+        if self.context is None:
+            return sock, address
         # The TLS handshake happens in the handler's thread, so one slow client blocks no other.
         return self.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), address
 
