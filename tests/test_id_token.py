@@ -225,7 +225,7 @@ def test_an_issuer_without_usable_keys_is_unavailable(fake_kakao: FakeKakao) -> 
 
 def test_a_jwks_that_publishes_private_or_weak_keys_gives_none_of_them() -> None:
     strong = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505  # to be refused
     private = jwt.algorithms.RSAAlgorithm.to_jwk(strong, as_dict=True)
     public = jwt.algorithms.RSAAlgorithm.to_jwk(strong.public_key(), as_dict=True)
     small = jwt.algorithms.RSAAlgorithm.to_jwk(weak.public_key(), as_dict=True)
