@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import ssl
 import subprocess
 import sys
+import threading
 import time
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
@@ -21,7 +23,8 @@ from kakao_auth import (
     WebLogin,
 )
 from kakao_auth.testing import DEFAULT_REDIRECT_URI, FakeKakao
-from kakao_auth.web import LoginStart, logout, scopes, unlink
+from kakao_auth.testing.net import WRITE, Handler, TLSServer
+from kakao_auth.web import LoginStart, leave, logout, scopes, unlink
 
 from tests.web_vault import DictVault
 
@@ -265,3 +268,35 @@ def test_importing_kakao_auth_or_its_web_wing_imports_no_jwt_or_sqlalchemy() -> 
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "[]"
+
+
+class _Drip(Handler):
+    """A kapi that answers every call 200, one byte every 0.2 s."""
+
+    def do_POST(self) -> None:
+        self._body()
+        body = b'{"id": 4242424242, "pad": "xxxxxxxxxxxxxxxx"}'
+        self._reply((200, {"Content-Type": "application/json", WRITE: "drip:0.2"}, body))
+
+
+def test_a_kapi_that_drips_its_answer_is_cut_off_and_the_token_kept(
+    fake: FakeKakao, vault: DictVault, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    login = _login(vault)
+    start = login.begin()
+    user = login.complete(fake.authorize(start.url), start)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    fake.ca.issue_cert("127.0.0.1").configure_cert(context)
+    server = TLSServer(_Drip, None, context)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    monkeypatch.setattr(leave, "TIMEOUT", 1.0)
+    monkeypatch.setenv("KAKAO_KAPI_URL", server.url)
+    try:
+        started = time.monotonic()
+        with pytest.raises(KakaoUnavailable):
+            unlink(vault, user.id)
+        assert time.monotonic() - started < 4  # the whole answer would take 9 s
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert vault.tokens[user.id] == user.token

@@ -18,6 +18,7 @@ from typing import Any, Optional
 import requests
 
 from ..errors import KakaoApiError, KakaoUnavailable, LoginRequired, TransportFailure
+from ..oauth import bound
 from .vault import UserId, Vault
 
 __all__ = ["LOGOUT_PATH", "SCOPES_PATH", "UNLINK_PATH", "logout", "scopes", "unlink"]
@@ -25,7 +26,8 @@ __all__ = ["LOGOUT_PATH", "SCOPES_PATH", "UNLINK_PATH", "logout", "scopes", "unl
 LOGOUT_PATH = "/v1/user/logout"
 UNLINK_PATH = "/v1/user/unlink"
 SCOPES_PATH = "/v2/user/scopes"
-TIMEOUT = 30.0
+TIMEOUT = 30.0  # seconds for one whole call, its answer read to the end
+MAX_ANSWER = 1 << 20  # these answers are a few hundred bytes
 
 
 def logout(vault: Vault, user_id: UserId) -> None:
@@ -63,6 +65,8 @@ def _call(vault: Vault, user_id: UserId, method: str, path: str) -> tuple[int, A
     A 401 here has outlived the session's own refresh-and-retry: the login is dead at Kakao.
     """
     session = vault.session(user_id)
+    # requests' timeout bounds each read: an API host dripping its answer would hold the call.
+    bound(session, TIMEOUT, MAX_ANSWER)
     url = session.kakao_auth.settings.kapi_url + path
     failure: Optional[str] = None
     try:

@@ -32,7 +32,7 @@ from collections.abc import Collection, Iterable, Mapping
 from typing import Any, Optional, Union
 from urllib.parse import parse_qs, urlsplit
 
-from ..config import resolve
+from ..config import resolve, seconds_setting
 from ..errors import (
     ConfigurationError,
     IdTokenError,
@@ -179,9 +179,9 @@ class WebLogin:
         self.client_id: str = settings.client_id
         self.settings = settings
         self.audience = [self.client_id, *(a for a in audience if a != self.client_id)]
-        self.timeout = timeout
-        self.max_age = max_age
-        self.leeway = leeway
+        self.timeout = seconds_setting(timeout, "timeout")
+        self.max_age = seconds_setting(max_age, "max_age")
+        self.leeway = seconds_setting(leeway, "leeway", zero=True)
         self._completed: OrderedDict[str, float] = OrderedDict()  # state -> when it expires
         self._lock = threading.Lock()
 
