@@ -250,9 +250,12 @@ def unlink_asgi_app(
     hook_timeout: float = HOOK_TIMEOUT,
     max_body: int = MAX_BODY,
 ) -> ASGIApp:
-    """The unlink webhook as an ASGI app (FastAPI/Starlette: ``app.mount("/kakao/unlink", ...)``).
+    """The unlink webhook as an ASGI app.
 
-    The vault's delete and the hook run in a worker thread: the event loop never waits on them.
+    FastAPI/Starlette: ``app.add_route("/kakao/unlink", unlink_asgi_app(...), methods=["GET", "POST"])``.
+    (``app.mount`` would answer ``/kakao/unlink`` with a redirect to ``/kakao/unlink/``, which Kakao
+    counts as a failure.) The vault's delete and the hook run in a worker thread: the event loop
+    never waits on them.
     """
     webhook = UnlinkWebhook(
         vault,
@@ -262,8 +265,20 @@ def unlink_asgi_app(
         hook_timeout=hook_timeout,
         max_body=max_body,
     )
+    return _UnlinkASGI(webhook)
 
-    async def app(
+
+class _UnlinkASGI:
+    """The ASGI app: an object, not a function, so Starlette's ``Route`` serves it as an ASGI app."""
+
+    def __init__(self, webhook: UnlinkWebhook) -> None:
+        self.webhook = webhook
+
+    def __repr__(self) -> str:
+        return f"unlink_asgi_app({self.webhook!r})"
+
+    async def __call__(
+        self,
         scope: MutableMapping[str, Any],
         receive: Callable[[], Awaitable[Any]],
         send: Callable[[Any], Awaitable[None]],
@@ -272,14 +287,12 @@ def unlink_asgi_app(
             return await _lifespan(receive, send)
         if scope.get("type") != "http":
             return None
-        status, text = await _asgi_answer(webhook, scope, receive)
+        status, text = await _asgi_answer(self.webhook, scope, receive)
         body = text.encode()
         headers = [*_HEADERS, *_extra_headers(status), ("Content-Length", str(len(body)))]
         raw = [(name.lower().encode(), value.encode()) for name, value in headers]
         await send({"type": "http.response.start", "status": status, "headers": raw})
         await send({"type": "http.response.body", "body": body})
-
-    return app
 
 
 async def _asgi_answer(
