@@ -21,7 +21,8 @@ RS256 id_token (``sub`` the user id, ``aud`` the client id, ``iss`` the kauth UR
 them, and :meth:`FakeKakao.rotate_signing_key` rotates them. ``browser_user`` picks the user the
 next logins are for; ``/v2/user/scopes``, per-user logout and unlink, and -402 for every API in
 ``SCOPED_APIS`` whose scope the user lacks are served; :meth:`FakeKakao.send_unlink` plays
-Kakao calling an app's unlink webhook.
+Kakao calling an app's unlink webhook; ``consent_page`` makes the authorize step a page with
+agree and cancel buttons, for tests in a real browser.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import base64
 import collections
 import dataclasses
 import hashlib
+import html
 import http.server
 import json
 import os
@@ -504,6 +506,7 @@ class FakeKakao:
         self.logged_out: list[int] = []  # user ids logged out through /v1/user/logout
         self._signing: list[tuple[str, Any]] = []  # (kid, RSA private key); the last one signs
         self._code_logins: dict[str, tuple[int, Optional[str]]] = {}  # code -> (user id, nonce)
+        self.consent_page = False  # /oauth/authorize serves a page with agree/cancel buttons first
 
     def rotate_signing_key(self, *, keep_old: bool = False) -> str:
         """Sign id_tokens with a new RSA key from now on; return its ``kid``.
@@ -574,6 +577,17 @@ class FakeKakao:
             method, url, headers=headers, allow_redirects=False, timeout=3, verify=self.ca_bundle, **request
         )
         return response.status_code
+
+    def _authorize_page(self, query: Mapping[str, str]) -> tuple[int, dict[str, str], bytes]:
+        """With ``consent_page``: Kakao's consent page for a real browser, whose buttons come back here."""
+        choice = query.get("consent")
+        if not self.consent_page or choice == "agree":
+            return self._authorize_oidc({k: v for k, v in query.items() if k != "consent"})
+        if choice == "deny":
+            with self._lock:
+                self.deny_next_login = True
+            return self._authorize_oidc({k: v for k, v in query.items() if k != "consent"})
+        return 200, {"Content-Type": "text/html; charset=utf-8"}, _consent_page(query).encode()
 
     def _authorize_oidc(self, query: Mapping[str, str]) -> tuple[int, dict[str, str], bytes]:
         answer = self._authorize(query)
@@ -689,6 +703,21 @@ def _scopes(granted: str) -> list[dict[str, Any]]:
     ]
 
 
+def _consent_page(query: Mapping[str, str]) -> str:
+    """Kakao's consent page, for a browser: the items asked for, and agree and cancel buttons."""
+    hidden = "".join(
+        f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">' for k, v in query.items()
+    )
+    items = "".join(f"<li>{html.escape(item)}</li>" for item in query.get("scope", "").split(",") if item)
+    return (
+        "<!doctype html><meta charset='utf-8'><title>카카오계정으로 로그인</title>"
+        f"<h1>동의하고 계속하기</h1><ul id='scopes'>{items}</ul>"
+        f'<form method="get" action="/oauth/authorize">{hidden}'
+        '<button id="agree" name="consent" value="agree">동의하고 계속하기</button>'
+        '<button id="cancel" name="consent" value="deny">취소</button></form>'
+    )
+
+
 def _discovery(kauth: str, kapi: str) -> dict[str, Any]:
     """Kakao's OpenID Connect discovery document, pointing at this fake."""
     return {
@@ -789,7 +818,7 @@ class _KauthHandler(Handler):
         if parts.path != "/oauth/authorize":
             return self._reply(_json(404, {"error": "not_found"}))
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-        self._reply(self.server.owner._authorize_oidc(query))
+        self._reply(self.server.owner._authorize_page(query))
 
     def do_POST(self) -> None:
         form = self._form()
