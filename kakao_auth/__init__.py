@@ -17,11 +17,15 @@ from typing import TYPE_CHECKING, Any
 from .auth import KakaoAuth
 from .errors import (
     ConfigurationError,
+    ConsentRequired,
+    IdTokenError,
     KakaoApiError,
     KakaoAuthError,
     KakaoOAuthError,
     KakaoUnavailable,
+    LoginDenied,
     LoginRequired,
+    LoginStateMismatch,
     TokenFileError,
     TokenStoreConflict,
     TokenStoreError,
@@ -33,8 +37,10 @@ from .token import Token, TokenState
 
 __all__ = [
     "ConfigurationError",
+    "ConsentRequired",
     "FileTokenStore",
     "GitHubSecretStore",
+    "IdTokenError",
     "KakaoApiError",
     "KakaoAuth",
     "KakaoAuthError",
@@ -42,7 +48,9 @@ __all__ = [
     "KakaoOAuthError",
     "KakaoSession",
     "KakaoUnavailable",
+    "LoginDenied",
     "LoginRequired",
+    "LoginStateMismatch",
     "RedisTokenStore",
     "Token",
     "TokenFileError",
@@ -50,7 +58,9 @@ __all__ = [
     "TokenStore",
     "TokenStoreConflict",
     "TokenStoreError",
+    "WebLogin",
     "__version__",
+    "verify_id_token",
 ]
 
 __version__ = "0.1.0"
@@ -58,6 +68,8 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from .github_store import GitHubSecretStore
     from .httpx_auth import KakaoHttpxAuth
+    from .id_token import verify_id_token
+    from .web import WebLogin
 
 
 def __getattr__(name: str) -> Any:
@@ -71,6 +83,14 @@ def __getattr__(name: str) -> Any:
         from .github_store import GitHubSecretStore
 
         return GitHubSecretStore
+    if name == "WebLogin":  # the web wing: PyJWT and SQLAlchemy stay unimported until used
+        from .web import WebLogin
+
+        return WebLogin
+    if name == "verify_id_token":
+        from .id_token import verify_id_token
+
+        return verify_id_token
     raise AttributeError(f"module 'kakao_auth' has no attribute {name!r}")
 
 

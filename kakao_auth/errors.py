@@ -9,8 +9,12 @@ Everything the library raises on purpose is a :class:`KakaoAuthError`::
     │   ├── TokenFileError        the token file is missing, unreadable or holds no usable token
     │   └── TokenStoreConflict    a save was fenced off: the stored token changed since it was read
     ├── KakaoOAuthError           kauth.kakao.com answered a token request with an error (KOEnnn)
-    │   └── LoginRequired         invalid_grant: the login is gone, run `kakao-auth login`
-    └── KakaoApiError             kapi.kakao.com refused a call (send_memo): its code and advice
+    │   ├── LoginRequired         invalid_grant: the login is gone, run `kakao-auth login`
+    │   └── LoginDenied           the user cancelled at Kakao's login page (access_denied)
+    ├── KakaoApiError             kapi.kakao.com refused a call (send_memo): its code and advice
+    │   └── ConsentRequired       -402: a consent item is missing; ask for .required_scopes
+    ├── IdTokenError              an id_token failed a check (signature, iss, aud, exp, nonce)
+    └── LoginStateMismatch        a login callback that is not this login's (state), or replayed
 
 A cron job that wants to tell "try again later" from "a person must act" catches
 :class:`KakaoUnavailable` first. Whatever is raised, the token store is left as it was.
@@ -32,11 +36,15 @@ from .display import one_line
 
 __all__ = [
     "ConfigurationError",
+    "ConsentRequired",
+    "IdTokenError",
     "KakaoApiError",
     "KakaoAuthError",
     "KakaoOAuthError",
     "KakaoUnavailable",
+    "LoginDenied",
     "LoginRequired",
+    "LoginStateMismatch",
     "TokenFileError",
     "TokenStoreConflict",
     "TokenStoreError",
@@ -267,9 +275,55 @@ class KakaoApiError(KakaoAuthError):
             if isinstance(scopes, list)
             else ()
         )
-        return cls(
+        code = code if isinstance(code, int) and not isinstance(code, bool) else None
+        # -402 is its own type: a web app asks the user for just those scopes (WebLogin.begin).
+        kind = ConsentRequired if code == -402 else cls
+        return kind(
             status,
-            code if isinstance(code, int) and not isinstance(code, bool) else None,
+            code,
             msg if isinstance(msg, str) else None,
             scopes,
         )
+
+
+class ConsentRequired(KakaoApiError):
+    """kapi answered -402: the user has not consented to a scope the call needs.
+
+    ``required_scopes`` lists the consent items to ask for: a web app passes them to
+    ``WebLogin.begin(scope=err.required_scopes)``, a script runs the ``kakao-auth login --scope``
+    its message gives. The token in the store is kept: it still serves the calls it has scopes for.
+    """
+
+
+class LoginDenied(KakaoOAuthError):
+    """The user cancelled at Kakao's login or consent page (``error=access_denied``).
+
+    Nothing was saved; offer the login again.
+    """
+
+    def _message(self) -> str:
+        return "the user cancelled the Kakao login (access_denied): nothing was saved; offer the login again"
+
+
+class IdTokenError(KakaoAuthError):
+    """An OpenID Connect id_token failed a check: ``check`` names which, the message says what to do.
+
+    Raised by ``verify_id_token`` (and ``WebLogin.complete``): the login is refused and nothing is
+    saved. Neither the message nor the exception's chain holds the token.
+    """
+
+    def __init__(self, check: str, problem: str) -> None:
+        self.check = check
+        self.problem = problem
+        super().__init__(f"the id_token fails its {check} check: {problem}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.check, self.problem))
+
+
+class LoginStateMismatch(KakaoAuthError):
+    """A login callback that this login did not start: its ``state`` differs, or it came twice.
+
+    A stale tab, a forged link (CSRF) or a replayed callback; nothing was exchanged or saved.
+    Start the login again.
+    """

@@ -11,8 +11,10 @@ from kakao_auth import KakaoAuth, KakaoSession
 def test_all_is_pinned() -> None:
     assert sorted(kakao_auth.__all__) == [
         "ConfigurationError",
+        "ConsentRequired",
         "FileTokenStore",
         "GitHubSecretStore",
+        "IdTokenError",
         "KakaoApiError",
         "KakaoAuth",
         "KakaoAuthError",
@@ -20,7 +22,9 @@ def test_all_is_pinned() -> None:
         "KakaoOAuthError",
         "KakaoSession",
         "KakaoUnavailable",
+        "LoginDenied",
         "LoginRequired",
+        "LoginStateMismatch",
         "RedisTokenStore",
         "Token",
         "TokenFileError",
@@ -28,7 +32,9 @@ def test_all_is_pinned() -> None:
         "TokenStore",
         "TokenStoreConflict",
         "TokenStoreError",
+        "WebLogin",
         "__version__",
+        "verify_id_token",
     ]
     for name in kakao_auth.__all__:
         assert hasattr(kakao_auth, name), name
@@ -97,6 +103,41 @@ def test_error_tree() -> None:
     assert issubclass(kakao_auth.TokenStoreError, kakao_auth.KakaoAuthError)
     assert issubclass(kakao_auth.LoginRequired, kakao_auth.KakaoOAuthError)
     assert issubclass(kakao_auth.KakaoOAuthError, kakao_auth.KakaoAuthError)
+    assert issubclass(kakao_auth.LoginDenied, kakao_auth.KakaoOAuthError)
+    assert issubclass(kakao_auth.ConsentRequired, kakao_auth.KakaoApiError)
+    assert issubclass(kakao_auth.IdTokenError, kakao_auth.KakaoAuthError)
+    assert issubclass(kakao_auth.LoginStateMismatch, kakao_auth.KakaoAuthError)
+
+
+def test_web_login_signatures() -> None:
+    from kakao_auth.web import LoginStart
+
+    assert _params(kakao_auth.WebLogin)[:3] == [
+        "vault: 'Vault'",
+        "redirect_uri: 'str'",
+        "scope: 'Optional[Iterable[str]]' = None",
+    ]
+    assert _params(kakao_auth.WebLogin.begin)[1:] == [
+        "scope: 'Optional[Iterable[str]]' = None",
+        "prompt: 'Optional[str]' = None",
+    ]
+    assert _params(kakao_auth.WebLogin.complete)[1:3] == [
+        "url_or_query: 'CallbackInput'",
+        "start: 'StartInput'",
+    ]
+    assert _params(kakao_auth.verify_id_token) == [
+        "id_token: 'str'",
+        "audience: 'Audience'",
+        "nonce: 'Optional[str]' = None",
+        "issuer: 'Optional[str]' = None",
+        "leeway: 'float' = 60",
+    ]
+    assert {f.name for f in __import__("dataclasses").fields(LoginStart)} >= {
+        "url",
+        "state",
+        "nonce",
+        "code_verifier",
+    }
 
 
 def test_package_is_typed() -> None:

@@ -14,6 +14,15 @@ refresh token at once (KOE322), KOE errors by ``error_code``, the per-user issua
 (KOE237), and kapi's 401 ``-401`` with ``WWW-Authenticate: Bearer error=invalid_token`` and 403
 ``-402`` with ``required_scopes``. Certificates come from ``trustme``; ``ca_bundle`` is the CA to
 trust. Faults can be injected into the token endpoint with :meth:`FakeKakao.fail_token`.
+
+OpenID Connect (../shared/KAKAO.md, "Web apps"): a login whose scope holds ``openid`` gets an
+RS256 id_token (``sub`` the user id, ``aud`` the client id, ``iss`` the kauth URL, the authorize
+``nonce``), the keys are served at ``/.well-known/jwks.json`` with the discovery document beside
+them, and :meth:`FakeKakao.rotate_signing_key` rotates them. ``browser_user`` picks the user the
+next logins are for; ``/v2/user/scopes``, per-user logout and unlink, and -402 for every API in
+``SCOPED_APIS`` whose scope the user lacks are served; :meth:`FakeKakao.send_unlink` plays
+Kakao calling an app's unlink webhook; ``consent_page`` makes the authorize step a page with
+agree and cancel buttons, for tests in a real browser.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ import base64
 import collections
 import dataclasses
 import hashlib
+import html
 import http.server
 import json
 import os
@@ -181,6 +191,7 @@ class FakeKakao:
         self._faults: collections.deque[str] = collections.deque()
         self._lock = threading.RLock()
         self._servers: list[http.server.ThreadingHTTPServer] = []
+        self._oidc_init()
         self._tmp = tempfile.TemporaryDirectory(prefix="fake-kakao-")
         self.ca_bundle = os.path.join(self._tmp.name, "fake-kakao-ca.pem")
         self.kauth_url = ""
@@ -414,9 +425,9 @@ class FakeKakao:
         grant_type = form.get("grant_type")
         if grant_type == "authorization_code":
             self.code_calls += 1
-            return self._exchange(form)
+            return self._exchange_oidc(form)
         if grant_type == "refresh_token":
-            return self._refresh_answer(form)
+            return self._refresh_answer_oidc(form)
         return 400, {
             "error": "unsupported_grant_type",
             "error_description": "grant_type",
@@ -516,6 +527,9 @@ class FakeKakao:
     def _api_answer(
         self, method: str, path: str, token: str, grant: _Grant, form: Mapping[str, str]
     ) -> tuple[int, dict[str, Any]]:
+        answer = self._oidc_api(method, path, grant)
+        if answer is not None:
+            return answer
         if path == "/v1/user/access_token_info" and method == "GET":
             return 200, {"id": grant.user_id, "expires_in": int(grant.expires_at - self.clock()), "app_id": 1}
         if path in ("/v1/user/logout", "/v1/user/unlink") and method == "POST":
@@ -546,6 +560,258 @@ class FakeKakao:
             return 400, {"code": -2, "msg": problem}
         self.memos.append(template)
         return 200, {"result_code": 0}
+
+    # -- OpenID Connect, consent, unlink (../shared/KAKAO.md, "Web apps") ------------------
+
+    def _oidc_init(self) -> None:
+        self.app_id = 1  # the app's id, as the unlink webhook and access_token_info carry it
+        self.browser_user: Optional[int] = None  # who the next logins are for (None: user_id)
+        self.jwks_calls = 0  # fetches of /.well-known/jwks.json
+        self.unlinked: list[int] = []  # user ids unlinked through /v1/user/unlink
+        self.logged_out: list[int] = []  # user ids logged out through /v1/user/logout
+        self._signing: list[tuple[str, Any]] = []  # (kid, RSA private key); the last one signs
+        self._code_logins: dict[str, tuple[int, Optional[str]]] = {}  # code -> (user id, nonce)
+        self.consent_page = False  # /oauth/authorize serves a page with agree/cancel buttons first
+
+    def rotate_signing_key(self, *, keep_old: bool = False) -> str:
+        """Sign id_tokens with a new RSA key from now on; return its ``kid``.
+
+        The JWKS then lists the new key only, or both with ``keep_old`` (Kakao publishes two).
+        """
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        kid = secrets.token_hex(8)
+        with self._lock:
+            self._signing = ([*self._signing[-1:]] if keep_old else []) + [(kid, key)]
+        return kid
+
+    def sign_id_token(self, claims: Mapping[str, Any], *, kid: Optional[str] = None) -> str:
+        """``claims`` signed RS256 with the current key (or the kept one named ``kid``), as Kakao would."""
+        import jwt
+
+        with self._lock:
+            if not self._signing:
+                self.rotate_signing_key()
+            keys = dict(self._signing)
+            kid = kid if kid is not None else self._signing[-1][0]
+        return jwt.encode(dict(claims), keys[kid], algorithm="RS256", headers={"kid": kid})
+
+    def id_token_claims(self, user_id: int, nonce: Optional[str] = None) -> dict[str, Any]:
+        """The claims of the id_token a login of ``user_id`` gets now."""
+        now = int(self.clock())
+        claims: dict[str, Any] = {
+            "iss": self.kauth_url,
+            "aud": self.client_id,
+            "sub": str(user_id),
+            "iat": now,
+            "auth_time": now,
+            "exp": now + self.access_ttl,
+            "nickname": self.nickname,
+        }
+        if nonce is not None:
+            claims["nonce"] = nonce
+        return claims
+
+    def send_unlink(
+        self,
+        url: str,
+        user_id: int | str,
+        *,
+        admin_key: str,
+        referrer_type: str = "UNLINK_FROM_APPS",
+        method: str = "POST",
+        app_id: Optional[int | str] = None,
+    ) -> int:
+        """Call an app's unlink webhook at ``url`` as Kakao does; return the HTTP status it answered.
+
+        Kakao sends ``app_id``, ``user_id`` and ``referrer_type`` (GET: in the query; POST: a
+        form) with ``Authorization: KakaoAK <admin key>``, follows no redirect, and counts an
+        answer later than 3 seconds as a failure (raised here as ``requests.Timeout``).
+        """
+        import requests
+
+        fields = {
+            "app_id": str(self.app_id if app_id is None else app_id),
+            "user_id": str(user_id),
+            "referrer_type": referrer_type,
+        }
+        headers = {"Authorization": f"KakaoAK {admin_key}"}
+        request: dict[str, Any] = {"params": fields} if method == "GET" else {"data": fields}
+        response = requests.request(
+            method, url, headers=headers, allow_redirects=False, timeout=3, verify=self.ca_bundle, **request
+        )
+        return response.status_code
+
+    def _authorize_page(self, query: Mapping[str, str]) -> tuple[int, dict[str, str], bytes]:
+        """With ``consent_page``: Kakao's consent page for a real browser, whose buttons come back here."""
+        choice = query.get("consent")
+        if not self.consent_page or choice == "agree":
+            return self._authorize_oidc({k: v for k, v in query.items() if k != "consent"})
+        if choice == "deny":
+            with self._lock:
+                self.deny_next_login = True
+            return self._authorize_oidc({k: v for k, v in query.items() if k != "consent"})
+        return 200, {"Content-Type": "text/html; charset=utf-8"}, _consent_page(query).encode()
+
+    def _authorize_oidc(self, query: Mapping[str, str]) -> tuple[int, dict[str, str], bytes]:
+        answer = self._authorize(query)
+        location = answer[1].get("Location", "")
+        code = parse_qs(urlsplit(location).query).get("code")
+        if answer[0] == 302 and code:
+            user = self.user_id if self.browser_user is None else self.browser_user
+            with self._lock:
+                self._code_logins[code[0]] = (user, query.get("nonce"))
+        return answer
+
+    def _exchange_oidc(self, form: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
+        user, nonce = self._code_logins.pop(form.get("code", ""), (self.user_id, None))
+        status, answer = self._exchange(form)
+        if status != 200:
+            return status, answer
+        self._assign(answer, user)
+        if "openid" in answer["scope"].split():
+            answer["id_token"] = self.sign_id_token(self.id_token_claims(user, nonce))
+        return status, answer
+
+    def _refresh_answer_oidc(self, form: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
+        grant = self._refresh.get(form.get("refresh_token") or "")
+        status, answer = self._refresh_answer(form)
+        if status == 200 and grant is not None:
+            self._assign(answer, grant.user_id)
+            if "openid" in grant.scope.split():  # an OIDC login's refreshes carry an id_token
+                answer["id_token"] = self.sign_id_token(self.id_token_claims(grant.user_id))
+        return status, answer
+
+    def _assign(self, answer: Mapping[str, Any], user: int) -> None:
+        """Make the tokens in ``answer`` belong to ``user``."""
+        for table, name in ((self._access, "access_token"), (self._refresh, "refresh_token")):
+            if name in answer:
+                table[answer[name]].user_id = user
+
+    def _well_known(self, path: str) -> tuple[int, dict[str, str], bytes]:
+        if path == "/.well-known/jwks.json":
+            return _json(200, self._jwks())
+        return _json(200, _discovery(self.kauth_url, self.kapi_url))
+
+    def _jwks(self) -> dict[str, Any]:
+        from jwt.algorithms import RSAAlgorithm
+
+        with self._lock:
+            self.jwks_calls += 1
+            if not self._signing:
+                self.rotate_signing_key()
+            signing = list(self._signing)
+        keys = []
+        for kid, key in signing:
+            jwk = RSAAlgorithm.to_jwk(key.public_key(), as_dict=True)
+            keys.append({**jwk, "kid": kid, "use": "sig", "alg": "RS256"})
+        return {"keys": keys}
+
+    def _oidc_api(self, method: str, path: str, grant: _Grant) -> Optional[tuple[int, dict[str, Any]]]:
+        """The answers of this section's APIs, or -402 for a scoped API; None for the others."""
+        needed = SCOPED_APIS.get(path)
+        if needed is not None and needed not in grant.scope.split():
+            return 403, {
+                "code": -402,
+                "msg": "insufficient scopes.",
+                "required_scopes": [needed],
+                "allowed_scopes": grant.scope.split(),
+            }
+        if path == "/v2/user/scopes" and method == "GET":
+            return 200, {"id": grant.user_id, "scopes": _scopes(grant.scope)}
+        if path in ("/v1/user/logout", "/v1/user/unlink") and method == "POST":
+            self._revoke_user(grant.user_id)
+            (self.unlinked if path.endswith("unlink") else self.logged_out).append(grant.user_id)
+            return 200, {"id": grant.user_id}
+        if path == "/v1/api/talk/profile" and method == "GET":
+            return 200, {"nickName": self.nickname}
+        return None
+
+    def _revoke_user(self, user: int) -> None:
+        """Revoke every token of ``user``, and only theirs."""
+        for table in (self._access, self._refresh):
+            for token in [t for t, g in table.items() if g.user_id == user]:
+                del table[token]
+
+
+# APIs the fake gates by a consent item: -402 with required_scopes when the user lacks it.
+SCOPED_APIS = {
+    "/v2/api/talk/memo/default/send": "talk_message",
+    "/v1/api/talk/profile": "profile_nickname",
+    "/v1/api/talk/friends": "friends",
+}
+# The consent items /v2/user/scopes lists, with Kakao's type for each.
+_SCOPE_TYPES = {
+    "openid": "SERVICE",
+    "profile_nickname": "PRIVACY",
+    "profile_image": "PRIVACY",
+    "account_email": "PRIVACY",
+    "talk_message": "SERVICE",
+    "friends": "PRIVACY",
+}
+_WELL_KNOWN = ("/.well-known/jwks.json", "/.well-known/openid-configuration")
+
+
+def _scopes(granted: str) -> list[dict[str, Any]]:
+    agreed = set(granted.split())
+    return [
+        {
+            "id": item,
+            "display_name": item,
+            "type": kind,
+            "using": True,
+            "agreed": item in agreed,
+            "revocable": kind == "SERVICE",
+        }
+        for item, kind in _SCOPE_TYPES.items()
+    ]
+
+
+def _consent_page(query: Mapping[str, str]) -> str:
+    """Kakao's consent page, for a browser: the items asked for, and agree and cancel buttons."""
+    hidden = "".join(
+        f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">' for k, v in query.items()
+    )
+    items = "".join(f"<li>{html.escape(item)}</li>" for item in query.get("scope", "").split(",") if item)
+    return (
+        "<!doctype html><meta charset='utf-8'><title>카카오계정으로 로그인</title>"
+        f"<h1>동의하고 계속하기</h1><ul id='scopes'>{items}</ul>"
+        f'<form method="get" action="/oauth/authorize">{hidden}'
+        '<button id="agree" name="consent" value="agree">동의하고 계속하기</button>'
+        '<button id="cancel" name="consent" value="deny">취소</button></form>'
+    )
+
+
+def _discovery(kauth: str, kapi: str) -> dict[str, Any]:
+    """Kakao's OpenID Connect discovery document, pointing at this fake."""
+    return {
+        "issuer": kauth,
+        "authorization_endpoint": kauth + "/oauth/authorize",
+        "token_endpoint": kauth + "/oauth/token",
+        "userinfo_endpoint": kapi + "/v1/oidc/userinfo",
+        "jwks_uri": kauth + "/.well-known/jwks.json",
+        "token_endpoint_auth_methods_supported": ["client_secret_post"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "request_uri_parameter_supported": False,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "code_challenge_methods_supported": ["S256"],
+        "claims_supported": [
+            "iss",
+            "aud",
+            "sub",
+            "auth_time",
+            "exp",
+            "iat",
+            "nonce",
+            "nickname",
+            "picture",
+            "email",
+        ],
+    }
 
 
 def _template_problem(template: Any) -> Optional[str]:
@@ -612,10 +878,12 @@ def _fault_answer(fault: str, delay: float, target: str) -> tuple[int, dict[str,
 class _KauthHandler(Handler):
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
+        if parts.path in _WELL_KNOWN:
+            return self._reply(self.server.owner._well_known(parts.path))
         if parts.path != "/oauth/authorize":
             return self._reply(_json(404, {"error": "not_found"}))
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-        self._reply(self.server.owner._authorize(query))
+        self._reply(self.server.owner._authorize_page(query))
 
     def do_POST(self) -> None:
         form = self._form()

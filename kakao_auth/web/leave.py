@@ -1,0 +1,84 @@
+"""A user leaving from the app's side: Kakao logout or unlink, then the vault forgets them.
+
+``POST /v1/user/logout`` revokes the user's tokens for the app; ``POST /v1/user/unlink`` also
+withdraws their consent (../shared/KAKAO.md, "Logout, unlink, the unlink webhook"). Kakao sends
+no unlink webhook for an unlink the app itself made, so the vault's row goes here. A login that
+is already gone (unlinked from Kakao's side, revoked, a dead refresh token) has nothing left to
+revoke: it still ends deleted. Kakao unreachable or refusing otherwise raises, and the vault
+keeps the token, so the call can be made again.
+
+These are the bodies of ``vault.logout(user_id)`` and ``vault.unlink(user_id)``; ``scopes``
+reads the consent the user has given (``/v2/user/scopes``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import requests
+
+from ..errors import KakaoApiError, KakaoUnavailable, LoginRequired, TransportFailure
+from ..oauth import bound
+from .vault import UserId, Vault
+
+__all__ = ["LOGOUT_PATH", "SCOPES_PATH", "UNLINK_PATH", "logout", "scopes", "unlink"]
+
+LOGOUT_PATH = "/v1/user/logout"
+UNLINK_PATH = "/v1/user/unlink"
+SCOPES_PATH = "/v2/user/scopes"
+TIMEOUT = 30.0  # seconds for one whole call, its answer read to the end
+MAX_ANSWER = 1 << 20  # these answers are a few hundred bytes
+
+
+def logout(vault: Vault, user_id: UserId) -> None:
+    """Log ``user_id`` out of Kakao for this app (their tokens revoked), then delete their token."""
+    _leave(vault, user_id, LOGOUT_PATH)
+
+
+def unlink(vault: Vault, user_id: UserId) -> None:
+    """Unlink ``user_id`` from the app (consent withdrawn, tokens revoked), then delete their token."""
+    _leave(vault, user_id, UNLINK_PATH)
+
+
+def scopes(vault: Vault, user_id: UserId) -> list[dict[str, Any]]:
+    """The consent items of ``user_id`` (``/v2/user/scopes``): Kakao's ``scopes`` list."""
+    status, body = _call(vault, user_id, "GET", SCOPES_PATH)
+    listed = body.get("scopes") if isinstance(body, dict) else None
+    if status != 200 or not isinstance(listed, list):
+        raise KakaoApiError.from_answer(status, body)
+    return [item for item in listed if isinstance(item, dict)]
+
+
+def _leave(vault: Vault, user_id: UserId, path: str) -> None:
+    try:
+        status, body = _call(vault, user_id, "POST", path)
+    except LoginRequired:
+        status, body = 401, None  # the login is gone already: nothing left to revoke
+    if status != 200 and status != 401:
+        raise KakaoApiError.from_answer(status, body)
+    vault.delete(user_id)
+
+
+def _call(vault: Vault, user_id: UserId, method: str, path: str) -> tuple[int, Any]:
+    """One call to kapi as ``user_id``: ``(status, JSON body or None)``.
+
+    A 401 here has outlived the session's own refresh-and-retry: the login is dead at Kakao.
+    """
+    session = vault.session(user_id)
+    # requests' timeout bounds each read: an API host dripping its answer would hold the call.
+    bound(session, TIMEOUT, MAX_ANSWER)
+    url = session.kakao_auth.settings.kapi_url + path
+    failure: Optional[str] = None
+    try:
+        response = session.request(method, url, timeout=TIMEOUT)
+    except requests.RequestException as e:
+        failure = type(e).__name__  # its request holds the user's token: only the name goes on
+    if failure is not None:
+        raise KakaoUnavailable(
+            f"cannot reach Kakao's API ({failure}); try again later"
+        ) from TransportFailure(failure)
+    try:
+        body = response.json()
+    except (ValueError, RecursionError):
+        body = None
+    return response.status_code, body
