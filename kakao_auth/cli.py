@@ -31,7 +31,6 @@ from .auth import KakaoAuth
 from .callback import CallbackServer, is_local_redirect
 from .config import (
     KAPI_URL,
-    authorize_base,
     browser_environment,
     debug_requested,
     env_client_id,
@@ -279,7 +278,7 @@ def cmd_login(args: argparse.Namespace) -> int:
             store=store,
         )
     )
-    url, state = session.authorization_url(authorize_base())
+    url, state = session.authorization_url()
     if args.no_browser or not is_local_redirect(args.redirect_uri) or not can_open_browser():
         redirected = paste_redirect(url, args.timeout)
     else:

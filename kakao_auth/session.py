@@ -30,7 +30,7 @@ from oauthlib.oauth2 import MismatchingStateError, WebApplicationClient
 from requests_oauthlib import OAuth2Session
 
 from .auth import KakaoAuth
-from .config import require_https, seconds_setting
+from .config import authorize_base, require_https, seconds_setting
 from .errors import ConfigurationError, KakaoAuthError, TokenStoreError
 from .login import authorize_url, new_pkce, new_state, parse_redirect
 from .memo import MEMO_PATH, send, text_template
@@ -531,8 +531,9 @@ class KakaoSession(OAuth2Session):
     ) -> tuple[str, str]:
         """The URL to open in a browser, and its ``state``; PKCE S256 is always on.
 
-        ``url`` is the authorization endpoint (a query it has is kept); ``state`` defaults to the
-        constructor's (a value, or a callable making one), else a new random one.
+        ``url`` is the authorization endpoint (a query it has is kept), else kauth's, or
+        ``KAKAO_AUTHORIZE_URL``'s (a fake Kakao's page a real browser accepts); ``state`` defaults
+        to the constructor's (a value, or a callable making one), else a new random one.
         """
         client_id = self._require_client_id()
         redirect_uri = self._require_redirect_uri()
@@ -544,7 +545,7 @@ class KakaoSession(OAuth2Session):
             raise ConfigurationError("state must be text (or a callable that returns text)")
         self._code_verifier, challenge = new_pkce()
         link = authorize_url(
-            self.kakao_auth.settings.kauth_url,
+            authorize_base() or self.kakao_auth.settings.kauth_url,
             client_id,
             redirect_uri,
             state=self._state,

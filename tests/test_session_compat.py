@@ -210,13 +210,13 @@ def test_verify_given_is_used_for_the_token_request(
     session = KakaoSession(redirect_uri=DEFAULT_REDIRECT_URI, token_file=tmp_path / "t.json")
     url, _ = session.authorization_url()
     redirected = fake_kakao.authorize(url)
-    with pytest.raises(KakaoUnavailable):  # the system's CAs do not know the fake
+    with pytest.raises(ConfigurationError, match="not trusted here"):  # the system's CAs lack the fake's
         session.fetch_token(authorization_response=redirected, verify=True)
     with pytest.raises(ConfigurationError, match="CA bundle"):
         session.fetch_token(authorization_response=redirected, verify=str(tmp_path / "none.pem"))
     assert session.fetch_token(authorization_response=redirected, verify=fake_kakao.ca_bundle)["access_token"]
     session.token = {**session.token, "expires_at": time.time() - 1}
-    with pytest.raises(KakaoUnavailable):
+    with pytest.raises(ConfigurationError, match="not trusted here"):
         session.refresh_token(verify=True)
     assert session.refresh_token(verify=fake_kakao.ca_bundle)["access_token"]
 
