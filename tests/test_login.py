@@ -23,7 +23,7 @@ def _login(path: Path, **kwargs: object) -> KakaoSession:
 def test_authorization_url_has_state_and_s256_pkce(fake_kakao: FakeKakao, token_file: Path) -> None:
     url, state = _login(token_file, scope=["talk_message", "profile_nickname"]).authorization_url()
     query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
-    assert url.startswith(fake_kakao.kauth_url + "/oauth/authorize?")
+    assert url.startswith(fake_kakao.authorize_base + "/oauth/authorize?")  # KAKAO_AUTHORIZE_URL
     assert query["state"] == state and len(state) >= 32
     assert query["code_challenge_method"] == "S256"
     assert len(query["code_challenge"]) == 43
