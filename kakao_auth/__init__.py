@@ -68,7 +68,7 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from .github_store import GitHubSecretStore
     from .httpx_auth import KakaoHttpxAuth
-    from .id_token import verify_id_token
+    from .oauth import verify_id_token
     from .web import WebLogin
 
 
@@ -88,7 +88,7 @@ def __getattr__(name: str) -> Any:
 
         return WebLogin
     if name == "verify_id_token":
-        from .id_token import verify_id_token
+        from .oauth import verify_id_token
 
         return verify_id_token
     raise AttributeError(f"module 'kakao_auth' has no attribute {name!r}")

@@ -31,7 +31,7 @@ from typing import Any, Optional
 from urllib.parse import parse_qs, urlsplit
 
 from .errors import ConfigurationError, KakaoAuthError
-from .login import parse_redirect
+from .oauth import parse_redirect
 
 # Seconds one connection may sit idle before its thread drops it.
 CONNECTION_TIMEOUT = 10.0

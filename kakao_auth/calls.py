@@ -20,7 +20,7 @@ import urllib3
 
 from .config import origin
 from .errors import KakaoUnavailable, TransportFailure
-from .oauth import AnswerTooLarge, NoAnswerInTime, bound, no_auth
+from .net import AnswerTooLarge, NoAnswerInTime, bound, no_auth
 
 __all__ = ["API_LIMIT", "API_TIMEOUT", "call"]
 

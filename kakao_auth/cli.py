@@ -39,7 +39,7 @@ from .config import (
 from .display import answer_text, escaped_output, tolerate_encodings
 from .errors import ConfigurationError, KakaoApiError, KakaoAuthError, LoginRequired, printable
 from .inputs import read_field_file, read_line, read_stdin, text_argument
-from .oauth import AnswerTooLarge, NoAnswerInTime, bound
+from .net import AnswerTooLarge, NoAnswerInTime, bound
 from .session import KakaoSession
 from .store import FileTokenStore, TokenStore
 from .stores import open_store

@@ -43,7 +43,7 @@ from .config import (
     secret_value,
 )
 from .errors import ConfigurationError, TokenStoreError, printable
-from .oauth import exchange
+from .net import exchange
 from .store import TokenStore, parse_token
 from .token import Token
 

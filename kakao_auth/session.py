@@ -32,9 +32,9 @@ from requests_oauthlib import OAuth2Session
 from .auth import KakaoAuth
 from .config import authorize_base, require_https, seconds_setting
 from .errors import ConfigurationError, KakaoAuthError, TokenStoreError
-from .login import authorize_url, new_pkce, new_state, parse_redirect
 from .memo import MEMO_PATH, send, text_template
-from .oauth import TOKEN_PATH, TokenEndpoint, code_form, exchange, no_auth
+from .net import exchange, no_auth
+from .oauth import TOKEN_PATH, TokenEndpoint, authorize_url, code_form, new_pkce, new_state, parse_redirect
 from .refresh import Refresher
 from .store import Adopt, PathLike, TokenStore
 from .stores import open_store

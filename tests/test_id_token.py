@@ -17,7 +17,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from kakao_auth import ConfigurationError, IdTokenError, KakaoUnavailable, verify_id_token
-from kakao_auth import id_token as module
+from kakao_auth.oauth import id_token as module
 from kakao_auth.testing import FakeKakao
 
 USER = 4242424242

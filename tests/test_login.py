@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from kakao_auth import KakaoAuthError, KakaoOAuthError, KakaoSession, LoginRequired
-from kakao_auth.login import parse_redirect
+from kakao_auth.oauth import parse_redirect
 from kakao_auth.testing import DEFAULT_REDIRECT_URI, FakeKakao
 
 

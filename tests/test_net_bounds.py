@@ -19,7 +19,7 @@ import pytest
 import requests
 from kakao_auth import KakaoAuth, KakaoHttpxAuth, KakaoSession
 from kakao_auth.adapter import MAX_401
-from kakao_auth.oauth import bound
+from kakao_auth.net import bound
 from kakao_auth.testing import FakeKakao
 
 HUGE = 32 << 20  # far more than the kernel's socket buffers hold: a client that stops, stops it

@@ -28,7 +28,8 @@ from kakao_auth import (
     KakaoUnavailable,
 )
 from kakao_auth.errors import TransportFailure
-from kakao_auth.oauth import TokenEndpoint, error_from_answer, exchange, refresh_form
+from kakao_auth.net import exchange
+from kakao_auth.oauth import TokenEndpoint, error_from_answer, refresh_form
 from kakao_auth.testing import DEFAULT_REDIRECT_URI, FakeKakao
 
 from tests.conftest import Recorder, exception_chain, wait_child
@@ -369,7 +370,7 @@ def test_an_exchange_never_sends_netrc_credentials(
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX fork only")
 def test_a_child_forked_while_the_context_cache_is_busy_still_gets_a_context(tmp_path: Path) -> None:
     # A server that forks workers (gunicorn --preload) while one of its threads is in the cache.
-    from kakao_auth import tls
+    from kakao_auth.net import tls
 
     bundle = tmp_path / "ca.pem"
     trustme.CA().cert_pem.write_to_path(str(bundle))
@@ -687,10 +688,10 @@ def test_a_socks_proxy_is_given_the_name_or_the_address_as_its_scheme_says(
 def test_a_socks_proxy_without_a_port_is_tried_on_its_default_one(
     fake_kakao: FakeKakao, token_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from kakao_auth import oauth
+    from kakao_auth.net import socks
 
     with _proxy(_socks5_handshake) as (address, tunnels):
-        monkeypatch.setattr(oauth, "SOCKS_PORT", int(address.rsplit(":", 1)[1]))
+        monkeypatch.setattr(socks, "SOCKS_PORT", int(address.rsplit(":", 1)[1]))
         _use_proxy(monkeypatch, "socks5h://127.0.0.1")
         fake_kakao.write_token_file(access_ttl=0)
         KakaoAuth.from_file(token_file, retries=0).valid_token()
@@ -747,7 +748,7 @@ def test_no_thread_for_the_name_lookup_is_a_failed_exchange_not_a_timeout(
 ) -> None:
     # The exchange's own watcher starts, the lookup's thread cannot: no unbounded lookup is made
     # in its place, and the failure does not claim the deadline passed.
-    from kakao_auth import resolve
+    from kakao_auth.net import dns as resolve
 
     class NoThreads:
         @staticmethod

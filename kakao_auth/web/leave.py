@@ -18,7 +18,7 @@ from typing import Any, Optional
 import requests
 
 from ..errors import KakaoApiError, KakaoUnavailable, LoginRequired, TransportFailure
-from ..oauth import bound
+from ..net import bound
 from .vault import UserId, Vault
 
 __all__ = ["LOGOUT_PATH", "SCOPES_PATH", "UNLINK_PATH", "logout", "scopes", "unlink"]

@@ -44,9 +44,18 @@ from ..errors import (
     TransportFailure,
     printable,
 )
-from ..id_token import verify_id_token
-from ..login import authorize_url, new_pkce, new_state
-from ..oauth import DEFAULT_TIMEOUT, TOKEN_PATH, TokenEndpoint, code_form, exchange, merge_answer
+from ..net import exchange
+from ..oauth import (
+    DEFAULT_TIMEOUT,
+    TOKEN_PATH,
+    TokenEndpoint,
+    authorize_url,
+    code_form,
+    merge_answer,
+    new_pkce,
+    new_state,
+    verify_id_token,
+)
 from ..token import Token, strict_json
 from .vault import Vault
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Optional, Union
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from .errors import KakaoAuthError, KakaoOAuthError
+from ..errors import KakaoAuthError, KakaoOAuthError
 
 __all__ = ["Scope", "authorize_url", "new_pkce", "new_state", "parse_redirect"]
 

@@ -28,10 +28,10 @@ from collections import OrderedDict
 from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any, Optional, Union
 
-from .config import origin, require_https, resolve
-from .errors import ConfigurationError, IdTokenError, KakaoUnavailable, TransportFailure, printable
-from .oauth import exchange
-from .token import strict_json
+from ..config import origin, require_https, resolve
+from ..errors import ConfigurationError, IdTokenError, KakaoUnavailable, TransportFailure, printable
+from ..net import exchange
+from ..token import strict_json
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
