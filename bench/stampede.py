@@ -58,7 +58,7 @@ from typing import Any, Callable, Optional
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from kakao_auth import FileTokenStore, RedisTokenStore, TokenStore
-from kakao_auth.store import atomic_write
+from kakao_auth.stores import atomic_write
 from kakao_auth.testing import FakeKakao, RedisServer
 from kakao_auth.testing.workers import KAKAO_AUTH_WORKER, run_workers
 

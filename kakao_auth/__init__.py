@@ -30,9 +30,8 @@ from .errors import (
     TokenStoreConflict,
     TokenStoreError,
 )
-from .redis_store import RedisTokenStore
 from .session import KakaoSession
-from .store import FileTokenStore, TokenStore
+from .stores import FileTokenStore, RedisTokenStore, TokenStore
 from .token import Token, TokenState
 
 __all__ = [
@@ -66,9 +65,9 @@ __all__ = [
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from .github_store import GitHubSecretStore
     from .httpx_auth import KakaoHttpxAuth
     from .oauth import verify_id_token
+    from .stores import GitHubSecretStore
     from .web import WebLogin
 
 
@@ -80,7 +79,7 @@ def __getattr__(name: str) -> Any:
 
         return KakaoHttpxAuth
     if name == "GitHubSecretStore":
-        from .github_store import GitHubSecretStore
+        from .stores import GitHubSecretStore
 
         return GitHubSecretStore
     if name == "WebLogin":  # the web wing: PyJWT and SQLAlchemy stay unimported until used

@@ -15,7 +15,7 @@ from .core import TokenCore
 from .oauth import DEFAULT_BACKOFF, DEFAULT_RETRIES, DEFAULT_TIMEOUT, TOKEN_PATH, TokenEndpoint
 from .refresh import Refresher
 from .routing import ApiRoute
-from .store import PathLike, TokenStore
+from .stores import PathLike, TokenStore
 from .token import DEFAULT_LEEWAY, Token
 
 __all__ = ["MAX_401", "TokenAuth"]

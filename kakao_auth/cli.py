@@ -41,8 +41,7 @@ from .errors import ConfigurationError, KakaoApiError, KakaoAuthError, LoginRequ
 from .inputs import read_field_file, read_line, read_stdin, text_argument
 from .net import AnswerTooLarge, NoAnswerInTime, bound
 from .session import KakaoSession
-from .store import FileTokenStore, TokenStore
-from .stores import open_store
+from .stores import FileTokenStore, TokenStore, open_store
 from .timefmt import describe
 from .token import Token
 

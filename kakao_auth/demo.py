@@ -25,7 +25,7 @@ import requests
 from .auth import KakaoAuth
 from .callback import CallbackServer
 from .session import KakaoSession
-from .store import FileTokenStore, atomic_write
+from .stores import FileTokenStore, atomic_write
 from .testing import FakeKakao, free_port
 from .testing.workers import run_workers
 

@@ -37,7 +37,7 @@ from .errors import (
     TokenStoreError,
 )
 from .oauth import TokenEndpoint, merge_answer, refresh_form
-from .store import StoreBusy, TokenStore
+from .stores import StoreBusy, TokenStore
 from .token import DEFAULT_LEEWAY, Token
 
 __all__ = ["Refresher", "TokenNotSaved"]

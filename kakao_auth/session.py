@@ -36,8 +36,7 @@ from .memo import MEMO_PATH, send, text_template
 from .net import exchange, no_auth
 from .oauth import TOKEN_PATH, TokenEndpoint, authorize_url, code_form, new_pkce, new_state, parse_redirect
 from .refresh import Refresher
-from .store import Adopt, PathLike, TokenStore
-from .stores import open_store
+from .stores import Adopt, PathLike, TokenStore, open_store
 from .token import Token
 
 __all__ = ["KakaoSession"]

@@ -36,7 +36,7 @@ from kakao_auth import (
     core,
 )
 from kakao_auth.core import AHEAD_THREAD
-from kakao_auth.store import FileTokenStore, StoreBusy
+from kakao_auth.stores import FileTokenStore, StoreBusy
 from kakao_auth.testing import FakeKakao
 
 from tests.conftest import wait_child
@@ -458,7 +458,7 @@ def test_a_token_issued_ahead_of_expiry_but_not_saved_is_raised(
     import errno
 
     from kakao_auth import TokenStoreError
-    from kakao_auth import store as store_module
+    from kakao_auth.stores import file as store_module
 
     old = fake_kakao.write_token_file()
     saved = token_file.read_bytes()

@@ -323,7 +323,7 @@ def test_a_public_key_that_is_no_curve25519_key_stops_before_kakao_is_asked(
 
 
 def test_seal_types_every_failure() -> None:
-    from kakao_auth.github_store import seal
+    from kakao_auth.stores.github import seal
 
     for key in (bytes(32), b"\x01" * 31):
         with pytest.raises(TokenStoreError, match="public key is not usable") as caught:
@@ -447,7 +447,7 @@ def test_gh_is_asked_for_the_api_hosts_token(
 def test_gh_hostname_for_github_and_enterprise(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api_url: str, host: str
 ) -> None:
-    from kakao_auth.github_store import _gh_cli_token
+    from kakao_auth.stores.github import _gh_cli_token
 
     log = _fake_gh(tmp_path, monkeypatch, host, "gho_" + "a" * 36)
     assert _gh_cli_token(False, api_url) == "gho_" + "a" * 36

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 from kakao_auth import FileTokenStore, KakaoAuth, RedisTokenStore, Token
-from kakao_auth.store import WAKE
 from kakao_auth.stores import open_store
+from kakao_auth.stores.file import WAKE
 from kakao_auth.testing import FakeKakao
 
 from tests.conftest import run_workers
@@ -94,7 +94,7 @@ def test_a_file_waiter_is_woken_by_the_release_and_does_not_poll(
     # A holder keeps the lock for a second and saves just before letting go, as a refresh does.
     # The waiter adopts what it saved (no second refresh) and, meanwhile, looked at the file at
     # most once per WAKE: polling every 2 ms would be 500 looks.
-    from kakao_auth import store as store_module
+    from kakao_auth.stores import file as store_module
 
     fake_kakao.write_token_file(access_ttl=0)
     fresh = Token.from_response(fake_kakao.issue_tokens(), time.time())

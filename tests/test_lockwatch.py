@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-from kakao_auth import TokenStoreError, lockwatch
-from kakao_auth.store import FileTokenStore
+from kakao_auth import TokenStoreError
+from kakao_auth.stores import FileTokenStore, lockwatch
 from kakao_auth.testing import FakeKakao
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="flock and SIGSTOP")

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import requests
 from kakao_auth import KakaoAuth, RedisTokenStore, Token, TokenStoreError
-from kakao_auth.redis_store import WAKE
+from kakao_auth.stores.redis import WAKE
 from kakao_auth.testing import FakeKakao, RedisServer
 from kakao_auth.testing.workers import run_workers
 
@@ -113,7 +113,7 @@ def test_16_processes_on_one_redis_make_one_refresh(
 REFRESH_ONCE = """
 import sys
 from kakao_auth import KakaoAuth
-from kakao_auth.redis_store import RedisTokenStore
+from kakao_auth.stores import RedisTokenStore
 store = RedisTokenStore(sys.argv[1], lock_ttl=float(sys.argv[2]))
 token = KakaoAuth.from_store(store).valid_token()
 print("done", token.access_token[:8], flush=True)
@@ -436,7 +436,7 @@ def test_delete_leaves_no_copy_of_the_token_behind(fake_kakao: FakeKakao, redis_
     ],
 )
 def test_every_shape_of_an_xread_answer_gives_the_newest_entry(answer: object) -> None:
-    from kakao_auth.redis_store import _newest_fields
+    from kakao_auth.stores.redis import _newest_fields
 
     fields = _newest_fields(answer)
     assert fields is not None and set(fields) in ({b"token"}, {"token"})

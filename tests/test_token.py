@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from kakao_auth import Token, TokenState
 from kakao_auth.errors import TokenStoreError
-from kakao_auth.store import parse_token
+from kakao_auth.stores import parse_token
 from kakao_auth.timefmt import describe, span
 
 NOW = 1_800_000_000.0

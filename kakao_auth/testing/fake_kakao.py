@@ -44,7 +44,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Callable, Optional
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from ..store import atomic_write
+from ..stores import atomic_write
 from ..token import Token
 from .net import WRITE, Handler, ResetConnection, TLSServer
 

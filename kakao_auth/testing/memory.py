@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Optional
 
 from ..errors import TokenStoreConflict, TokenStoreError
-from ..store import TokenStore
+from ..stores import TokenStore
 from ..token import Token
 
 __all__ = ["MemoryTokenStore"]

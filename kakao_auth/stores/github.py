@@ -34,7 +34,7 @@ from collections.abc import Iterator
 from typing import Any, Optional
 from urllib.parse import quote, urlsplit
 
-from .config import (
+from ..config import (
     GITHUB_TOKEN_VARIABLES,
     github,
     github_token_setting,
@@ -42,10 +42,10 @@ from .config import (
     require_https,
     secret_value,
 )
-from .errors import ConfigurationError, TokenStoreError, printable
-from .net import exchange
-from .store import TokenStore, parse_token
-from .token import Token
+from ..errors import ConfigurationError, TokenStoreError, printable
+from ..net import exchange
+from ..token import Token
+from .base import TokenStore, parse_token
 
 __all__ = ["GitHubSecretStore", "from_url"]
 

@@ -36,11 +36,11 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ContextManager, Optional, Union
 from urllib.parse import urlsplit
 
-from .config import client_id_setting, env_client_id, seconds_setting
-from .display import one_line
-from .errors import ConfigurationError, TokenStoreConflict, TokenStoreError, printable
-from .store import MAX_FILE, TOO_LARGE, Adopt, StoreBusy, TokenStore, lock_only, parse_token
-from .token import Token
+from ..config import client_id_setting, env_client_id, seconds_setting
+from ..display import one_line
+from ..errors import ConfigurationError, TokenStoreConflict, TokenStoreError, printable
+from ..token import Token
+from .base import MAX_FILE, TOO_LARGE, Adopt, StoreBusy, TokenStore, lock_only, parse_token
 
 if TYPE_CHECKING:
     import redis

@@ -30,11 +30,20 @@ import sys
 from typing import Any, Callable, Optional
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .config import origin, store_location
-from .errors import ConfigurationError, KakaoAuthError, printable
-from .store import FileTokenStore, PathLike, TokenStore
+from ..config import origin, store_location
+from ..errors import ConfigurationError, KakaoAuthError, printable
+from .base import PathLike, TokenStore
+from .file import FileTokenStore
 
-__all__ = ["BUILTIN_STORES", "ENTRY_POINT_GROUP", "file_store", "open_store", "redis_store", "scheme_of"]
+__all__ = [
+    "BUILTIN_STORES",
+    "ENTRY_POINT_GROUP",
+    "file_store",
+    "github_store",
+    "open_store",
+    "redis_store",
+    "scheme_of",
+]
 
 ENTRY_POINT_GROUP = "kakao_auth.stores"
 BUILTIN_STORES = {
@@ -42,7 +51,7 @@ BUILTIN_STORES = {
     "redis": "kakao_auth.stores:redis_store",
     "rediss": "kakao_auth.stores:redis_store",
     "unix": "kakao_auth.stores:redis_store",
-    "github": "kakao_auth.github_store:from_url",
+    "github": "kakao_auth.stores:github_store",
 }
 Factory = Callable[..., TokenStore]
 # A scheme of two or more characters: "C:\\tokens\\k.json" is a Windows path, not a URL.
@@ -161,7 +170,7 @@ def file_store(url: str, *, client_id: Optional[str] = None) -> FileTokenStore:
 
 def redis_store(url: str, *, client_id: Optional[str] = None) -> TokenStore:
     """A RedisTokenStore from a URL whose query may carry key, prefix, lock_ttl, lock_wait."""
-    from .redis_store import RedisTokenStore
+    from .redis import RedisTokenStore
 
     _refuse_split_password(url)
     parts = urlsplit(url)
@@ -177,6 +186,16 @@ def redis_store(url: str, *, client_id: Optional[str] = None) -> TokenStore:
             theirs.append((name, value))
     plain = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(theirs), ""))
     return RedisTokenStore(plain, client_id=client_id, **ours)
+
+
+def github_store(url: str, *, client_id: Optional[str] = None) -> TokenStore:
+    """A GitHubSecretStore from ``github://OWNER/REPO/NAME`` or ``github:NAME``.
+
+    Imported here, on first use: sealing a secret needs PyNaCl (the ``github`` extra).
+    """
+    from .github import from_url
+
+    return from_url(url, client_id=client_id)
 
 
 def _refuse_split_password(url: str) -> None:
