@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from .auth import KakaoAuth
+from .clients import KakaoAuth, KakaoSession
 from .errors import (
     ConfigurationError,
     ConsentRequired,
@@ -30,7 +30,6 @@ from .errors import (
     TokenStoreConflict,
     TokenStoreError,
 )
-from .session import KakaoSession
 from .stores import FileTokenStore, RedisTokenStore, TokenStore
 from .token import Token, TokenState
 
@@ -65,7 +64,7 @@ __all__ = [
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from .httpx_auth import KakaoHttpxAuth
+    from .clients import KakaoHttpxAuth
     from .oauth import verify_id_token
     from .stores import GitHubSecretStore
     from .web import WebLogin
@@ -75,7 +74,7 @@ def __getattr__(name: str) -> Any:
     # Imported on first use: a cron run pays only for what it uses (httpx alone costs ~40 ms),
     # and kakao_auth must import without httpx installed at all.
     if name == "KakaoHttpxAuth":
-        from .httpx_auth import KakaoHttpxAuth
+        from .clients import KakaoHttpxAuth
 
         return KakaoHttpxAuth
     if name == "GitHubSecretStore":

@@ -27,8 +27,8 @@ from typing import Any, Callable, Optional
 import requests
 
 from . import __version__
-from .auth import KakaoAuth
 from .callback import CallbackServer, is_local_redirect
+from .clients import KakaoAuth, KakaoSession
 from .config import (
     KAPI_URL,
     browser_environment,
@@ -40,7 +40,6 @@ from .display import answer_text, escaped_output, tolerate_encodings
 from .errors import ConfigurationError, KakaoApiError, KakaoAuthError, LoginRequired, printable
 from .inputs import read_field_file, read_line, read_stdin, text_argument
 from .net import AnswerTooLarge, NoAnswerInTime, bound
-from .session import KakaoSession
 from .stores import FileTokenStore, TokenStore, open_store
 from .timefmt import describe
 from .token import Token

@@ -22,9 +22,8 @@ from typing import Callable, Optional
 
 import requests
 
-from .auth import KakaoAuth
 from .callback import CallbackServer
-from .session import KakaoSession
+from .clients import KakaoAuth, KakaoSession
 from .stores import FileTokenStore, atomic_write
 from .testing import FakeKakao, free_port
 from .testing.workers import run_workers

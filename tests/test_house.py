@@ -38,7 +38,7 @@ def test_every_fork_handler_is_registered_once() -> None:
         "        seen[f.__module__ + '.' + f.__qualname__] += 1\n"
         "    real(**kw)\n"
         "os.register_at_fork = count\n"
-        "import kakao_auth, kakao_auth.core, kakao_auth.net, kakao_auth.stores\n"
+        "import kakao_auth, kakao_auth.core, kakao_auth.net, kakao_auth.stores, kakao_auth.clients\n"
         "import kakao_auth.store, kakao_auth.stores.file, kakao_auth.net.dns, kakao_auth.net.tls\n"
         "print(sorted(seen.items()))\n"
     )

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 import trustme
-from kakao_auth import ConfigurationError, KakaoApiError, KakaoSession, KakaoUnavailable, calls
-from kakao_auth.memo import MEMO_PATH, MemoTooLong, text_template
+from kakao_auth import ConfigurationError, KakaoApiError, KakaoSession, KakaoUnavailable
+from kakao_auth.api import MEMO_PATH, MemoTooLong, calls, text_template
 from kakao_auth.testing import FakeKakao
 from kakao_auth.testing.net import free_port
 

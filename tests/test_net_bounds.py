@@ -18,7 +18,7 @@ import httpx
 import pytest
 import requests
 from kakao_auth import KakaoAuth, KakaoHttpxAuth, KakaoSession
-from kakao_auth.adapter import MAX_401
+from kakao_auth.clients import MAX_401
 from kakao_auth.net import bound
 from kakao_auth.testing import FakeKakao
 
@@ -188,7 +188,7 @@ def test_httpx_callers_still_read_the_whole_401(
 
 
 def test_a_compressed_401_is_decoded_within_the_limit() -> None:
-    from kakao_auth.httpx_auth import _decoded
+    from kakao_auth.clients.httpx_auth import _decoded
 
     minus_401 = b'{"code": -401, "msg": "this access token does not exist"}'
     assert _decoded("gzip", gzip.compress(minus_401)) == minus_401

@@ -245,7 +245,7 @@ def serve_async(argv: Optional[Sequence[str]] = None) -> None:
 
     import httpx
 
-    from ..httpx_auth import KakaoHttpxAuth
+    from ..clients import KakaoHttpxAuth
 
     args = _arguments(argv)
     _lower_priority(args.nice)
@@ -276,7 +276,7 @@ def kakao_auth_caller(token_file: str) -> Caller:
     """One KakaoAuth per process, one requests.Session per thread."""
     import requests
 
-    from ..auth import KakaoAuth
+    from ..clients import KakaoAuth
 
     auth = KakaoAuth.from_file(token_file, retries=0)
     local = threading.local()

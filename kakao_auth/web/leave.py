@@ -17,15 +17,13 @@ from typing import Any, Optional
 
 import requests
 
+from ..api import LOGOUT_PATH, SCOPES_PATH, UNLINK_PATH
 from ..errors import KakaoApiError, KakaoUnavailable, LoginRequired, TransportFailure
 from ..net import bound
 from .vault import UserId, Vault
 
 __all__ = ["LOGOUT_PATH", "SCOPES_PATH", "UNLINK_PATH", "logout", "scopes", "unlink"]
 
-LOGOUT_PATH = "/v1/user/logout"
-UNLINK_PATH = "/v1/user/unlink"
-SCOPES_PATH = "/v2/user/scopes"
 TIMEOUT = 30.0  # seconds for one whole call, its answer read to the end
 MAX_ANSWER = 1 << 20  # these answers are a few hundred bytes
 

@@ -32,6 +32,7 @@ from collections.abc import Collection, Iterable, Mapping
 from typing import Any, Optional, Union
 from urllib.parse import parse_qs, urlsplit
 
+from ..api import USER_ME_PATH
 from ..config import resolve, seconds_setting
 from ..errors import (
     ConfigurationError,
@@ -63,7 +64,6 @@ __all__ = ["PROMPTS", "LoginStart", "LoginUser", "WebLogin"]
 
 PROMPTS = frozenset({"login", "none", "create", "select_account"})
 OPENID = "openid"
-USER_ME_PATH = "/v2/user/me"
 DEFAULT_MAX_AGE = 1800.0  # seconds a started login may take at Kakao's pages
 _REMEMBERED = 100_000  # completed states kept per process against replay (oldest dropped)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol, Union
 
 if TYPE_CHECKING:
-    from ..session import KakaoSession
+    from ..clients import KakaoSession
     from ..token import Token
 
 __all__ = ["UserId", "Vault"]

@@ -24,9 +24,9 @@ import zlib
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
 from typing import TYPE_CHECKING, Any, Optional, cast
 
-from .adapter import MAX_401, TokenAuth
-from .errors import ConfigurationError
-from .routing import is_invalid_token
+from ..api import is_invalid_token
+from ..errors import ConfigurationError
+from .base import MAX_401, TokenAuth
 
 if TYPE_CHECKING:
     import httpx

@@ -18,9 +18,9 @@ from typing import Any, Optional
 import requests
 import urllib3
 
-from .config import origin
-from .errors import KakaoUnavailable, TransportFailure
-from .net import AnswerTooLarge, NoAnswerInTime, bound, no_auth
+from ..config import origin
+from ..errors import KakaoUnavailable, TransportFailure
+from ..net import AnswerTooLarge, NoAnswerInTime, bound, no_auth
 
 __all__ = ["API_LIMIT", "API_TIMEOUT", "call"]
 

@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 
 import requests
 
+from ..errors import ConfigurationError, KakaoApiError, printable
 from .calls import call
-from .errors import ConfigurationError, KakaoApiError, printable
 
 __all__ = ["MAX_TEXT", "MEMO_PATH", "MemoTooLong", "send", "text_template"]
 

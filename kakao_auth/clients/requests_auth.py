@@ -19,8 +19,8 @@ from typing import Any, Optional
 import requests
 from requests.cookies import extract_cookies_to_jar
 
-from .adapter import MAX_401, TokenAuth
-from .routing import is_invalid_token
+from ..api import is_invalid_token
+from .base import MAX_401, TokenAuth
 
 __all__ = ["KakaoAuth"]
 

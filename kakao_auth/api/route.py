@@ -11,8 +11,8 @@ import json
 from typing import Optional
 from urllib.parse import urlsplit
 
-from .config import KAPI_URL, origin
-from .errors import ConfigurationError
+from ..config import KAPI_URL, origin
+from ..errors import ConfigurationError
 
 __all__ = ["ApiRoute", "is_invalid_token"]
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Optional, TypeVar
 
-from .config import resolve
-from .core import TokenCore
-from .oauth import DEFAULT_BACKOFF, DEFAULT_RETRIES, DEFAULT_TIMEOUT, TOKEN_PATH, TokenEndpoint
-from .refresh import Refresher
-from .routing import ApiRoute
-from .stores import PathLike, TokenStore
-from .token import DEFAULT_LEEWAY, Token
+from ..api import ApiRoute
+from ..config import resolve
+from ..core import TokenCore
+from ..oauth import DEFAULT_BACKOFF, DEFAULT_RETRIES, DEFAULT_TIMEOUT, TOKEN_PATH, TokenEndpoint
+from ..refresh import Refresher
+from ..stores import PathLike, TokenStore
+from ..token import DEFAULT_LEEWAY, Token
 
 __all__ = ["MAX_401", "TokenAuth"]
 
@@ -84,7 +84,7 @@ class TokenAuth:
         ``./kakao_token.json``. The file is read now, so a missing or broken file raises
         :class:`TokenFileError` here.
         """
-        from .stores import open_store
+        from ..stores import open_store
 
         store = open_store(path, client_id=client_id)
         return cls.from_store(store, client_id, client_secret, **options)
