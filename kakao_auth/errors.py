@@ -1,4 +1,4 @@
-"""The exceptions kakao_auth raises.
+r"""The exceptions kakao_auth raises.
 
 Everything the library raises on purpose is a :class:`KakaoAuthError`::
 
@@ -25,14 +25,16 @@ transport failure is chained to a :class:`TransportFailure` that holds only the 
 name, never the original exception, whose request carries the refresh form (error reporters
 such as Sentry walk ``__cause__`` and ``__context__``). Every exception pickles, so it survives
 ``multiprocessing`` and ``concurrent.futures``.
+
+Someone else's text in a message (a path, a key, Kakao's description) keeps its characters but
+cannot drive a terminal or forge a log line: :func:`one_line` writes the controls, their 8-bit
+C1 twins, bidi overrides and line separators as escapes (``\x1b``, ``\u202e``).
 """
 
 from __future__ import annotations
 
 import re
 from typing import Any, Optional
-
-from .display import one_line
 
 __all__ = [
     "ConfigurationError",
@@ -327,3 +329,33 @@ class LoginStateMismatch(KakaoAuthError):
     A stale tab, a forged link (CSRF) or a replayed callback; nothing was exchanged or saved.
     Start the login again.
     """
+
+
+# Everything but printable ASCII, newline and tab: the characters worth a look, fast.
+_CANDIDATES = re.compile(r"[^\n\t -~]")
+# The same, newline and tab included: for what must stay on one line (a message, a path in a log).
+_CANDIDATES_IN_A_LINE = re.compile(r"[^ -~]")
+# Controls, format characters (bidi, zero-width, tags), lone surrogates, line/paragraph separators.
+_DRIVING = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def escape_driving(text: str) -> str:
+    """``text`` with the characters that could drive a terminal written as Python escapes."""
+    return _CANDIDATES.sub(_repr_escaped, text)
+
+
+def one_line(text: str) -> str:
+    """:func:`escape_driving`, newlines and tabs too: a message or a path that stays one line."""
+    return _CANDIDATES_IN_A_LINE.sub(_repr_escaped, text)
+
+
+def drives(c: str) -> bool:
+    """Whether the character ``c`` could drive a terminal (a control, bidi, a line separator)."""
+    import unicodedata  # here: imported only when a character outside printable ASCII shows up
+
+    return unicodedata.category(c) in _DRIVING
+
+
+def _repr_escaped(match: re.Match[str]) -> str:
+    c = match.group()
+    return repr(c)[1:-1] if drives(c) else c

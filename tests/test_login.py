@@ -178,7 +178,7 @@ def test_the_callback_server_never_asks_dns_for_its_own_name(monkeypatch: pytest
     # 127.0.0.1 and ::1). A resolver that does not answer would hold the login before it starts.
     import socket
 
-    from kakao_auth.callback import CallbackServer
+    from kakao_auth.cli.callback import CallbackServer
     from kakao_auth.testing import free_port
 
     asked: list[str] = []

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from kakao_auth import Token, TokenState
+from kakao_auth.cli.output import describe, span
 from kakao_auth.errors import TokenStoreError
 from kakao_auth.stores import parse_token
-from kakao_auth.timefmt import describe, span
 
 NOW = 1_800_000_000.0
 TUTORIAL = {

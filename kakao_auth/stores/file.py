@@ -18,8 +18,7 @@ import time
 from collections.abc import Iterator
 from typing import Any, ContextManager, Optional
 
-from ..display import one_line
-from ..errors import TokenFileError, TokenStoreError
+from ..errors import TokenFileError, TokenStoreError, one_line
 from ..token import Token
 from . import lockwatch
 from .atomic_file import CLOEXEC, EUID, NOFOLLOW, atomic_write, owner_to_keep, remove_stale_temps, trusted

@@ -37,8 +37,7 @@ from typing import TYPE_CHECKING, Any, ContextManager, Optional, Union
 from urllib.parse import urlsplit
 
 from ..config import client_id_setting, env_client_id, seconds_setting
-from ..display import one_line
-from ..errors import ConfigurationError, TokenStoreConflict, TokenStoreError, printable
+from ..errors import ConfigurationError, TokenStoreConflict, TokenStoreError, one_line, printable
 from ..token import Token
 from .base import MAX_FILE, TOO_LARGE, Adopt, StoreBusy, TokenStore, lock_only, parse_token
 

@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Iterator
 
-from .errors import ConfigurationError, printable
+from ..errors import ConfigurationError, printable
 
 __all__ = [
     "MAX_FIELD_FILE",

@@ -22,11 +22,11 @@ from typing import Callable, Optional
 
 import requests
 
+from ..clients import KakaoAuth, KakaoSession
+from ..stores import FileTokenStore, atomic_write
+from ..testing import FakeKakao, free_port
+from ..testing.workers import run_workers
 from .callback import CallbackServer
-from .clients import KakaoAuth, KakaoSession
-from .stores import FileTokenStore, atomic_write
-from .testing import FakeKakao, free_port
-from .testing.workers import run_workers
 
 __all__ = ["run_demo"]
 

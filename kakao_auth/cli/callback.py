@@ -30,8 +30,8 @@ import time
 from typing import Any, Optional
 from urllib.parse import parse_qs, urlsplit
 
-from .errors import ConfigurationError, KakaoAuthError
-from .oauth import parse_redirect
+from ..errors import ConfigurationError, KakaoAuthError
+from ..oauth import parse_redirect
 
 # Seconds one connection may sit idle before its thread drops it.
 CONNECTION_TIMEOUT = 10.0
