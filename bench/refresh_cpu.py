@@ -3,7 +3,7 @@
 A bot or a back end refreshes every few hours, so each refresh opens a new connection to the
 token endpoint; with a CA bundle named by path (``REQUESTS_CA_BUNDLE``, as Debian and most CI
 images set it) urllib3 builds a new TLS context and parses the whole bundle for every new
-connection. kakao_auth keeps one context per bundle (``kakao_auth/tls.py``). Compared: kakao_auth
+connection. kakao_auth keeps one context per bundle (``kakao_auth/net/tls.py``). Compared: kakao_auth
 (``KakaoAuth.refresh()``: the lock, the exchange, the atomic save) and requests-oauthlib's
 ``OAuth2Session.refresh_token`` plus the token_updater that saves the file, its pooled
 connections closed before each refresh (hours apart, the server would have closed them).

@@ -20,7 +20,6 @@ gives up while a legitimate refresh is still running, and never waits for ever.
 
 from __future__ import annotations
 
-import atexit
 import copy
 import logging
 import os
@@ -30,23 +29,23 @@ import weakref
 from collections.abc import Mapping
 from typing import Any, Callable, Optional, TypeVar
 
-from .actions import mask_token
+from . import ahead
+from .ahead import AHEAD_THREAD
 from .errors import KakaoAuthError, TokenStoreError
+from .masking import mask_token
 from .oauth import TokenEndpoint, merge_answer
 from .refresh import Refresher
 from .token import Token, TokenState
 
 _T = TypeVar("_T")
 
-__all__ = ["TokenCore"]
+__all__ = ["AHEAD_THREAD", "TokenCore"]
 
 log = logging.getLogger("kakao_auth")
 
 # How much longer than a refresh's worst case a waiter waits before it gives up.
 LOCK_MARGIN = 15.0
 
-# The name of the thread that refreshes a due token while the other requests go on with it.
-AHEAD_THREAD = "kakao_auth refresh ahead"
 # How long the request that finds the token due waits for its refresh before it goes out with the
 # still-valid token (the refresh goes on): Kakao answers in tens of milliseconds, when it answers.
 AHEAD_WAIT = 2.0
@@ -179,11 +178,11 @@ class TokenCore:
             return self._after_wait(run)
         return self.refresh(token.access_token)
 
-    def _start_ahead(self, due: Token, *, here: bool) -> Optional[_Ahead]:
+    def _start_ahead(self, due: Token, *, here: bool) -> Optional[ahead.Run]:
         """Start the refresh of the due token ``due``; None when one is under way (or paused).
 
-        It runs in a thread of its own, which the interpreter waits for at exit (``_at_exit``,
-        at most ``lock_wait``), so a refresh token Kakao rotates in the answer is saved even
+        It runs in a thread of its own, which the interpreter waits for at exit (ahead.py, at
+        most ``lock_wait``), so a refresh token Kakao rotates in the answer is saved even
         when the caller gives up waiting and its script ends first. The thread is a daemon and
         the wait is an ``atexit`` hook rather than threading's own join, so that a Ctrl-C at
         exit stops the wait with one line, not threading's traceback. Without a thread to spare,
@@ -191,15 +190,8 @@ class TokenCore:
         """
         if not self._claim_ahead():
             return None
-        run = _Ahead(due, ends=time.monotonic() + self.lock_wait)
-        thread = threading.Thread(
-            target=self._ahead_in_background, args=(run,), name=AHEAD_THREAD, daemon=True
-        )
-        _running.add(run)
-        try:
-            thread.start()
-        except RuntimeError:  # out of threads, or the interpreter is shutting down
-            _running.discard(run)
+        run = ahead.Run(due, ends=time.monotonic() + self.lock_wait)
+        if not ahead.start(run, self._ahead_in_background):  # no thread to spare
             if not here:
                 self._end_ahead(None)
                 return None
@@ -215,7 +207,7 @@ class TokenCore:
             self._ahead = True
             return True
 
-    def _ahead_in_background(self, run: _Ahead) -> None:
+    def _ahead_in_background(self, run: ahead.Run) -> None:
         try:
             run.token = self._refresh_ahead(run.due)
         except KakaoAuthError as e:
@@ -223,10 +215,9 @@ class TokenCore:
         except Exception as e:  # a thread's exception would be printed with its locals' context
             log.error("the refresh ahead of expiry failed (%s)", type(e).__name__)
         finally:
-            run.done.set()
-            _running.discard(run)
+            ahead.finish(run)
 
-    def _hand_over(self, run: _Ahead, error: KakaoAuthError) -> None:
+    def _hand_over(self, run: ahead.Run, error: KakaoAuthError) -> None:
         """A refresh ahead's failure (not transient: a dead login, a token issued but not saved).
 
         It is the waiting request's to raise; once that request went on without it, it is
@@ -239,7 +230,7 @@ class TokenCore:
             self._ahead_error = error
         log.error("the refresh ahead of expiry failed: %s", error)
 
-    def _after_wait(self, run: _Ahead) -> Token:
+    def _after_wait(self, run: ahead.Run) -> Token:
         """What the request that started ``run`` sends once it stops waiting for it."""
         with self._guard:
             run.watched = False
@@ -405,34 +396,12 @@ class TokenCore:
 
 # Every core of this process, for the fork handler below.
 _cores: weakref.WeakSet[TokenCore] = weakref.WeakSet()
-# The refreshes ahead of expiry under way in this process, which the exit waits for.
-_running: set[_Ahead] = set()
-
-
-def _at_exit() -> None:
-    """Let the refreshes ahead under way save what Kakao answered, each within its ``lock_wait``.
-
-    Their threads are daemons: this wait is theirs. A Ctrl-C ends it with one line (the refresh
-    is cut short where it stands) instead of the traceback threading prints for its own join.
-    """
-    try:
-        for run in list(_running):
-            run.done.wait(max(0.0, run.ends - time.monotonic()))
-    except KeyboardInterrupt:
-        if _running:
-            log.warning(
-                "interrupted at exit during a refresh ahead of expiry; if a command then says the "
-                "login is gone, run `kakao-auth login`"
-            )
-
-
-atexit.register(_at_exit)
 
 
 def _forget_threads() -> None:
     # A child forked while a refresh was under way would otherwise wait for it to the end of
     # lock_wait, and never refresh ahead again: the thread that was to finish it is not here.
-    _running.clear()
+    ahead.forget()
     for core in list(_cores):
         core._forget_threads()
 
@@ -449,18 +418,6 @@ class _Loop:
 
         self.lock = anyio.Lock()
         self.threads = anyio.CapacityLimiter(LOOP_THREADS)
-
-
-class _Ahead:
-    """One refresh ahead of expiry, run in a thread; the request that started it waits a little."""
-
-    def __init__(self, due: Token, ends: float) -> None:
-        self.due = due
-        self.ends = ends  # time.monotonic() after which the exit no longer waits for it
-        self.done = threading.Event()
-        self.token: Optional[Token] = None  # the new token, once refreshed or adopted
-        self.error: Optional[KakaoAuthError] = None  # a failure for the waiting request to raise
-        self.watched = True  # the request that started it still waits for it
 
 
 class _Flight:

@@ -201,7 +201,7 @@ def test_a_compressed_401_is_decoded_within_the_limit() -> None:
 def test_a_401_read_already_by_a_bounded_session_is_kept(
     fake_kakao: FakeKakao, token_file: Path, api: Api401
 ) -> None:
-    # oauth.bound() (the CLI's sessions, send_memo's) reads the answer before the auth sees it.
+    # net.bound() (the CLI's sessions, send_memo's) reads the answer before the auth sees it.
     fake_kakao.write_token_file()
     session = KakaoSession.from_file(token_file, kapi_url=api.url)
     bound(session, 30, 1 << 20)

@@ -3,7 +3,7 @@
 A caller's own ``session.get`` is the caller's: requests' ``timeout`` bounds each read only, and
 its exceptions are requests'. A call the library makes on its own is held to the library's
 promise instead: the whole exchange, its answer read to the last byte, within ``API_TIMEOUT``
-seconds and ``API_LIMIT`` bytes (``oauth.bound``, as the CLI's calls), and every failure a
+seconds and ``API_LIMIT`` bytes (``net.bound``, as the CLI's calls), and every failure a
 :class:`KakaoAuthError`: :class:`KakaoUnavailable` for the network (refused, reset, too slow,
 too large), :class:`ConfigurationError` for a setting (a certificate this machine does not trust,
 a CA bundle or proxy that cannot be used). The exception chain holds the failure's type name

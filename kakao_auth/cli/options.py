@@ -85,7 +85,7 @@ def api_session(store: TokenStore, seconds: float = API_TIMEOUT) -> KakaoSession
 
 
 def bounded(session: KakaoSession, seconds: float = API_TIMEOUT) -> KakaoSession:
-    """``session``, its every API call bounded: ``seconds``, ``API_LIMIT`` bytes (oauth.bound)."""
+    """``session``, its every API call bounded: ``seconds``, ``API_LIMIT`` bytes (net.bound)."""
     bound(session, seconds, API_LIMIT)
     return session
 

@@ -6,7 +6,7 @@ is attached with no file I/O and no lock. A token inside its leeway is refreshed
 with Kakao's ``-401`` (or ``WWW-Authenticate: ... invalid_token``) triggers one refresh and one
 re-send of the same request, the way requests' ``HTTPDigestAuth.handle_401`` re-sends: the
 adapter runs no hooks, so the retry cannot loop. The token only ever travels over HTTPS to the
-API host (:class:`~kakao_auth.routing.ApiRoute`).
+API host (:class:`~kakao_auth.api.ApiRoute`).
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def _peek(r: requests.Response, limit: int = MAX_401) -> bytes:
     Read whole, a hostile API host's endless 401 filled the memory before any decision. A body
     over the limit stays whole for the caller: what was read is put back in front of the rest.
     """
-    # Read already (by a session that oauth.bound()): requests' _content is False until read.
+    # Read already (by a session that net.bound()): requests' _content is False until read.
     content: object = r._content
     if content is not False or r._content_consumed or r.raw is None:  # type: ignore[attr-defined]
         return r.content if len(r.content) <= limit else b""

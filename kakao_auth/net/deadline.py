@@ -118,7 +118,7 @@ class _Watched(urllib3.connection.HTTPConnection):
         return sock
 
     def _connect_within(self, deadline: Deadline) -> socket.socket:
-        # The name is looked up within the deadline (resolve.py), then each address is tried in
+        # The name is looked up within the deadline (dns.py), then each address is tried in
         # turn, as urllib3 would, none after the deadline. The host name itself stays for TLS:
         # only the address to connect to is swapped in, for the connect only.
         name = self._dns_host

@@ -5,7 +5,7 @@ chosen by ``kid`` (../shared/KAKAO.md, "OpenID Connect"). Kakao asks clients to 
 list for a while and warns that frequent fetches may be blocked, so the list is kept per process
 for hours; a ``kid`` the list does not hold (the keys rotated) fetches it again at once, but only
 once a minute, so a stream of forged tokens with made-up ``kid`` values cannot make this process
-hammer Kakao. The fetch goes through the library's bounded exchange (oauth.py): one deadline for
+hammer Kakao. The fetch goes through the library's bounded exchange (net/exchange.py): one deadline for
 the whole exchange, no redirect followed, the answer capped in size.
 
 The signature itself is PyJWT's (the ``oidc`` extra): no hand-written cryptography here. What is

@@ -136,7 +136,7 @@ class GitHubSecretStore(TokenStore):
             return token
         try:
             # A bare refresh token: the access token is unknown, so it counts as expired. "0" is
-            # a placeholder, never sent: actions.py masks real secrets only.
+            # a placeholder, never sent: masking.py masks real secrets only.
             token = Token("0", expires_at=0.0, refresh_token=value)
         except ValueError:
             raise self.error("holds neither a refresh token nor a token JSON object") from None

@@ -1,6 +1,6 @@
 """``kakao-auth vault import allauth|social-auth DB_URL``: the command-line face of importers.py.
 
-Wired into the ``vault`` command group by cli.py::
+Wired into the ``vault`` command group by the command line (cli/main.py)::
 
     import_cli.add_parser(vault_commands, open_vault=TokenVault)
 
