@@ -23,7 +23,6 @@ from requests.adapters import HTTPAdapter
 from ..config import origin
 from ..errors import ConfigurationError, TransportFailure, printable
 from .deadline import WATCHED_POOLS, Deadline, exchange_deadline
-from .socks import socks_pools
 from .tls import BundleRefused
 
 __all__ = [
@@ -227,6 +226,8 @@ class _WatchedAdapter(HTTPAdapter):
         if isinstance(manager, urllib3.ProxyManager):
             manager.pool_classes_by_scheme = WATCHED_POOLS
         elif proxy.lower().startswith("socks"):  # its manager exists: so does PySocks
+            from .socks import socks_pools  # here: only a SOCKS proxy needs it
+
             manager.pool_classes_by_scheme = socks_pools()
         return manager
 

@@ -2,6 +2,7 @@
 
 A store is shared by everyone who refreshes one login: threads, processes, machines. The refresh
 path (``refresh.py``) needs three things of it, and third-party stores implement exactly these:
+
 - ``load()``: the stored token, or a :class:`TokenStoreError` saying what is wrong;
 - ``save(token, previous=...)``: replace the stored token as one whole value; ``previous`` is the
   token ``load()`` returned inside the same lock, for stores whose lock can lapse (fencing);
