@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import pickle
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -151,7 +152,7 @@ def test_a_failing_token_updater_with_a_store_says_the_store_has_the_token(fake_
     fake_kakao.write_token_file(access_ttl=0)
     updater = _failing_updater(RuntimeError("hunter2"))
     session = KakaoSession.from_file(fake_kakao.token_file, token_updater=updater)
-    with pytest.raises(TokenStoreError, match="was saved to .* but not passed to your updater") as caught:
+    with pytest.raises(TokenStoreError, match=r"was saved to .* but not passed to your updater") as caught:
         session.refresh_token()
     _check_updater_failure(caught.value, "hunter2")
     assert KakaoSession.from_file(fake_kakao.token_file).access_token == session.access_token
@@ -232,7 +233,8 @@ def test_a_stale_token_set_by_hand_never_overwrites_the_stores_rotated_one(fake_
     with pytest.raises(ConfigurationError):
         stale.token = {"access_token": "no-refresh-token"}  # would drop the stored one
     assert Path(fake_kakao.token_file or "").read_bytes() == rotated  # untouched
-    assert fake_kakao.refresh_token_alive(KakaoSession.from_file(fake_kakao.token_file).token["refresh_token"])
+    kept = KakaoSession.from_file(fake_kakao.token_file).token["refresh_token"]
+    assert fake_kakao.refresh_token_alive(kept)
 
 
 def test_another_login_replaces_the_stores_once_kakao_accepts_it(fake_kakao: FakeKakao) -> None:
@@ -374,6 +376,45 @@ def test_the_token_url_given_is_used_and_must_be_https(fake_kakao: FakeKakao) ->
         KakaoSession(token={"access_token": "a"}, auto_refresh_url="http://example.com/token")
     assert session.refresh_token(fake_kakao.kauth_url + "/oauth/token")["access_token"]
     assert fake_kakao.refresh_calls == 1
+
+
+@pytest.mark.parametrize("in_memory", [False, True])
+def test_an_explicit_refresh_during_an_automatic_one_never_posts_a_refresh_token_twice(
+    fake_kakao: FakeKakao, in_memory: bool
+) -> None:
+    # refresh_token() is not the automatic refresh's flight, but takes the same store lock and
+    # reads the store under it: in Kakao's rotation month it refreshes the rotated token.
+    if in_memory:
+        session = KakaoSession(token=fake_kakao.issue_tokens(access_ttl=0, refresh_ttl=86400))
+    else:
+        fake_kakao.write_token_file(access_ttl=0, refresh_ttl=86400)
+        session = KakaoSession.from_file(fake_kakao.token_file)
+    gate = fake_kakao.token_gate = threading.Event()
+    errors: list[BaseException] = []
+
+    def run(work: Any) -> threading.Thread:
+        def body() -> None:
+            try:
+                work()
+            except BaseException as e:  # asserted below
+                errors.append(e)
+
+        thread = threading.Thread(target=body)
+        thread.start()
+        return thread
+
+    automatic = run(lambda: _me(session, fake_kakao))
+    ends = time.monotonic() + 30
+    while fake_kakao.token_calls < 1 and time.monotonic() < ends:  # its refresh is at Kakao
+        time.sleep(0.01)
+    explicit = run(session.refresh_token)
+    time.sleep(0.2)  # the explicit refresh is waiting for the lock (were it not, it posts now)
+    gate.set()
+    automatic.join(60)
+    explicit.join(60)
+    assert not errors
+    assert fake_kakao.token_calls == fake_kakao.refresh_calls == 2  # no refresh token refused
+    assert fake_kakao.refresh_token_alive(session.token["refresh_token"])
 
 
 def test_refresh_token_given_is_the_one_refreshed(fake_kakao: FakeKakao) -> None:
