@@ -123,6 +123,12 @@ class TokenCore:
             self._token = None
 
     def _updated(self, token: Token) -> None:
+        """Hand ``token`` to ``on_update``, outside any flight: its failure is this caller's alone.
+
+        The token is held (and saved) by then; a :class:`KakaoAuthError` the hook raises (the
+        session's ``token_updater`` failing, typed) goes to the caller, not to the threads that
+        waited for the same refresh, which get their token.
+        """
         hook = self.on_update
         if hook is not None:
             hook(token)
@@ -134,16 +140,17 @@ class TokenCore:
             self._token = token
         return token
 
-    def _hold_refreshed(self, token: Token, logins: int) -> Token:
-        """Hold what a refresh begun at login count ``logins`` ended with, unless a login came since."""
+    def _hold_refreshed(self, token: Token, logins: int) -> tuple[Token, bool]:
+        """Hold what a refresh begun at login count ``logins`` ended with, unless a login came since.
+
+        Returns the token held, and whether it is new (for ``on_update``, which the caller calls).
+        """
         with self._guard:
             held = self._token
             if self._logins != logins and held is not None:
-                return held  # the new login's token, saved after this refresh's
+                return held, False  # the new login's token, saved after this refresh's
             self._hold(token)
-        if token is not held:
-            self._updated(token)
-        return token
+        return token, token is not held
 
     def is_fresh(self, token: Token) -> bool:
         """Whether ``token`` can be attached now without refreshing first."""
@@ -247,7 +254,12 @@ class TokenCore:
             new = self.refresher.refresh_ahead(due.access_token)
         finally:
             self._end_ahead(new)
-        return None if new is None else self._hold_refreshed(new, logins)
+        if new is None:
+            return None
+        token, changed = self._hold_refreshed(new, logins)
+        if changed:
+            self._updated(token)  # a failure is handed to the request waiting, or the next one
+        return token
 
     def _end_ahead(self, new: Optional[Token]) -> None:
         with self._guard:
@@ -284,7 +296,7 @@ class TokenCore:
         if ongoing is not None and ongoing.leader != me:
             return self._follow(ongoing)  # outside the guard: the leader needs it to finish
         try:
-            token = self._hold_refreshed(self.refresher.refresh(failed, force=force), logins)
+            token, changed = self._hold_refreshed(self.refresher.refresh(failed, force=force), logins)
         except BaseException as e:
             if flight is not None:
                 flight.error = e
@@ -292,12 +304,14 @@ class TokenCore:
         else:
             if flight is not None:
                 flight.token = token
-            return token
         finally:
             if flight is not None:
                 with self._guard:
                     self._flight = None
                 flight.done.set()
+        if changed:
+            self._updated(token)  # after the flight: the threads that waited have their token
+        return token
 
     def _follow(self, flight: _Flight) -> Token:
         if not flight.done.wait(self.lock_wait):
@@ -317,6 +331,12 @@ class TokenCore:
     def save(self, token: Token) -> Token:
         """Store ``token`` (a login's or a copy's) under the store's lock and hold it."""
         self.refresher.save(token)
+        self.adopt(token)
+        return token
+
+    def save_set(self, token: Token) -> Token:
+        """Store a token set by hand, fenced (:meth:`Refresher.save_set`), and hold it."""
+        self.refresher.save_set(token)
         self.adopt(token)
         return token
 

@@ -109,6 +109,30 @@ class Refresher:
             self._save(token, None)
         self._dead.clear()  # a new login: nothing remembered applies to it
 
+    def save_set(self, token: Token) -> None:
+        """Store a token set by hand, unless it could put a dead refresh token over a live one.
+
+        Under the store's lock: saved when the store holds no usable token, no refresh token, or
+        the same refresh token as ``token`` (only the access token changes). A different refresh
+        token is refused with :class:`ConfigurationError`, the store untouched: the stored one
+        may be a rotation of the one set (Kakao killed the old one then), and which is newer
+        cannot be told without asking Kakao, which ``refresh_token(refresh_token=...)`` does.
+        """
+        with self.store.lock():
+            self.store.check_writable()
+            try:
+                stored: Optional[Token] = self.store.load()
+            except TokenStoreError:  # nothing usable stored (no file yet): nothing to lose
+                stored = None
+            if stored is not None and stored.refresh_token and stored.refresh_token != token.refresh_token:
+                raise ConfigurationError(
+                    f"not saved: {self.store.location} holds another refresh token, maybe a newer "
+                    "one; log in again (fetch_token), or pass yours to "
+                    "session.refresh_token(refresh_token=...) to have Kakao check it first"
+                )
+            self._save(token, stored)
+        self._dead.clear()
+
     def _adopt_or_refresh(self, adopted: Optional[Token], failed: Optional[str], *, force: bool) -> Token:
         """Under the lock (or with a token adopted while waiting for it): adopt, or refresh once."""
         if adopted is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import pickle
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -121,6 +122,74 @@ def test_with_a_store_token_updater_runs_once_per_refresh_and_on_adoption(fake_k
     assert [t["access_token"] for t in first] == [t["access_token"] for t in second] == [one.access_token]
 
 
+def _failing_updater(error: Exception) -> Any:
+    def updater(token: dict[str, Any]) -> None:
+        raise error
+
+    return updater
+
+
+def _check_updater_failure(caught: BaseException, secret: str) -> None:
+    assert isinstance(caught, TokenStoreError) and "token_updater failed (RuntimeError)" in str(caught)
+    assert secret not in str(caught)  # the updater's own text is not kept
+    assert caught.__cause__ is None and caught.__context__ is None
+
+
+def test_a_failing_token_updater_is_a_typed_error_after_the_refresh(fake_kakao: FakeKakao) -> None:
+    secret = "db down; dsn=postgres://app:hunter2@db"
+    session = KakaoSession(
+        token=fake_kakao.issue_tokens(access_ttl=0), token_updater=_failing_updater(RuntimeError(secret))
+    )
+    with pytest.raises(KakaoAuthError) as caught:
+        session.get(fake_kakao.kapi_url + ME, timeout=10)
+    _check_updater_failure(caught.value, secret)
+    assert "only in this session" in str(caught.value)
+    _me(session, fake_kakao)  # the refreshed token is in hand: no second refresh
+    assert fake_kakao.refresh_calls == 1
+
+
+def test_a_failing_token_updater_with_a_store_says_the_store_has_the_token(fake_kakao: FakeKakao) -> None:
+    fake_kakao.write_token_file(access_ttl=0)
+    updater = _failing_updater(RuntimeError("hunter2"))
+    session = KakaoSession.from_file(fake_kakao.token_file, token_updater=updater)
+    with pytest.raises(TokenStoreError, match=r"was saved to .* but not passed to your updater") as caught:
+        session.refresh_token()
+    _check_updater_failure(caught.value, "hunter2")
+    assert KakaoSession.from_file(fake_kakao.token_file).access_token == session.access_token
+
+
+def test_a_failing_token_updater_after_a_refresh_ahead_reaches_a_request(fake_kakao: FakeKakao) -> None:
+    offset = [0.0]
+    session = KakaoSession(
+        token=fake_kakao.issue_tokens(),
+        token_updater=_failing_updater(RuntimeError("secret text")),
+        clock=lambda: time.time() + offset[0],
+    )
+    offset[0] = fake_kakao.access_ttl - 60  # due (inside the leeway), still valid
+    raised = []
+    for attempt in range(3):
+        try:
+            _me(session, fake_kakao)
+        except TokenStoreError as e:
+            raised.append(e)
+        if attempt == 0:  # a refresh ahead that outlived the first request's wait: let it end
+            ends = time.monotonic() + 60
+            while session.kakao_auth.core._ahead and time.monotonic() < ends:
+                time.sleep(0.01)
+    assert fake_kakao.refresh_calls == 1 and len(raised) == 1  # raised once, not only logged
+    _check_updater_failure(raised[0], "secret text")
+
+
+def test_a_failing_token_updater_is_not_an_outage_for_send_memo(fake_kakao: FakeKakao) -> None:
+    session = KakaoSession(
+        token=fake_kakao.issue_tokens(access_ttl=0),
+        token_updater=_failing_updater(OSError(28, "No space left on device")),
+    )
+    with pytest.raises(TokenStoreError, match=r"token_updater failed \(OSError\)") as caught:
+        session.send_memo("hi")
+    assert not isinstance(caught.value, KakaoUnavailable) and "No space" not in str(caught.value)
+
+
 # -- 3. a token set by hand -------------------------------------------------------------------
 
 
@@ -136,13 +205,46 @@ def test_a_token_set_by_hand_is_used_refreshed_and_saved(fake_kakao: FakeKakao, 
     assert KakaoSession.from_file(path).access_token == new["access_token"]  # saved through the store
 
 
-def test_a_token_set_by_hand_replaces_the_stores_at_the_next_refresh(fake_kakao: FakeKakao) -> None:
+def test_a_token_set_by_hand_is_what_the_next_refresh_starts_from(fake_kakao: FakeKakao) -> None:
+    stored = fake_kakao.write_token_file()
+    session = KakaoSession.from_file(fake_kakao.token_file)
+    mine = {"access_token": "expired-by-hand", "expires_in": 0, "refresh_token": stored.refresh_token}
+    session.token = mine  # the store's refresh token: saved
+    response = _me(session, fake_kakao)
+    assert fake_kakao.refresh_calls == 1  # the token set, expired, was refreshed before the call
+    assert response.request.headers["Authorization"] == "Bearer " + session.access_token
+    assert KakaoSession.from_file(fake_kakao.token_file).access_token == session.access_token
+
+
+def test_a_stale_token_set_by_hand_never_overwrites_the_stores_rotated_one(fake_kakao: FakeKakao) -> None:
+    # Two sessions on one file; one refreshes in Kakao's rotation month, and the other is given
+    # back the copy it had (an app's own cache): the file must keep the live refresh token.
+    fake_kakao.write_token_file(refresh_ttl=86400)
+    stale = KakaoSession.from_file(fake_kakao.token_file)
+    old = stale.token
+    KakaoSession.from_file(fake_kakao.token_file).refresh_token()
+    rotated = Path(fake_kakao.token_file or "").read_bytes()
+    assert not fake_kakao.refresh_token_alive(old["refresh_token"])
+    with pytest.raises(ConfigurationError, match="holds another refresh token") as caught:
+        stale.token = old
+    assert "\n" not in str(caught.value) and old["refresh_token"] not in str(caught.value)
+    with pytest.raises(ConfigurationError):
+        stale.access_token = "a-new-access-token"  # on the stale token in hand: refused too
+    with pytest.raises(ConfigurationError):
+        stale.token = {"access_token": "no-refresh-token"}  # would drop the stored one
+    assert Path(fake_kakao.token_file or "").read_bytes() == rotated  # untouched
+    kept = KakaoSession.from_file(fake_kakao.token_file).token["refresh_token"]
+    assert fake_kakao.refresh_token_alive(kept)
+
+
+def test_another_login_replaces_the_stores_once_kakao_accepts_it(fake_kakao: FakeKakao) -> None:
     fake_kakao.write_token_file()
     session = KakaoSession.from_file(fake_kakao.token_file)
-    mine = fake_kakao.issue_tokens(access_ttl=0)
-    session.token = mine
-    _me(session, fake_kakao)
-    assert session.token["refresh_token"] == mine["refresh_token"]  # the refresh was of this token
+    other = fake_kakao.issue_tokens()
+    with pytest.raises(ConfigurationError):
+        session.token = other  # which refresh token is newer cannot be told here
+    session.refresh_token(refresh_token=other["refresh_token"])  # Kakao checks it, then it is saved
+    assert KakaoSession.from_file(fake_kakao.token_file).token["refresh_token"] == other["refresh_token"]
 
 
 def test_access_token_is_settable_and_deletable(fake_kakao: FakeKakao) -> None:
@@ -274,6 +376,45 @@ def test_the_token_url_given_is_used_and_must_be_https(fake_kakao: FakeKakao) ->
         KakaoSession(token={"access_token": "a"}, auto_refresh_url="http://example.com/token")
     assert session.refresh_token(fake_kakao.kauth_url + "/oauth/token")["access_token"]
     assert fake_kakao.refresh_calls == 1
+
+
+@pytest.mark.parametrize("in_memory", [False, True])
+def test_an_explicit_refresh_during_an_automatic_one_never_posts_a_refresh_token_twice(
+    fake_kakao: FakeKakao, in_memory: bool
+) -> None:
+    # refresh_token() is not the automatic refresh's flight, but takes the same store lock and
+    # reads the store under it: in Kakao's rotation month it refreshes the rotated token.
+    if in_memory:
+        session = KakaoSession(token=fake_kakao.issue_tokens(access_ttl=0, refresh_ttl=86400))
+    else:
+        fake_kakao.write_token_file(access_ttl=0, refresh_ttl=86400)
+        session = KakaoSession.from_file(fake_kakao.token_file)
+    gate = fake_kakao.token_gate = threading.Event()
+    errors: list[BaseException] = []
+
+    def run(work: Any) -> threading.Thread:
+        def body() -> None:
+            try:
+                work()
+            except BaseException as e:  # asserted below
+                errors.append(e)
+
+        thread = threading.Thread(target=body)
+        thread.start()
+        return thread
+
+    automatic = run(lambda: _me(session, fake_kakao))
+    ends = time.monotonic() + 30
+    while fake_kakao.token_calls < 1 and time.monotonic() < ends:  # its refresh is at Kakao
+        time.sleep(0.01)
+    explicit = run(session.refresh_token)
+    time.sleep(0.2)  # the explicit refresh is waiting for the lock (were it not, it posts now)
+    gate.set()
+    automatic.join(60)
+    explicit.join(60)
+    assert not errors
+    assert fake_kakao.token_calls == fake_kakao.refresh_calls == 2  # no refresh token refused
+    assert fake_kakao.refresh_token_alive(session.token["refresh_token"])
 
 
 def test_refresh_token_given_is_the_one_refreshed(fake_kakao: FakeKakao) -> None:

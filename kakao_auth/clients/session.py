@@ -36,9 +36,24 @@ from ..token import Token
 from . import oauth2_compat as compat
 from .requests_auth import KakaoAuth
 
-__all__ = ["KakaoSession"]
+__all__ = ["KakaoSession", "TokenUpdaterFailed"]
 
 _S = TypeVar("_S", bound="KakaoSession")
+
+
+class TokenUpdaterFailed(TokenStoreError):
+    """``token_updater`` raised: the new token is in the store (or this session), not where it saves.
+
+    The refresh or login itself succeeded; the exception's text is not kept (it could hold the
+    token), only its type.
+    """
+
+    def __init__(self, name: str, store: TokenStore) -> None:
+        if isinstance(store, compat.MemoryStore):
+            where = "is only in this session (session.token) and was not persisted"
+        else:
+            where = f"was saved to {store.location} but not passed to your updater"
+        super().__init__(f"token_updater failed ({name}): the new token {where}; fix the updater")
 
 
 class KakaoSession(OAuth2Session):
@@ -175,7 +190,14 @@ class KakaoSession(OAuth2Session):
 
     @token.setter
     def token(self, value: Optional[Mapping[str, Any]]) -> None:
-        """Use ``value`` from now on, and refresh it when due (saved to the store, if any)."""
+        """Use ``value`` from now on, and refresh it when due (saved to the store, if any).
+
+        With a store, the token set is saved only when the store holds no token, or one with the
+        same refresh token (or none): another refresh token may be the rotation of the one set,
+        which Kakao killed, so it is a :class:`ConfigurationError` and the store stays as it was.
+        To switch the store to another login, use :meth:`fetch_token` or
+        ``refresh_token(refresh_token=...)`` (saved once Kakao accepts it).
+        """
         if "kakao_auth" not in self.__dict__:
             return  # OAuth2Session.__init__ assigns {}: the token comes from __init__'s own code
         if not value:
@@ -214,9 +236,13 @@ class KakaoSession(OAuth2Session):
             return None
 
     def _set(self, token: Token, given: dict[str, Any]) -> None:
-        """Hold ``token`` set by hand, through the one write path (the store, when there is one)."""
+        """Hold ``token`` set by hand, through the one write path (fenced, when there is a store)."""
+        core = self.kakao_auth.core
+        if isinstance(core.store, compat.MemoryStore):
+            core.save(token)  # this session's own memory: what is set replaces it, as in OAuth2Session
+        else:
+            core.save_set(token)  # never a dead refresh token over the store's rotated one
         self._token_set = (token, given)
-        self.kakao_auth.core.save(token)
 
     def _forget(self) -> None:
         """Hold no token; an in-memory one is dropped, a store's stays where it is."""
@@ -227,12 +253,23 @@ class KakaoSession(OAuth2Session):
         self.kakao_auth.core.forget()
 
     def _updated(self, token: Token) -> None:
-        """A refresh or a login brought ``token``: hand it to ``token_updater``, as OAuth2Session does."""
+        """A refresh or a login brought ``token``: hand it to ``token_updater``, as OAuth2Session does.
+
+        The one place the updater is called. Its failure is a :class:`TokenUpdaterFailed` that
+        names the exception's type only (its text could hold the token), raised outside the
+        ``except`` so that no ``__context__`` leads back to it.
+        """
         updater = self.__dict__.get("token_updater")
-        if updater is not None:
-            data = token.to_dict(time.time())
-            data.pop("client_secret", None)
+        if updater is None:
+            return
+        data = token.to_dict(time.time())
+        data.pop("client_secret", None)
+        try:
             updater(data)
+            return
+        except Exception as e:  # the caller's code: anything
+            name = type(e).__name__
+        raise TokenUpdaterFailed(name, self.kakao_auth.store)
 
     @property
     def authorized(self) -> bool:
