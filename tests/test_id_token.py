@@ -247,6 +247,12 @@ def test_bad_arguments_are_configuration_errors(fake_kakao: FakeKakao) -> None:
         {"audience": set()},
         {"audience": "a", "leeway": -1},
         {"audience": "a", "issuer": "http://x"},
+        {"audience": "a", "issuer": b"https://x"},
+        {"audience": "a", "nonce": b"n-0123456789abcdef"},
+        {"audience": "a", "leeway": "60"},
+        {"audience": 5},
+        {"audience": b"fake-rest-api-key"},
+        {"audience": {"fake-rest-api-key": 1, 5: 2}},
     ):
         with pytest.raises(ConfigurationError):
             verify_id_token(token, **kwargs)  # type: ignore[arg-type]

@@ -80,6 +80,10 @@ def verify_id_token(
     """
     jwt = _jwt()
     audiences = _audiences(audience)
+    if nonce is not None and not isinstance(nonce, str):
+        raise ConfigurationError("nonce must be the login's nonce (a str) or None")
+    if issuer is not None and not isinstance(issuer, str):
+        raise ConfigurationError("issuer must be the issuer's https:// URL (a str) or None")
     issuer = require_https(issuer or resolve().kauth_url, "the id_token issuer").rstrip("/")
     leeway = _leeway(leeway)
     kid = _checked_header(jwt, id_token)
@@ -98,7 +102,13 @@ def _jwt() -> Any:
 
 
 def _audiences(audience: Audience) -> list[str]:
-    given = [audience] if isinstance(audience, str) else list(audience)
+    """The app keys an id_token may be issued for: a str is one key, never its characters."""
+    if isinstance(audience, str):
+        given: list[Any] = [audience]
+    elif isinstance(audience, (bytes, Mapping)) or not isinstance(audience, Collection):
+        given = []  # bytes, a dict or a number: not a set of app keys
+    else:
+        given = list(audience)
     if not given or not all(isinstance(a, str) and a for a in given):
         raise ConfigurationError("audience must be the app key (a string) or a non-empty set of app keys")
     return given
