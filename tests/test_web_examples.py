@@ -158,3 +158,18 @@ def test_the_flask_session_cookie_is_same_site_lax(fake_kakao: FakeKakao) -> Non
     response = browser.client.get("/login")
     assert "SameSite=Lax" in response.headers["Set-Cookie"]
     assert "HttpOnly" in response.headers["Set-Cookie"]
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_a_consent_answer_without_usable_scopes_is_not_sent_not_a_loop(
+    fake_kakao: FakeKakao, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_kakao.browser_user = 1234
+    browser = _Browser(name, DictVault(), fake_kakao)
+    browser.follow("GET", "/login")
+    hostile = {"code": -402, "msg": "insufficient scopes.", "required_scopes": ["x" * 10000]}
+    monkeypatch.setattr(fake_kakao, "_memo", lambda grant, form: (403, hostile))
+    status, location, _ = browser.go("POST", "/memo", data={"text": "hi", **browser.csrf()})
+    assert (status, location.rsplit("/", 1)[-1]) == (303, "memo")
+    status, location, text = browser.go("GET", "/memo")
+    assert status == 502 and "does not say which" in text and "xxxxxxxxxx" not in text
