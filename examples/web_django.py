@@ -11,6 +11,7 @@ Sessions are signed cookies, so the site needs no database of its own beside the
 
 from __future__ import annotations
 
+import contextlib
 import html
 import os
 import sys
@@ -23,7 +24,7 @@ from django.middleware.csrf import get_token
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
-from kakao_auth import ConsentRequired, KakaoAuthError, LoginDenied, WebLogin
+from kakao_auth import ConfigurationError, ConsentRequired, KakaoAuthError, LoginDenied, WebLogin
 from kakao_auth.web import UnlinkWebhook, Vault, logout, unlink
 
 SCOPE = ["openid", "profile_nickname"]
@@ -60,6 +61,8 @@ def configure(
         INSTALLED_APPS=["django.contrib.sessions"],
         SESSION_ENGINE="django.contrib.sessions.backends.signed_cookies",
         SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        CSRF_COOKIE_SAMESITE="Lax",
         USE_TZ=True,
     )
     django.setup()
@@ -121,7 +124,10 @@ def memo(request: HttpRequest) -> HttpResponse:
     try:
         _site().vault.session(user).send_memo(text)
     except ConsentRequired as err:  # ask for just what is missing, then come back here
-        return _to_kakao(request, err.required_scopes)
+        if err.required_scopes:  # else Kakao did not say which: asking again would loop
+            with contextlib.suppress(ConfigurationError):  # items a login cannot ask for
+                return _to_kakao(request, err.required_scopes)
+        return _page(f"Not sent: {html.escape(str(err))}", status=502)
     except KakaoAuthError as e:
         return _page(f"Not sent: {html.escape(str(e))}", status=502)
     del request.session["memo"]

@@ -11,17 +11,21 @@ back to send the memo. Users' tokens live in a vault and refresh themselves; the
 
 from __future__ import annotations
 
+import contextlib
+import hmac
 import html
 import os
+import secrets
 from typing import Any, Optional
 
-from fastapi import FastAPI, Form, Request
+from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from kakao_auth import ConsentRequired, KakaoAuthError, LoginDenied, WebLogin
+from kakao_auth import ConfigurationError, ConsentRequired, KakaoAuthError, LoginDenied, WebLogin
 from kakao_auth.web import Vault, logout, unlink, unlink_asgi_app
 from starlette.middleware.sessions import SessionMiddleware
 
 SCOPE = ["openid", "profile_nickname"]
+CSRF_FIELD = "csrf_token"
 
 
 def create_app(
@@ -45,12 +49,13 @@ def create_app(
         user = request.session.get("user")
         if not user:
             return _page('<a href="/login">Log in with Kakao</a>')
+        token = f'<input type="hidden" name="{CSRF_FIELD}" value="{_csrf_token(request)}">'
         return _page(
             f"<p>Hello, {html.escape(request.session.get('name', ''))}.</p>"
-            '<form method="post" action="/memo"><input name="text" maxlength="200">'
+            f'<form method="post" action="/memo">{token}<input name="text" maxlength="200">'
             "<button>Send me a memo</button></form>"
-            '<form method="post" action="/logout"><button>Log out</button></form>'
-            '<form method="post" action="/unlink"><button>Unlink my Kakao account</button></form>'
+            f'<form method="post" action="/logout">{token}<button>Log out</button></form>'
+            f'<form method="post" action="/unlink">{token}<button>Unlink my Kakao account</button></form>'
         )
 
     @app.get("/login")
@@ -69,7 +74,8 @@ def create_app(
         return RedirectResponse("/" if "memo" not in request.session else "/memo", status_code=303)
 
     @app.post("/memo")
-    def memo(request: Request, text: str = Form(...)) -> Response:
+    def memo(request: Request, text: str = Form(...), csrf_token: str = Form("")) -> Response:
+        _check_csrf(request, csrf_token)
         request.session["memo"] = text
         return RedirectResponse("/memo", status_code=303)
 
@@ -81,18 +87,23 @@ def create_app(
         try:
             vault.session(user).send_memo(text)
         except ConsentRequired as err:  # ask for just what is missing, then come back here
-            return to_kakao(request, err.required_scopes)
+            if err.required_scopes:  # else Kakao did not say which: asking again would loop
+                with contextlib.suppress(ConfigurationError):  # items a login cannot ask for
+                    return to_kakao(request, err.required_scopes)
+            return HTMLResponse(_page(f"Not sent: {html.escape(str(err))}"), status_code=502)
         except KakaoAuthError as e:
             return HTMLResponse(_page(f"Not sent: {html.escape(str(e))}"), status_code=502)
         del request.session["memo"]
         return HTMLResponse(_page('Sent: look in your KakaoTalk. <a href="/">Back</a>'))
 
     @app.post("/logout")
-    def do_logout(request: Request) -> Response:
+    def do_logout(request: Request, csrf_token: str = Form("")) -> Response:
+        _check_csrf(request, csrf_token)
         return _leave(request, logout, vault)
 
     @app.post("/unlink")
-    def do_unlink(request: Request) -> Response:
+    def do_unlink(request: Request, csrf_token: str = Form("")) -> Response:
+        _check_csrf(request, csrf_token)
         return _leave(request, unlink, vault)
 
     return app
@@ -104,6 +115,24 @@ def _leave(request: Request, how: Any, vault: Vault) -> Response:
         how(vault, user)
     request.session.clear()
     return RedirectResponse("/", status_code=303)
+
+
+def _csrf_token(request: Request) -> str:
+    """This session's CSRF token, made at its first form."""
+    if not isinstance(request.session.get("csrf"), str):
+        request.session["csrf"] = secrets.token_urlsafe(32)
+    return str(request.session["csrf"])
+
+
+def _check_csrf(request: Request, given: str) -> None:
+    """Refuse a POST without this session's CSRF token (a form another site made the browser send).
+
+    ``same_site="lax"`` already keeps the cookie off such a POST in today's browsers; the token
+    holds in the others too.
+    """
+    expected = request.session.get("csrf")
+    if not isinstance(expected, str) or not hmac.compare_digest(given.encode(), expected.encode()):
+        raise HTTPException(status_code=403, detail="this form is not from this site")
 
 
 def _page(body: str) -> str:

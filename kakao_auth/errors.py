@@ -254,10 +254,15 @@ class KakaoApiError(KakaoAuthError):
         said = f", code {self.code}" if self.code is not None else ""
         said += f": {self.msg.rstrip('. ')}" if self.msg else ""
         line = f"the API answered HTTP {self.status_code}{said}"
-        if self.code == -402:
-            scopes = ", ".join(self.required_scopes) or "talk_message"
-            flags = " ".join(self.required_scopes) or "talk_message"
+        if self.code == -402 and self.required_scopes:
+            scopes = ", ".join(self.required_scopes)
+            flags = " ".join(self.required_scopes)
             return f"{line}; missing consent: {scopes}. Run: kakao-auth login --scope {flags}"
+        if self.code == -402:  # no usable list: say so rather than guess an item
+            return (
+                f"{line}; a consent item is missing and the answer does not say which: "
+                "run kakao-auth login --scope with the items this call needs"
+            )
         advice = _API_ADVICE.get(self.code) if self.code is not None else None
         return f"{line}; {advice}" if advice else line
 
@@ -271,12 +276,7 @@ class KakaoApiError(KakaoAuthError):
             return cls(status)
         code = body.get("code")
         msg = body.get("msg")
-        scopes = body.get("required_scopes")
-        scopes = (
-            tuple(s for s in scopes if isinstance(s, str) and s.isidentifier())
-            if isinstance(scopes, list)
-            else ()
-        )
+        scopes = _scope_ids(body.get("required_scopes"))
         code = code if isinstance(code, int) and not isinstance(code, bool) else None
         # -402 is its own type: a web app asks the user for just those scopes (WebLogin.begin).
         kind = ConsentRequired if code == -402 else cls
@@ -286,6 +286,20 @@ class KakaoApiError(KakaoAuthError):
             msg if isinstance(msg, str) else None,
             scopes,
         )
+
+
+# Kakao's consent item ids (talk_message, profile_nickname, openid) and how many an answer may list.
+_SCOPE_ID = re.compile(r"[a-z0-9_]{1,64}")
+MAX_REQUIRED_SCOPES = 50
+
+
+def _scope_ids(listed: Any) -> tuple[str, ...]:
+    """A -402 answer's ``required_scopes``, or () (unknown) when it is not a short list of ids."""
+    if not isinstance(listed, list) or not 0 < len(listed) <= MAX_REQUIRED_SCOPES:
+        return ()
+    if not all(isinstance(s, str) and _SCOPE_ID.fullmatch(s) for s in listed):
+        return ()  # from the API host: not to be shown, nor asked for, in part
+    return tuple(dict.fromkeys(listed))
 
 
 class ConsentRequired(KakaoApiError):

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pickle
 
 import pytest
-from kakao_auth import KakaoAuthError, KakaoOAuthError, LoginRequired, TokenFileError, TokenStoreError
+from kakao_auth import (
+    ConsentRequired,
+    KakaoApiError,
+    KakaoAuthError,
+    KakaoOAuthError,
+    LoginRequired,
+    TokenFileError,
+    TokenStoreError,
+)
 from kakao_auth.oauth import error_from_answer, parse_answer
 
 CODE = "k" * 86
@@ -43,6 +51,34 @@ def test_description_never_decides_and_secrets_in_it_are_redacted() -> None:
 def test_unknown_error_code_falls_back_to_kakaos_words() -> None:
     exc = error_from_answer(400, {"error": "invalid_scope", "error_description": "bad scope"})
     assert "bad scope" in str(exc)
+
+
+def test_consent_required_keeps_the_scopes_kakao_names() -> None:
+    body = {"code": -402, "msg": "insufficient scopes", "required_scopes": ["talk_message", "friends"]}
+    exc = KakaoApiError.from_answer(403, body)
+    assert type(exc) is ConsentRequired and exc.required_scopes == ("talk_message", "friends")
+    assert "kakao-auth login --scope talk_message friends" in str(exc)
+
+
+@pytest.mark.parametrize(
+    "listed",
+    [
+        None,
+        [],
+        "talk_message",
+        ["a" * 10000],  # a hostile API host's 10,000 characters: not kept, not shown
+        ["talk_message"] * 51,
+        ["talk_message", "talk message"],
+        ["talk_message", 5],
+        ["Talk_Message"],
+    ],
+)
+def test_consent_required_without_a_usable_list_says_it_is_unknown(listed: object) -> None:
+    body = {"code": -402, "msg": "insufficient scopes", "required_scopes": listed}
+    exc = KakaoApiError.from_answer(403, body)
+    assert type(exc) is ConsentRequired and exc.required_scopes == ()
+    assert "does not say which" in str(exc) and "talk_message" not in str(exc)
+    assert len(str(exc)) < 300
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ import hmac
 import json
 import socket
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -217,6 +218,70 @@ def test_the_key_fetch_is_bounded(fake_kakao: FakeKakao, monkeypatch: pytest.Mon
         assert time.monotonic() - started < 5
 
 
+@pytest.mark.parametrize("answer", [{"keys": []}, {"keys": "none"}, None])
+def test_a_failed_key_fetch_is_remembered_for_a_minute(
+    fake_kakao: FakeKakao, clock: list[float], monkeypatch: pytest.MonkeyPatch, answer: Any
+) -> None:
+    """Kakao down or its list empty: 50 verifies (forged tokens can drive them) make one fetch."""
+    served = fake_kakao._jwks
+
+    def unusable() -> Any:
+        served()  # counted as a fetch
+        if answer is None:
+            raise RuntimeError("the fake answers 500")
+        return answer
+
+    monkeypatch.setattr(fake_kakao, "_jwks", unusable)
+    token = fake_kakao.sign_id_token(_claims(fake_kakao))
+    for _ in range(50):
+        with pytest.raises(KakaoUnavailable, match="id_token keys"):
+            verify_id_token(token, audience="fake-rest-api-key")
+    assert fake_kakao.jwks_calls == 1
+    clock[0] += module.REFETCH_INTERVAL
+    monkeypatch.setattr(fake_kakao, "_jwks", served)  # back: the next minute's fetch gets the keys
+    assert verify_id_token(token, audience="fake-rest-api-key")["sub"] == str(USER)
+    assert fake_kakao.jwks_calls == 2
+
+
+def test_callers_waiting_for_a_hanging_key_fetch_wait_one_deadline_not_one_each(
+    fake_kakao: FakeKakao, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(module, "JWKS_TIMEOUT", 1.0)
+    served = fake_kakao._jwks
+    release = threading.Event()
+
+    def hanging() -> Any:
+        release.wait(10)
+        return served()
+
+    monkeypatch.setattr(fake_kakao, "_jwks", hanging)
+    token = fake_kakao.sign_id_token(_claims(fake_kakao))
+    waits: list[float] = []
+    errors: list[BaseException] = []
+
+    def verify() -> None:
+        started = time.monotonic()
+        try:
+            verify_id_token(token, audience="fake-rest-api-key")
+        except KakaoUnavailable as e:
+            errors.append(e)
+        waits.append(time.monotonic() - started)
+
+    threads = [threading.Thread(target=verify) for _ in range(6)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    finally:
+        release.set()
+    assert len(errors) == 6
+    # Queued behind the lock, the sixth waited six deadlines (6 s); sharing the one fetch, none
+    # waits much more than one.
+    assert max(waits) < 3 * module.JWKS_TIMEOUT, waits
+    assert fake_kakao.jwks_calls <= 1
+
+
 def test_an_issuer_without_usable_keys_is_unavailable(fake_kakao: FakeKakao) -> None:
     token = fake_kakao.sign_id_token(_claims(fake_kakao, iss=fake_kakao.kapi_url))
     with pytest.raises(KakaoUnavailable, match="HTTP 401"):  # kapi answers the JWKS path 401
@@ -247,6 +312,12 @@ def test_bad_arguments_are_configuration_errors(fake_kakao: FakeKakao) -> None:
         {"audience": set()},
         {"audience": "a", "leeway": -1},
         {"audience": "a", "issuer": "http://x"},
+        {"audience": "a", "issuer": b"https://x"},
+        {"audience": "a", "nonce": b"n-0123456789abcdef"},
+        {"audience": "a", "leeway": "60"},
+        {"audience": 5},
+        {"audience": b"fake-rest-api-key"},
+        {"audience": {"fake-rest-api-key": 1, 5: 2}},
     ):
         with pytest.raises(ConfigurationError):
             verify_id_token(token, **kwargs)  # type: ignore[arg-type]

@@ -21,6 +21,7 @@ from kakao_auth import (
     LoginRequired,
     LoginStateMismatch,
     WebLogin,
+    verify_id_token,
 )
 from kakao_auth.testing import DEFAULT_REDIRECT_URI, FakeKakao
 from kakao_auth.testing.net import WRITE, Handler, TLSServer
@@ -195,6 +196,30 @@ def test_begin_takes_prompt_and_checks_its_arguments(fake: FakeKakao, vault: Dic
         login.begin(scope=["talk message"])
     with pytest.raises(ConfigurationError, match="redirect_uri"):
         WebLogin(vault, redirect_uri="javascript:alert(1)")
+
+
+def test_an_audience_given_as_a_string_is_one_app_key(fake: FakeKakao, vault: DictVault) -> None:
+    login = WebLogin(vault, redirect_uri=DEFAULT_REDIRECT_URI, scope=["openid"], audience="NATIVEKEY")
+    assert login.audience == ["fake-rest-api-key", "NATIVEKEY"]
+    for aud, accepted in (("NATIVEKEY", True), ("N", False)):  # "N": one character of the key
+        token = fake.sign_id_token({**fake.id_token_claims(42), "aud": aud})
+        if accepted:
+            assert verify_id_token(token, audience=login.audience)["aud"] == aud
+        else:
+            with pytest.raises(IdTokenError, match="aud"):
+                verify_id_token(token, audience=login.audience)
+    for bad in (b"NATIVEKEY", 5, {"NATIVEKEY": 1}, [""], ["NATIVE", None]):
+        with pytest.raises(ConfigurationError, match="audience"):
+            WebLogin(vault, redirect_uri=DEFAULT_REDIRECT_URI, audience=bad)  # type: ignore[arg-type]
+
+
+def test_a_login_start_shows_where_it_leads_but_not_its_secrets(fake: FakeKakao, vault: DictVault) -> None:
+    start = _login(vault).begin()
+    shown = repr(start)
+    assert shown.startswith(f"LoginStart(url='{fake.kauth_url}/oauth/authorize'")
+    challenge = _query(start.url)["code_challenge"]
+    for secret in (start.state, start.nonce, start.code_verifier, challenge):
+        assert secret not in shown
 
 
 def test_without_a_client_id_the_message_says_where_to_set_it(

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from kakao_auth import ConfigurationError, Token
 from kakao_auth.testing import FakeKakao
-from kakao_auth.web import unlink_asgi_app, unlink_wsgi_app
+from kakao_auth.web import UnlinkWebhook, unlink_asgi_app, unlink_wsgi_app
 
 from tests.web_vault import DictVault
 
@@ -164,6 +164,31 @@ def test_the_settings_are_checked(vault: DictVault) -> None:
     ):
         with pytest.raises(ConfigurationError):
             unlink_wsgi_app(vault, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        {"hook_timeout": None},  # would wait for the hook without end, past Kakao's 3 s
+        {"hook_timeout": float("nan")},
+        {"hook_timeout": float("inf")},
+        {"hook_timeout": -1},
+        {"hook_timeout": 0},
+        {"hook_timeout": 3},
+        {"hook_timeout": "1"},
+        {"max_body": "4096"},  # would be a TypeError, a 500, at the first call
+        {"max_body": -5},
+        {"max_body": 4096.0},
+        {"max_body": True},
+        {"max_body": 10**9},
+    ],
+)
+def test_the_hook_timeout_and_body_limit_are_checked_at_once(
+    vault: DictVault, setting: dict[str, Any]
+) -> None:
+    for make in (UnlinkWebhook, unlink_wsgi_app, unlink_asgi_app):
+        with pytest.raises(ConfigurationError, match=next(iter(setting))):
+            make(vault, admin_key=ADMIN_KEY, app_id=APP_ID, **setting)
 
 
 # -- ASGI -------------------------------------------------------------------------------------

@@ -5,8 +5,11 @@ chosen by ``kid`` (../shared/KAKAO.md, "OpenID Connect"). Kakao asks clients to 
 list for a while and warns that frequent fetches may be blocked, so the list is kept per process
 for hours; a ``kid`` the list does not hold (the keys rotated) fetches it again at once, but only
 once a minute, so a stream of forged tokens with made-up ``kid`` values cannot make this process
-hammer Kakao. The fetch goes through the library's bounded exchange (net/exchange.py): one deadline for
-the whole exchange, no redirect followed, the answer capped in size.
+hammer Kakao. A fetch that gives no usable key (an outage, a 5xx, an empty list) is remembered
+for that minute too: verifies fail at once meanwhile instead of fetching again, and threads that
+need the keys while one fetch is under way wait for it, never longer than its deadline. The
+fetch goes through the library's bounded exchange (net/exchange.py): one deadline for the whole
+exchange, no redirect followed, the answer capped in size.
 
 The signature itself is PyJWT's (the ``oidc`` extra): no hand-written cryptography here. What is
 added around it is what a library for Kakao must pin down: RS256 only, checked before any key is
@@ -80,6 +83,10 @@ def verify_id_token(
     """
     jwt = _jwt()
     audiences = _audiences(audience)
+    if nonce is not None and not isinstance(nonce, str):
+        raise ConfigurationError("nonce must be the login's nonce (a str) or None")
+    if issuer is not None and not isinstance(issuer, str):
+        raise ConfigurationError("issuer must be the issuer's https:// URL (a str) or None")
     issuer = require_https(issuer or resolve().kauth_url, "the id_token issuer").rstrip("/")
     leeway = _leeway(leeway)
     kid = _checked_header(jwt, id_token)
@@ -98,7 +105,13 @@ def _jwt() -> Any:
 
 
 def _audiences(audience: Audience) -> list[str]:
-    given = [audience] if isinstance(audience, str) else list(audience)
+    """The app keys an id_token may be issued for: a str is one key, never its characters."""
+    if isinstance(audience, str):
+        given: list[Any] = [audience]
+    elif isinstance(audience, (bytes, Mapping)) or not isinstance(audience, Collection):
+        given = []  # bytes, a dict or a number: not a set of app keys
+    else:
+        given = list(audience)
     if not given or not all(isinstance(a, str) and a for a in given):
         raise ConfigurationError("audience must be the app key (a string) or a non-empty set of app keys")
     return given
@@ -191,7 +204,14 @@ def _check_claims(claims: Mapping[str, Any], nonce: Optional[str], leeway: float
 
 
 class _Jwks:
-    """One issuer's published keys, fetched on first use and kept for ``JWKS_TTL``."""
+    """One issuer's published keys, fetched on first use and kept for ``JWKS_TTL``.
+
+    One fetch at a time, made outside the lock: threads that need the keys meanwhile wait for
+    that fetch's outcome, each for at most ``JWKS_TIMEOUT``, instead of queueing one fetch
+    deadline each behind the lock. A fetch that gives no usable key is remembered for
+    ``REFETCH_INTERVAL``: meanwhile every caller gets :class:`KakaoUnavailable` at once, so an
+    outage (or forged tokens sent during one) cannot turn each verify into a fetch.
+    """
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -199,38 +219,74 @@ class _Jwks:
         self._keys: dict[str, RSAPublicKey] = {}
         self._fetched_at: Optional[float] = None
         self._refetched_at = -math.inf
-        # Held across the fetch: threads that need the keys at once wait for one fetch, not N.
-        self._lock = threading.Lock()
+        self._failed: Optional[tuple[float, str]] = None  # (when, message) of a fetch without keys
+        self._fetching = False
+        self._generation = 0  # fetches completed: a caller that saw one end does not start another
+        self._changed = threading.Condition(threading.Lock())
 
     def key(self, kid: str) -> RSAPublicKey:
         """The key named ``kid``; the list is fetched when stale, or once a minute for a new kid."""
-        with self._lock:
-            now = _monotonic()
-            fetched = False
-            if self._fetched_at is None or now - self._fetched_at >= JWKS_TTL:
-                self._fetch(now)
-                fetched = True
-            key = self._keys.get(kid)
-            if key is None and not fetched and now - self._refetched_at >= REFETCH_INTERVAL:
-                self._refetched_at = now  # a key rotation: fetch now, but once a minute at most
-                self._fetch(now)
+        waited_until = _monotonic() + JWKS_TIMEOUT
+        with self._changed:
+            seen = self._generation
+            while True:
+                now = _monotonic()
+                self._raise_remembered_failure(now)
                 key = self._keys.get(kid)
+                stale = self._fetched_at is None or now - self._fetched_at >= JWKS_TTL
+                rotated = (
+                    key is None and seen == self._generation and now - self._refetched_at >= REFETCH_INTERVAL
+                )
+                if not (stale or rotated):
+                    break
+                if self._fetching:
+                    self._wait(waited_until - now)
+                    continue
+                if rotated and not stale:
+                    self._refetched_at = now  # a key rotation: fetch now, but once a minute at most
+                self._fetch_unlocked(now)
         if key is None:
             raise IdTokenError("kid", f"its key id (kid) is not among the keys at {self.url}")
         return key
 
-    def _fetch(self, now: float) -> None:
+    def _raise_remembered_failure(self, now: float) -> None:
+        if self._failed is not None and not self._keys:
+            failed_at, message = self._failed
+            if now - failed_at < REFETCH_INTERVAL:
+                raise KakaoUnavailable(message)
+
+    def _wait(self, remaining: float) -> None:
+        """Wait for the fetch under way, at most ``remaining`` seconds (the caller's own deadline)."""
+        if remaining <= 0 or not self._changed.wait(remaining):
+            raise KakaoUnavailable(
+                f"the id_token keys at {origin(self.url)} are still being fetched; try again later"
+            )
+
+    def _fetch_unlocked(self, now: float) -> None:
+        """One fetch, the lock released meanwhile (it is held on entry and on return)."""
+        self._fetching = True
         self.fetches += 1
+        keys: dict[str, RSAPublicKey] = {}
+        failure: Optional[KakaoUnavailable] = None
+        self._changed.release()
         try:
             keys = _fetch_keys(self.url)
-        except KakaoUnavailable:
-            if not self._keys:
-                raise
+        except KakaoUnavailable as e:
+            failure = e
+        finally:
+            self._changed.acquire()
+            self._fetching = False
+            self._generation += 1
+            self._changed.notify_all()
+        if failure is None:
+            self._keys, self._fetched_at, self._failed = keys, now, None
+        elif self._keys:
             # Keep verifying with the keys in hand; try again in a minute, not at every login.
             log.warning("cannot refresh the id_token keys from %s; keeping the cached ones", origin(self.url))
             self._fetched_at = now - JWKS_TTL + REFETCH_INTERVAL
-            return
-        self._keys, self._fetched_at = keys, now
+        else:
+            self._failed = (now, str(failure))
+            raise failure
 
 
 _caches: OrderedDict[str, _Jwks] = OrderedDict()

@@ -146,7 +146,7 @@ def _rows(database: Database, source: str, read: Callable[[Any], Iterator[_Row]]
     import sqlalchemy
 
     engine = _engine(sqlalchemy, database)
-    where = engine.url.render_as_string(hide_password=True)
+    where = _where(engine.url)
     failure: Optional[str] = None
     client_id = resolve().client_id
     try:
@@ -193,10 +193,20 @@ def _engine(sqlalchemy: Any, database: Database) -> Any:
         return sqlalchemy.create_engine(url, connect_args=connect_args)
     except (sqlalchemy.exc.SQLAlchemyError, ImportError) as e:
         failure = type(e).__name__
-    where = url.render_as_string(hide_password=True)
+    where = _where(url)
     raise ConfigurationError(
         f"cannot open {printable(where, hide_tokens=False)} ({failure}): is its driver installed?"
     )
+
+
+def _where(url: Any) -> str:
+    """The database a SQLAlchemy URL names, for a message: backend, host, port and database only.
+
+    Not the user info, nor the query: a driver takes its password from ``?password=`` too, which
+    ``render_as_string(hide_password=True)`` would show.
+    """
+    host = f"{url.host}:{url.port}" if url.port else (url.host or "")
+    return f"{url.get_backend_name()}://{host}/{url.database or ''}"
 
 
 _TABLES = {

@@ -33,7 +33,7 @@ from typing import Any, Optional, Union
 from urllib.parse import parse_qs, urlsplit
 
 from ..api import USER_ME_PATH
-from ..config import resolve, seconds_setting
+from ..config import origin, resolve, seconds_setting
 from ..errors import (
     ConfigurationError,
     IdTokenError,
@@ -88,12 +88,21 @@ class LoginStart:
     in a signed session, never in the page.
     """
 
-    url: str
+    url: str = dataclasses.field(repr=False)  # its query holds the state, nonce and challenge
     state: str = dataclasses.field(repr=False)
     nonce: str = dataclasses.field(repr=False)
     code_verifier: str = dataclasses.field(repr=False)
     scope: tuple[str, ...] = ()
     started_at: float = 0.0
+
+    def __repr__(self) -> str:
+        # Only where the URL leads: its query holds the state, the nonce and the PKCE challenge.
+        try:
+            path = urlsplit(self.url).path
+        except ValueError:
+            path = ""
+        where = origin(self.url) + printable(path, 200, hide_tokens=False)
+        return f"LoginStart(url={where!r}, scope={self.scope!r}, started_at={self.started_at!r})"
 
     def to_dict(self) -> dict[str, Any]:
         """A plain JSON-able dict of this start (for ``session["kakao"]``)."""
@@ -172,7 +181,7 @@ class WebLogin:
         client_secret: Optional[str] = None,
         kauth_url: Optional[str] = None,
         kapi_url: Optional[str] = None,
-        audience: Collection[str] = (),
+        audience: Union[str, Collection[str]] = (),
         timeout: float = DEFAULT_TIMEOUT,
         max_age: float = DEFAULT_MAX_AGE,
         leeway: float = 60,
@@ -187,7 +196,7 @@ class WebLogin:
         self.scope = _scope_items(scope)
         self.client_id: str = settings.client_id
         self.settings = settings
-        self.audience = [self.client_id, *(a for a in audience if a != self.client_id)]
+        self.audience = [self.client_id, *(a for a in _more_audiences(audience) if a != self.client_id)]
         self.timeout = seconds_setting(timeout, "timeout")
         self.max_age = seconds_setting(max_age, "max_age")
         self.leeway = seconds_setting(leeway, "leeway", zero=True)
@@ -332,6 +341,17 @@ def _json_object(body: bytes) -> Optional[dict[str, Any]]:
     except (ValueError, RecursionError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def _more_audiences(audience: Any) -> list[str]:
+    """More app keys an id_token may be issued for: a str is one key (never its characters)."""
+    if isinstance(audience, str):
+        audience = [audience]
+    elif isinstance(audience, (bytes, Mapping)) or not isinstance(audience, Collection):
+        audience = [None]  # bytes, a dict or a number: refused below
+    if not all(isinstance(a, str) and a and a.isprintable() and len(a) <= 128 for a in audience):
+        raise ConfigurationError("audience must be an app key (a str) or a list of app keys")
+    return list(dict.fromkeys(audience))
 
 
 def _redirect_uri(uri: Any) -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import math
 import re
 import threading
 from collections.abc import Awaitable, Iterable, MutableMapping
@@ -35,7 +36,9 @@ __all__ = ["MAX_BODY", "UnlinkWebhook", "unlink_asgi_app", "unlink_wsgi_app"]
 log = logging.getLogger("kakao_auth")
 
 MAX_BODY = 4096  # Kakao's form is three short fields: a few KiB is already far more
+MAX_BODY_RANGE = (256, 65536)  # what max_body may be set to: Kakao's form fits, no flood does
 HOOK_TIMEOUT = 1.0  # seconds the answer waits for the app's hook (Kakao allows 3 for all)
+KAKAO_DEADLINE = 3.0  # Kakao counts a call unanswered after 3 s as failed
 REFERRER_TYPES = frozenset(
     {"ACCOUNT_DELETE", "FORCED_ACCOUNT_DELETE", "UNLINK_FROM_APPS", "UNLINK_FROM_ADMIN", "INCOMPLETE_SIGN_UP"}
 )
@@ -83,8 +86,8 @@ class UnlinkWebhook:
         self.vault = vault
         self.app_id = str(app_id)
         self.on_unlink = on_unlink
-        self.hook_timeout = hook_timeout
-        self.max_body = max_body
+        self.hook_timeout = _hook_timeout(hook_timeout)
+        self.max_body = _max_body(max_body)
         self._expected = _SCHEME + admin_key.encode()
 
     def __repr__(self) -> str:
@@ -154,6 +157,23 @@ class UnlinkWebhook:
                 user_id,
                 self.hook_timeout,
             )
+
+
+def _hook_timeout(value: Any) -> float:
+    """``hook_timeout`` as seconds under Kakao's 3: None or a nan would let a hook hold the answer."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not ok or not (0 < value < KAKAO_DEADLINE) or not math.isfinite(value):
+        raise ConfigurationError(
+            f"hook_timeout must be a number of seconds above 0 and under {KAKAO_DEADLINE:g} (Kakao's limit)"
+        )
+    return float(value)
+
+
+def _max_body(value: Any) -> int:
+    low, high = MAX_BODY_RANGE
+    if not isinstance(value, int) or isinstance(value, bool) or not (low <= value <= high):
+        raise ConfigurationError(f"max_body must be a whole number of bytes from {low} to {high}")
+    return value
 
 
 def _fields(query: bytes, body: bytes) -> Optional[dict[str, str]]:
