@@ -50,6 +50,7 @@ __all__ = [
     "TokenStore",
     "TokenStoreConflict",
     "TokenStoreError",
+    "TokenVault",
     "__version__",
 ]
 
@@ -58,6 +59,7 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from .github_store import GitHubSecretStore
     from .httpx_auth import KakaoHttpxAuth
+    from .vault import TokenVault
 
 
 def __getattr__(name: str) -> Any:
@@ -71,6 +73,10 @@ def __getattr__(name: str) -> Any:
         from .github_store import GitHubSecretStore
 
         return GitHubSecretStore
+    if name == "TokenVault":
+        from .vault import TokenVault
+
+        return TokenVault
     raise AttributeError(f"module 'kakao_auth' has no attribute {name!r}")
 
 

@@ -28,6 +28,7 @@ def test_all_is_pinned() -> None:
         "TokenStore",
         "TokenStoreConflict",
         "TokenStoreError",
+        "TokenVault",
         "__version__",
     ]
     for name in kakao_auth.__all__:

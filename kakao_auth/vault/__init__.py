@@ -1,0 +1,33 @@
+"""The token vault: every user's Kakao login kept alive, in the app's own database.
+
+::
+
+    from kakao_auth import TokenVault
+    vault = TokenVault("postgresql://app@db/app")
+    vault.save(user_id, token_answer)             # after the app's own Kakao login
+    vault.session(user_id).get("https://kapi.kakao.com/v2/user/me")
+    vault.keep_alive()                            # daily: every login stays alive
+
+This package's face: :class:`TokenVault`, :class:`KeepAliveReport`, and for backend plug-ins
+:class:`VaultBackend`, :class:`RowBackend` and :class:`VaultOptions` (entry-point group
+``kakao_auth.vaults``). Optional dependencies (SQLAlchemy, redis-py, cryptography) are imported
+only by the backend that needs them.
+"""
+
+from __future__ import annotations
+
+from .api import TokenVault
+from .base import NoLogin, RowBackend, VaultBackend, VaultOptions, user_key
+from .keepalive import KeepAliveReport
+from .registry import ENTRY_POINT_GROUP
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "KeepAliveReport",
+    "NoLogin",
+    "RowBackend",
+    "TokenVault",
+    "VaultBackend",
+    "VaultOptions",
+    "user_key",
+]
