@@ -4,7 +4,8 @@
 ``users`` (the same id many times for a same-user stampede, different ids for users that must
 not wait for each other). Each builds ``TokenVault(vault_url).auth(user)``, warms its
 connections, waits at the gate of :mod:`kakao_auth.testing.workers`, calls the API from
-``threads`` threads, and reports as those workers do.
+``threads`` threads, and reports as those workers do. An entry may name several users, comma
+separated: the worker's threads take them in turn (32 users from 8 processes of 4 threads).
 """
 
 from __future__ import annotations
@@ -65,14 +66,23 @@ def run_vault_workers(
     return [dict(_report(p), released=released) for p in procs]
 
 
-def vault_caller(vault_url: str, user: str, options: Mapping[str, float]) -> Caller:
-    """One vault per process, the user's KakaoAuth from it, one requests.Session per thread."""
+def vault_caller(vault_url: str, users: str, options: Mapping[str, float]) -> Caller:
+    """One vault per process; each thread one of ``users`` (comma separated) and a requests.Session."""
+    import itertools
+
     import requests
 
     from ..vault import TokenVault
 
-    auth = TokenVault(vault_url, retries=0, **options).auth(user)  # type: ignore[arg-type]
+    vault = TokenVault(vault_url, retries=0, **options)  # type: ignore[arg-type]
+    auths = [vault.auth(user) for user in users.split(",")]  # each read now, before the release
+    turn = itertools.count()
     local = threading.local()
+
+    def auth() -> Any:
+        if not hasattr(local, "auth"):
+            local.auth = auths[next(turn) % len(auths)]
+        return local.auth
 
     def session() -> requests.Session:
         if not hasattr(local, "http"):
@@ -81,7 +91,7 @@ def vault_caller(vault_url: str, user: str, options: Mapping[str, float]) -> Cal
         return http
 
     def call(url: str) -> int:
-        status: int = session().get(url, auth=auth, timeout=60).status_code
+        status: int = session().get(url, auth=auth(), timeout=60).status_code
         return status
 
     return Caller(call, warm=lambda url: session().get(url, timeout=60))

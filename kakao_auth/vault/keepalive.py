@@ -62,6 +62,7 @@ def keep_alive(
 ) -> KeepAliveReport:
     """Refresh each user of ``vault`` whose refresh token dies within ``within`` seconds."""
     report = KeepAliveReport()
+    before = vault.clock() + within
     guard = threading.Lock()
     workers = max(1, int(concurrency))
     # At most this many users submitted and not done: the due users are streamed, not listed.
@@ -69,7 +70,7 @@ def keep_alive(
 
     def one(user: str) -> None:
         try:
-            outcome, reason = _renew(vault, user)
+            outcome, reason = _renew(vault, user, before)
         finally:
             room.release()
         with guard:
@@ -87,11 +88,14 @@ def keep_alive(
     return report
 
 
-def _renew(vault: TokenVault, user: str) -> tuple[str, Optional[str]]:
-    """Refresh ``user`` once: ("renewed" | "dead" | "failed", why)."""
+def _renew(vault: TokenVault, user: str, before: float) -> tuple[str, Optional[str]]:
+    """Refresh ``user`` once, unless renewed since it was listed: ("renewed" | "dead" | "failed", why)."""
     refresher = vault.refresher(user)
     try:
         seen = refresher.store.load()
+        dies = seen.refresh_token_expires_at
+        if dies is not None and dies >= before:
+            return "renewed", None  # by another run (or a request) since the page was read
         # The access token read now is the one to replace: a run that finds another one (a
         # second run, or a request, refreshed meanwhile) adopts it without asking Kakao.
         refresher.refresh(seen.access_token)
