@@ -39,6 +39,7 @@ from .store import FileTokenStore, TokenStore
 from .stores import open_store
 from .timefmt import describe
 from .token import Token
+from .vault import cli as vault_cli
 
 __all__ = ["main"]
 
@@ -136,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (run, add_arguments, help_text) in COMMANDS.items():
         # copy names both of its stores, and demo and fake make their own: no --store for them.
-        parents = [] if name in ("copy", "demo", "fake") else [common]
+        parents = [] if name in ("copy", "demo", "fake", "vault") else [common]
         sub = commands.add_parser(name, parents=parents, help=help_text, description=help_text)
         add_arguments(sub)
         sub.set_defaults(run=run, parser=sub)
@@ -645,3 +646,4 @@ COMMANDS: dict[str, tuple[Command, Callable[[argparse.ArgumentParser], None], st
         "run a fake Kakao here and print the exports that point this shell at it",
     ),
 }
+COMMANDS["vault"] = vault_cli.COMMAND  # kakao-auth vault ...: kakao_auth/vault/cli.py

@@ -19,8 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
-from kakao_auth import LoginRequired, Token, TokenStoreConflict, TokenStoreError, TokenVault
+from kakao_auth import (
+    ConfigurationError,
+    LoginRequired,
+    Token,
+    TokenStoreConflict,
+    TokenStoreError,
+    TokenVault,
+)
 from kakao_auth.testing import FakeKakao, RedisServer
 from kakao_auth.testing.postgres_server import PostgresServer, find_postgres
 from kakao_auth.testing.vault_workers import run_vault_workers
@@ -121,7 +127,7 @@ def test_int_and_str_ids_are_one_user(fake_kakao: FakeKakao) -> None:
     saved = _login(fake_kakao, vault, 42)
     assert vault.load("42") == saved
     assert list(vault.users()) == ["42"]
-    assert vault.load("x" * 255) if False else True  # the longest id is accepted:
+    # The longest id is accepted:
     vault.save("x" * 255, saved)
     assert "x" * 255 in set(vault.users())
 
@@ -350,7 +356,10 @@ def test_a_killed_holder_blocks_its_user_until_the_lease_runs_out_and_no_other(
     _login(fake_kakao, vault, 2, access_ttl=0)
     env = {**os.environ, **fake_kakao.environ()}
     holder = subprocess.Popen(
-        [sys.executable, "-c", KILLED_HOLDER, shared_url, "1", "1.5"], env=env, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", KILLED_HOLDER, shared_url, "1", "1.5"],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
     holder.send_signal(signal.SIGKILL)
@@ -381,7 +390,9 @@ def test_a_row_of_garbage_names_the_user_not_the_token(fake_kakao: FakeKakao, tm
     assert all(token.access_token not in str(e) for e in exception_chain(caught.value))
 
 
-def test_a_foreign_table_of_the_same_name_is_refused_not_altered(tmp_path: Path, fake_kakao: FakeKakao) -> None:
+def test_a_foreign_table_of_the_same_name_is_refused_not_altered(
+    tmp_path: Path, fake_kakao: FakeKakao
+) -> None:
     import sqlalchemy
 
     url = f"sqlite:///{tmp_path}/app.db"
@@ -432,7 +443,9 @@ def test_a_database_restarted_mid_refresh_is_a_typed_error_then_works_again(
     assert _me(vault, 1) == 1
 
 
-def test_a_sqlite_database_locked_past_the_timeout_is_a_typed_error(fake_kakao: FakeKakao, tmp_path: Path) -> None:
+def test_a_sqlite_database_locked_past_the_timeout_is_a_typed_error(
+    fake_kakao: FakeKakao, tmp_path: Path
+) -> None:
     import sqlite3
 
     url = f"sqlite:///{tmp_path}/v.db"
@@ -463,7 +476,9 @@ def test_expiring_lists_only_the_due_users(fake_kakao: FakeKakao, vault_url: str
     assert list(vault.expiring(0)) == []
 
 
-def test_keep_alive_renews_the_due_reports_the_dead_and_the_limited(fake_kakao: FakeKakao, vault_url: str) -> None:
+def test_keep_alive_renews_the_due_reports_the_dead_and_the_limited(
+    fake_kakao: FakeKakao, vault_url: str
+) -> None:
     fake_kakao.refresh_limit = None
     vault = TokenVault(vault_url, retries=0)
     for user in range(1, 7):
@@ -525,4 +540,141 @@ def _wait_for(condition: Any, seconds: float = 30) -> None:
         time.sleep(0.005)
 
 
-_ = requests  # the sessions' own transport
+# -- encryption at rest -----------------------------------------------------------------------
+
+
+def test_tokens_at_rest_are_ciphertext_and_rekey_rotates_the_key(
+    fake_kakao: FakeKakao, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlalchemy
+    from cryptography.fernet import Fernet
+
+    old_key, new_key = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    url = f"sqlite:///{tmp_path}/v.db"
+    monkeypatch.setenv("KAKAO_VAULT_KEY", old_key)
+    vault = TokenVault(url)
+    token = _login(fake_kakao, vault, 1)
+    engine = sqlalchemy.create_engine(url)
+
+    def stored() -> tuple[str, str]:
+        with engine.connect() as c:
+            row = c.execute(sqlalchemy.text("SELECT access_token, refresh_token FROM kakao_tokens")).one()
+        return row[0], row[1]
+
+    access, refresh = stored()
+    assert access.startswith("fernet:") and token.access_token not in access
+    assert refresh.startswith("fernet:") and str(token.refresh_token) not in refresh
+    assert vault.load(1) == dataclasses_replace(token)
+    monkeypatch.setenv("KAKAO_VAULT_KEY", new_key)  # the old key forgotten: a clear error
+    with pytest.raises(TokenStoreError, match="user 1 is encrypted under a key") as caught:
+        TokenVault(url).load(1)
+    assert token.access_token not in str(caught.value)
+    monkeypatch.setenv("KAKAO_VAULT_KEY", f"{new_key},{old_key}")  # the new key first: rotate
+    assert TokenVault(url).rekey() == 1
+    monkeypatch.setenv("KAKAO_VAULT_KEY", new_key)
+    assert TokenVault(url).load(1).access_token == token.access_token
+    assert _me(TokenVault(url), 1) == 1
+
+
+def test_a_key_that_is_not_a_fernet_key_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAKAO_VAULT_KEY", "not-a-key-but-a-secret-value")
+    with pytest.raises(ConfigurationError, match="key number 1") as caught:
+        TokenVault("memory://")
+    assert "not-a-key-but-a-secret-value" not in str(caught.value)
+
+
+def dataclasses_replace(token: Token) -> Token:
+    import dataclasses
+
+    return dataclasses.replace(token, client_secret=None)
+
+
+# -- the command line, the registry, the fixture ---------------------------------------------
+
+
+def test_the_vault_command_line(
+    fake_kakao: FakeKakao, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from kakao_auth.cli import main
+
+    url = f"sqlite:///{tmp_path}/v.db"
+    vault = TokenVault(url)
+    tokens = [_login(fake_kakao, vault, u, access_ttl=0, refresh_ttl=10 * 86400) for u in (1, 2)]
+    fake_kakao.revoke_user(2)
+    assert main(["vault", "users", "--vault", url]) == 0
+    assert capsys.readouterr().out.split() == ["1", "2"]
+    assert main(["vault", "show", "1", "--vault", url]) == 0
+    out = capsys.readouterr().out
+    assert "expired" in out and "refresh: dies" in out and "talk_message" in out
+    assert main(["vault", "refresh", "1", "--vault", url]) == 0
+    assert main(["vault", "keep-alive", "--vault", url]) == 1  # user 2's login died
+    out = capsys.readouterr().out
+    assert "dead:    user 2" in out and "checked 1: 0 renewed, 1 dead, 0 failed" in out
+    assert main(["vault", "schema", "--vault", url]) == 0
+    assert "CREATE INDEX kakao_tokens_refresh_expiry" in capsys.readouterr().out
+    assert main(["vault", "delete", "2", "--vault", url]) == 0
+    capsys.readouterr()
+    assert main(["vault", "show", "2", "--vault", url]) == 1
+    everything = capsys.readouterr()
+    for token in tokens:
+        assert token.access_token not in everything.out + everything.err
+        assert str(token.refresh_token) not in everything.out + everything.err
+
+
+def test_the_builtin_vault_table_is_what_setup_cfg_registers() -> None:
+    import configparser
+
+    from kakao_auth.vault.registry import BUILTIN_VAULTS, ENTRY_POINT_GROUP
+
+    config = configparser.ConfigParser()
+    config.read(Path(__file__).parent.parent / "setup.cfg")
+    lines = config["options.entry_points"][ENTRY_POINT_GROUP].strip().splitlines()
+    registered = {name.strip(): target.strip() for name, _, target in (line.partition("=") for line in lines)}
+    assert registered == BUILTIN_VAULTS
+
+
+def test_the_kakao_vault_fixture(kakao_vault: TokenVault, fake_kakao: FakeKakao) -> None:
+    kakao_vault.save(1, fake_kakao.issue_tokens(user_id=1, access_ttl=0))
+    assert _me(TokenVault(), 1) == 1  # TokenVault() finds it through KAKAO_TOKEN_VAULT
+
+
+def test_location_never_shows_a_password() -> None:
+    vault = TokenVault("postgresql://app:hunter2-secret@db.example:5432/app")
+    assert "hunter2-secret" not in vault.location and "db.example" in vault.location
+    assert "hunter2-secret" not in repr(vault)
+    with pytest.raises(ConfigurationError) as caught:
+        TokenVault("nosuch://app:hunter2-secret@db/app")
+    assert "hunter2-secret" not in str(caught.value)
+
+
+def test_an_async_client_never_blocks_the_loop_on_the_database_or_kakao(
+    fake_kakao: FakeKakao, tmp_path: Path
+) -> None:
+    import asyncio
+
+    import httpx
+
+    vault = TokenVault(f"sqlite:///{tmp_path}/v.db")
+    _login(fake_kakao, vault, 1, access_ttl=0)
+    fake_kakao.token_delay = 0.2
+    auth = vault.httpx_auth(1)
+
+    async def main() -> float:
+        lags: list[float] = []
+        done = asyncio.Event()
+
+        async def ticker() -> None:
+            while not done.is_set():
+                started = time.perf_counter()
+                await asyncio.sleep(0.005)
+                lags.append(time.perf_counter() - started - 0.005)
+
+        tick = asyncio.create_task(ticker())
+        async with httpx.AsyncClient(auth=auth) as client:
+            await asyncio.sleep(0.05)
+            assert (await client.get(fake_kakao.kapi_url + ME)).json()["id"] == 1
+        done.set()
+        await tick
+        return max(lags)
+
+    assert asyncio.run(main()) < 0.15

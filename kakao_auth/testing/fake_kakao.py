@@ -254,14 +254,17 @@ class FakeKakao:
         return token
 
     def expire_access_tokens(self, *, user_id: Any = None) -> None:
-        """Make every access token issued so far (of ``user_id`` only, if given) expired, as after ~6 hours."""
+        """Make every access token issued so far (``user_id``'s only, if given) expired, as after ~6 hours."""
         with self._lock:
             for grant in self._access.values():
                 if user_id is None or grant.user_id == user_id:
                     grant.expires_at = min(grant.expires_at, self.clock() - 1)
 
     def shorten_refresh_tokens(self, left: float, *, user_id: Any = None) -> None:
-        """Give every refresh token (of ``user_id`` only, if given) ``left`` seconds to live: under a month, the next refresh rotates."""
+        """Give every refresh token (``user_id``'s only, if given) ``left`` seconds to live.
+
+        Under a month left, the next refresh rotates it.
+        """
         with self._lock:
             for grant in self._refresh.values():
                 if user_id is None or grant.user_id == user_id:
@@ -281,7 +284,7 @@ class FakeKakao:
                     del grants[token]
 
     def rotate_refresh_token(self, refresh_token: str) -> Optional[str]:
-        """Rotate ``refresh_token`` away as another device's refresh would: the old one dies, the new one is returned."""
+        """Rotate ``refresh_token`` away as another device's refresh would; the new one (the old one dies)."""
         with self._lock:
             grant = self._refresh.pop(refresh_token, None)
             if grant is None:

@@ -8,6 +8,7 @@ to run as root: as root, it runs as the ``postgres`` user (``runuser``), in a fo
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import secrets
@@ -68,12 +69,14 @@ class PostgresServer:
             raise RuntimeError(f"{os.path.basename(argv[0])} failed: {result.stdout[-2000:]}")
 
     def start(self) -> PostgresServer:
-        """initdb (once), then start the server and wait until it accepts connections."""
+        """Initdb (once), then start the server and wait until it accepts connections."""
         if not os.path.isdir(self.data):
             self._init()
         options = f"-p {self.port} -k {self._tmp} -c listen_addresses=127.0.0.1 -c fsync=off"
         log = os.path.join(self._tmp, "postgres.log")
-        self._run(os.path.join(self.bin_dir, "pg_ctl"), "-D", self.data, "-o", options, "-l", log, "-w", "start")
+        self._run(
+            os.path.join(self.bin_dir, "pg_ctl"), "-D", self.data, "-o", options, "-l", log, "-w", "start"
+        )
         return self
 
     def _init(self) -> None:
@@ -134,8 +137,6 @@ class PostgresServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
-        try:
+        with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):
             self.stop("immediate")
-        except (RuntimeError, subprocess.TimeoutExpired):
-            pass
         shutil.rmtree(self._tmp, ignore_errors=True)

@@ -49,7 +49,9 @@ def fake_kakao(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Fake
 
 
 @pytest.fixture
-def kakao_vault(fake_kakao: FakeKakao, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[TokenVault]:
+def kakao_vault(
+    fake_kakao: FakeKakao, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[TokenVault]:
     """A TokenVault on ``<tmp_path>/kakao_tokens.db`` (SQLite), pointed at ``fake_kakao``."""
     from ..vault import TokenVault
 

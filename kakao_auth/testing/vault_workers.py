@@ -52,7 +52,9 @@ def run_vault_workers(
     full_env = {**os.environ, **(env or {})}
     with _Gate(folder) as gate:
         procs = [
-            subprocess.Popen([*VAULT_WORKER, "--user", user, *common], env=full_env, stdout=subprocess.PIPE, text=True)
+            subprocess.Popen(
+                [*VAULT_WORKER, "--user", user, *common], env=full_env, stdout=subprocess.PIPE, text=True
+            )
             for user in users
         ]
         deadline = time.monotonic() + 120

@@ -11,15 +11,20 @@
 This package's face: :class:`TokenVault`, :class:`KeepAliveReport`, and for backend plug-ins
 :class:`VaultBackend`, :class:`RowBackend` and :class:`VaultOptions` (entry-point group
 ``kakao_auth.vaults``). Optional dependencies (SQLAlchemy, redis-py, cryptography) are imported
-only by the backend that needs them.
+only by the backend that needs them; this face imports its modules on first use, so that the
+command line (``kakao-auth vault``) costs other commands nothing.
 """
 
 from __future__ import annotations
 
-from .api import TokenVault
-from .base import NoLogin, RowBackend, VaultBackend, VaultOptions, user_key
-from .keepalive import KeepAliveReport
-from .registry import ENTRY_POINT_GROUP
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .api import TokenVault
+    from .base import NoLogin, RowBackend, VaultBackend, VaultOptions, user_key
+    from .keepalive import KeepAliveReport
+    from .registry import ENTRY_POINT_GROUP
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -31,3 +36,21 @@ __all__ = [
     "VaultOptions",
     "user_key",
 ]
+
+_WHERE = {
+    "ENTRY_POINT_GROUP": "registry",
+    "KeepAliveReport": "keepalive",
+    "NoLogin": "base",
+    "RowBackend": "base",
+    "TokenVault": "api",
+    "VaultBackend": "base",
+    "VaultOptions": "base",
+    "user_key": "base",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'kakao_auth.vault' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)

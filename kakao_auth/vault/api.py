@@ -176,19 +176,22 @@ class TokenVault:
         """A :class:`KakaoSession` for ``user_id`` (kept: the same one for the next call)."""
         from ..session import KakaoSession
 
-        return self._client("session", user_id, KakaoSession.from_store)
+        session: KakaoSession = self._client("session", user_id, KakaoSession.from_store)
+        return session
 
     def auth(self, user_id: UserId) -> KakaoAuth:
         """A :class:`KakaoAuth` (requests) for ``user_id`` (kept)."""
         from ..auth import KakaoAuth
 
-        return self._client("auth", user_id, KakaoAuth.from_store)
+        auth: KakaoAuth = self._client("auth", user_id, KakaoAuth.from_store)
+        return auth
 
     def httpx_auth(self, user_id: UserId) -> KakaoHttpxAuth:
         """A :class:`KakaoHttpxAuth` (httpx, sync and async) for ``user_id`` (kept)."""
         from ..httpx_auth import KakaoHttpxAuth
 
-        return self._client("httpx", user_id, KakaoHttpxAuth.from_store)
+        auth: KakaoHttpxAuth = self._client("httpx", user_id, KakaoHttpxAuth.from_store)
+        return auth
 
     def _client(self, kind: str, user_id: UserId, build: Callable[..., Any]) -> Any:
         user = user_key(user_id)
@@ -221,7 +224,9 @@ class TokenVault:
             except Exception as e:  # merge_answer types Kakao's bad answer; here it is the caller's
                 raise ValueError(f"the token answer cannot be saved: {e}") from None
         else:
-            raise TypeError(f"save() takes a Token or Kakao's token answer (a dict), not {type(token).__name__}")
+            raise TypeError(
+                f"save() takes a Token or Kakao's token answer (a dict), not {type(token).__name__}"
+            )
         if saved.client_id is None and self.settings.client_id is not None:
             import dataclasses
 
@@ -289,6 +294,4 @@ def _backend(url: Union[str, Any, None], options: VaultOptions) -> VaultBackend:
         from .sql import from_engine
 
         return from_engine(url, options)
-    raise ConfigurationError(
-        f"TokenVault takes a vault URL or a SQLAlchemy Engine, not {type(url).__name__}"
-    )
+    raise ConfigurationError(f"TokenVault takes a vault URL or a SQLAlchemy Engine, not {type(url).__name__}")

@@ -252,7 +252,7 @@ class RowBackend(VaultBackend):
         except ValueError as e:
             raise TokenStoreError(f"{self.location}: the token of user {user} {e}") from None
         try:
-            return Token(token_type="bearer", **fields)
+            return Token(**fields)
         except (TypeError, ValueError) as e:
             raise TokenStoreError(
                 f"{self.location}: the row of user {user} has {printable(str(e))}; save the "

@@ -38,7 +38,8 @@ class Sealer:
         """``value`` as stored: sealed under the first key when there is one."""
         if value is None or self._fernet is None:
             return value
-        return PREFIX + self._fernet.encrypt(value.encode()).decode("ascii")
+        sealed: bytes = self._fernet.encrypt(value.encode())
+        return PREFIX + sealed.decode("ascii")
 
     def open(self, stored: Any) -> Any:
         """The stored field in clear; ValueError (without the value) when it cannot be opened."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Callable, Optional
 
 from ..errors import KakaoAuthError, LoginRequired
@@ -28,9 +27,10 @@ log = logging.getLogger("kakao_auth")
 
 @dataclasses.dataclass
 class KeepAliveReport:
-    """What a keep-alive run did: user ids ``renewed``, ``dead`` (login gone) and ``failed``
-    (try again later: KOE237, Kakao or the database unreachable), and how many were ``checked``.
+    """What a keep-alive run did: which users were renewed, which died, which failed.
 
+    ``renewed``, ``dead`` (the login is gone) and ``failed`` (try again later: KOE237, Kakao or
+    the database unreachable) are lists of user ids; ``checked`` counts the due users;
     ``reasons`` holds each failed user's error message (no token in it).
     """
 
@@ -80,6 +80,8 @@ def keep_alive(
                 report.reasons[user] = reason
             if progress is not None:
                 progress(report)
+
+    from concurrent.futures import ThreadPoolExecutor  # only a keep-alive run pays for it
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kakao_auth keep-alive") as pool:
         for user in vault.expiring(within):

@@ -58,7 +58,11 @@ class MemoryBackend(RowBackend):
             row = self._rows.get(user)
             if version is not None and (row is None or row.version != version):
                 return False
-            lease = (None, None) if row is None or row.lease_owner == owner else (row.lease_owner, row.lease_until)
+            lease = (
+                (None, None)
+                if row is None or row.lease_owner == owner
+                else (row.lease_owner, row.lease_until)
+            )
             self._rows[user] = Row(dict(fields), (row.version if row else 0) + 1, None, *lease)
             return True
 
@@ -108,4 +112,3 @@ def from_url(url: str, options: VaultOptions) -> MemoryBackend:
     """A memory backend: ``memory://`` of its own, ``memory://NAME`` shared by name in this process."""
     name = url.split("://", 1)[1].strip("/") if "://" in url else ""
     return MemoryBackend(options, name)
-

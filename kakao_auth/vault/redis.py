@@ -99,7 +99,7 @@ class RedisBackend(VaultBackend):
         self.call("delete the token", pipe.execute)
 
     def users(self) -> Iterator[str]:
-        for member, _score_ in self.call("list the users", lambda: list(self.client.zscan_iter(self.index))):
+        for member, _ in self.call("list the users", lambda: list(self.client.zscan_iter(self.index))):
             self._read += 1
             yield _text(member)
 
@@ -155,7 +155,9 @@ class RedisUserStore(RedisTokenStore):
             token = super().load()
         except TokenStoreError:
             if not self.backend.call("read the token", self._redis.exists, self.key):
-                raise NoLogin(f"{self.backend.location} holds no login for user {self.user}: log the user in") from None
+                raise NoLogin(
+                    f"{self.backend.location} holds no login for user {self.user}: log the user in"
+                ) from None
             raise
         self.backend._read += 1
         self._loaded.token = token
@@ -187,7 +189,14 @@ class RedisUserStore(RedisTokenStore):
                     code = (e.error_code or e.error)[:64]
                     with contextlib.suppress(TokenStoreError):
                         self.backend.call(
-                            "mark the login dead", self._redis.eval, _MARK_DEAD, 3, *keys, refused.refresh_token, code, self.user
+                            "mark the login dead",
+                            self._redis.eval,
+                            _MARK_DEAD,
+                            3,
+                            *keys,
+                            refused.refresh_token,
+                            code,
+                            self.user,
                         )
                 raise
 

@@ -16,6 +16,7 @@ Needs SQLAlchemy (``pip install 'kakao-auth[sql]'``; PostgreSQL: ``'kakao-auth[p
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -62,7 +63,9 @@ def tables(name: str) -> tuple[sqlalchemy.Table, sqlalchemy.Table]:
     table = Table(
         name,
         metadata,
-        Column("user_id", String(255), primary_key=True, comment="the app's user id (Kakao's, or its own key)"),
+        Column(
+            "user_id", String(255), primary_key=True, comment="the app's user id (Kakao's, or its own key)"
+        ),
         Column("access_token", Text, nullable=False, comment="fernet:... when KAKAO_VAULT_KEY is set"),
         Column("refresh_token", Text, comment="fernet:... when KAKAO_VAULT_KEY is set"),
         Column("id_token", Text, comment="fernet:... when KAKAO_VAULT_KEY is set"),
@@ -86,7 +89,9 @@ def tables(name: str) -> tuple[sqlalchemy.Table, sqlalchemy.Table]:
 class SQLBackend(RowBackend):
     """A vault table reached through a SQLAlchemy ``Engine``."""
 
-    def __init__(self, engine: sqlalchemy.Engine, options: VaultOptions, *, password: Optional[str] = None) -> None:
+    def __init__(
+        self, engine: sqlalchemy.Engine, options: VaultOptions, *, password: Optional[str] = None
+    ) -> None:
         super().__init__(options)
         self.engine = engine
         self.table, self.schema_table = tables(_table_name(options.table))
@@ -123,7 +128,9 @@ class SQLBackend(RowBackend):
         fields = {name: values[name] for name in TOKEN_COLUMNS}
         version = values["version"]
         if not isinstance(version, int):
-            raise TokenStoreError(f"{self.location}: the row of user {user} has a version that is not a number")
+            raise TokenStoreError(
+                f"{self.location}: the row of user {user} has a version that is not a number"
+            )
         return Row(fields, version, values["dead"], values["lease_owner"], values["lease_until"])
 
     def claim(self, user: str, owner: str, until: float, now: float) -> bool:
@@ -139,12 +146,12 @@ class SQLBackend(RowBackend):
 
         t = self.table
         statement = (
-            update(t).where(t.c.user_id == user, t.c.lease_owner == owner).values(lease_owner=None, lease_until=None)
+            update(t)
+            .where(t.c.user_id == user, t.c.lease_owner == owner)
+            .values(lease_owner=None, lease_until=None)
         )
-        try:
+        with contextlib.suppress(TokenStoreError):  # a claim not let go runs out with its lease
             self._changed("let go of the claim", statement)
-        except TokenStoreError:
-            pass  # a claim that is not let go runs out with its lease
 
     def write(self, user: str, fields: dict[str, Any], version: Optional[int], owner: Optional[str]) -> bool:
         from sqlalchemy import case, insert, update
@@ -225,7 +232,7 @@ class SQLBackend(RowBackend):
             )
             if last is not None:
                 query = query.where(tuple_(*key) > tuple_(*last))
-            rows = self._run("list the due users", lambda c, q=query: [tuple(r) for r in c.execute(q)])
+            rows = self._run("list the due users", _rows(query))
             self._read += len(rows)
             yield from (str(r[1]) for r in rows)
             if len(rows) < PAGE:
@@ -246,18 +253,18 @@ class SQLBackend(RowBackend):
         parts = [str(CreateTable(self.table).compile(dialect=dialect)).strip()]
         parts += [str(CreateIndex(index).compile(dialect=dialect)).strip() for index in self.table.indexes]
         parts.append(str(CreateTable(self.schema_table).compile(dialect=dialect)).strip())
-        parts.append(f"INSERT INTO {self.schema_table.name} (version) VALUES ({SCHEMA_VERSION})")
+        parts.append(f"INSERT INTO {self.schema_table.name} (version) VALUES ({SCHEMA_VERSION})")  # noqa: S608  # a checked table name
         return ";\n\n".join(parts) + ";\n"
 
     def _prepare(self) -> None:
         """Create the tables on first use, or check that the ones there are a vault's."""
-        from sqlalchemy import inspect, insert, select
+        from sqlalchemy import insert, inspect, select
 
         inspector = inspect(self.engine)
         if not inspector.has_table(self.table.name):
             try:
                 self.table.metadata.create_all(self.engine)
-            except Exception:  # noqa: BLE001  # another process created it at the same moment
+            except Exception:  # another process created it at the same moment
                 inspector = inspect(self.engine)
                 if not inspector.has_table(self.table.name):
                     raise
@@ -329,7 +336,9 @@ class SQLBackend(RowBackend):
 
         return self._guarded(doing, run, reraise)
 
-    def _guarded(self, doing: str, work: Callable[[], _T], reraise: tuple[type[BaseException], ...] = ()) -> _T:
+    def _guarded(
+        self, doing: str, work: Callable[[], _T], reraise: tuple[type[BaseException], ...] = ()
+    ) -> _T:
         from sqlalchemy.exc import SQLAlchemyError
 
         try:
@@ -370,8 +379,17 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_connections)
 
 
+def _rows(query: Any) -> Callable[[Any], list[tuple[Any, ...]]]:
+    return lambda c: [tuple(r) for r in c.execute(query)]
+
+
 def _table_name(name: object) -> str:
-    if not isinstance(name, str) or not name.replace("_", "a").isalnum() or not name.isascii() or len(name) > 48:
+    if (
+        not isinstance(name, str)
+        or not name.replace("_", "a").isalnum()
+        or not name.isascii()
+        or len(name) > 48
+    ):
         raise ConfigurationError("table= is a table name: letters, digits and _, at most 48 characters")
     return name
 
@@ -395,7 +413,11 @@ def from_url(url: str, options: VaultOptions) -> SQLBackend:
     try:
         engine = sqlalchemy.create_engine(parsed, **_engine_options(parsed, options.connect_timeout))
     except ImportError as e:
-        hint = "pip install 'kakao-auth[postgres]'" if parsed.get_backend_name() == "postgresql" else "install it"
+        hint = (
+            "pip install 'kakao-auth[postgres]'"
+            if parsed.get_backend_name() == "postgresql"
+            else "install it"
+        )
         raise ConfigurationError(f"the vault's database driver is not installed ({e.name}): {hint}") from None
     except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError, TypeError, ValueError) as e:
         where = printable(parsed.render_as_string(hide_password=True), hide_tokens=False)
