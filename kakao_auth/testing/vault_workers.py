@@ -38,15 +38,17 @@ def run_vault_workers(
     env: Optional[Mapping[str, str]] = None,
     before_go: Optional[Callable[[], object]] = None,
     options: Sequence[str] = (),
+    nice: int = 0,
 ) -> list[dict[str, Any]]:
     """Run one worker per entry of ``users``; their reports (``ok``, ``failed``, ``end``, ``released``).
 
     ``options``: ``name=value`` keyword options of the workers' ``TokenVault`` (numbers).
+    ``nice`` lowers the workers' priority, as :func:`~kakao_auth.testing.workers.run_workers` does.
     """
     folder = Path(meeting_place) / f"rendezvous-{time.monotonic_ns()}"
     folder.mkdir()
     common = ["--vault", vault_url, "--url", api_url, "--threads", str(threads), "--calls", str(calls)]
-    common += ["--rendezvous", str(folder), "--file", vault_url]
+    common += ["--rendezvous", str(folder), "--file", vault_url, "--nice", str(nice)]
     for option in options:
         common += ["--option", option]
     full_env = {**os.environ, **(env or {})}

@@ -187,10 +187,18 @@ class TokenVault:
         return auth
 
     def httpx_auth(self, user_id: UserId) -> KakaoHttpxAuth:
-        """A :class:`KakaoHttpxAuth` (httpx, sync and async) for ``user_id`` (kept)."""
+        """A :class:`KakaoHttpxAuth` (httpx, sync and async) for ``user_id`` (kept).
+
+        Built without reading the database: an async handler may call this on the event loop,
+        and the first request reads the user's row off the loop (a user without a login then
+        gets :class:`LoginRequired` from that request).
+        """
         from ..httpx_auth import KakaoHttpxAuth
 
-        auth: KakaoHttpxAuth = self._client("httpx", user_id, KakaoHttpxAuth.from_store)
+        def build(store: TokenStore, client_id: Optional[str], secret: Optional[str], **options: Any) -> Any:
+            return KakaoHttpxAuth(store, client_id=client_id, client_secret=secret, **options)
+
+        auth: KakaoHttpxAuth = self._client("httpx", user_id, build)
         return auth
 
     def _client(self, kind: str, user_id: UserId, build: Callable[..., Any]) -> Any:
