@@ -15,6 +15,7 @@ recently used): a request for a user whose token is in hand reads no database.
 from __future__ import annotations
 
 import collections
+import contextlib
 import datetime
 import threading
 import time
@@ -204,11 +205,11 @@ class TokenVault:
     def _client(self, kind: str, user_id: UserId, build: Callable[..., Any]) -> Any:
         user = user_key(user_id)
         key = (kind, user)
-        with self._cache_lock:
-            client = self._cache.get(key)
-            if client is not None:
+        client = self._cache.get(key)  # the per-request path: one dict look-up, no lock
+        if client is not None:
+            with contextlib.suppress(KeyError):  # evicted by another thread meanwhile
                 self._cache.move_to_end(key)
-                return client
+            return client
         # Built outside the lock: it reads the user's row, and other users need not wait.
         settings = self.settings
         client = build(self.store(user), settings.client_id, settings.client_secret, **self._client_options)
