@@ -184,7 +184,7 @@ urlpatterns = [
 
 if __name__ == "__main__":
     from django.core.management import execute_from_command_line
-    from kakao_auth import TokenVault  # type: ignore[attr-defined]  # the vault wing
+    from kakao_auth import TokenVault
 
     configure(
         TokenVault(),

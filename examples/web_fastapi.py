@@ -141,7 +141,7 @@ def _page(body: str) -> str:
 
 def main() -> FastAPI:
     """The app as ``uvicorn web_fastapi:app`` serves it, from the environment."""
-    from kakao_auth import TokenVault  # type: ignore[attr-defined]  # the vault wing
+    from kakao_auth import TokenVault
 
     return create_app(
         TokenVault(),

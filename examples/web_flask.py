@@ -135,7 +135,7 @@ def _page(body: str) -> str:
 
 def main() -> Flask:
     """The app as ``flask --app web_flask:main run`` serves it, from the environment."""
-    from kakao_auth import TokenVault  # type: ignore[attr-defined]  # the vault wing
+    from kakao_auth import TokenVault
 
     return create_app(
         TokenVault(),

@@ -56,6 +56,7 @@ __all__ = [
     "TokenStore",
     "TokenStoreConflict",
     "TokenStoreError",
+    "TokenVault",
     "WebLogin",
     "__version__",
     "verify_id_token",
@@ -67,6 +68,7 @@ if TYPE_CHECKING:
     from .clients import KakaoHttpxAuth
     from .oauth import verify_id_token
     from .stores import GitHubSecretStore
+    from .vault import TokenVault
     from .web import WebLogin
 
 
@@ -81,6 +83,10 @@ def __getattr__(name: str) -> Any:
         from .stores import GitHubSecretStore
 
         return GitHubSecretStore
+    if name == "TokenVault":
+        from .vault import TokenVault
+
+        return TokenVault
     if name == "WebLogin":  # the web wing: PyJWT and SQLAlchemy stay unimported until used
         from .web import WebLogin
 

@@ -34,6 +34,8 @@ __all__ = [
     "secret_value",
     "store_location",
     "token_file_path",
+    "vault_keys",
+    "vault_location",
 ]
 
 KAUTH_URL = "https://kauth.kakao.com"
@@ -142,6 +144,20 @@ def store_location(location: Optional[os.PathLike[str] | str] = None) -> str:
     if location is not None:
         return os.fspath(location)
     return _env("KAKAO_TOKEN_STORE") or token_file_path()
+
+
+VAULT_URL = "sqlite:///kakao_tokens.db"
+
+
+def vault_location(location: Optional[str] = None) -> str:
+    """The token vault: ``location``, else ``KAKAO_TOKEN_VAULT``, else ``sqlite:///kakao_tokens.db``."""
+    return location or _env("KAKAO_TOKEN_VAULT") or VAULT_URL
+
+
+def vault_keys() -> Optional[str]:
+    """``KAKAO_VAULT_KEY``: the vault's Fernet keys, comma separated (never shown), or None."""
+    value = (_env("KAKAO_VAULT_KEY") or "").strip()
+    return value or None
 
 
 GITHUB_API_URL = "https://api.github.com"

@@ -583,8 +583,9 @@ def test_logout_when_the_login_is_already_dead(cli: CLI) -> None:
 def test_demo_holds(cli: CLI) -> None:
     done = cli.run("demo")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.count("   ok: ") == 6
+    assert done.stdout.count("   ok: ") == 7
     assert "Every step held" in done.stdout
+    assert "keep-alive renewed 3 refresh tokens" in done.stdout  # the vault's step
 
 
 def test_no_token_in_any_output_but_tokens(cli: CLI, tmp_path: Path) -> None:

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from kakao_auth import ConfigurationError, KakaoAuthError, Token
-from kakao_auth.web import import_allauth, import_cli, import_social_auth
+from kakao_auth.cli import vault_import as import_cli
+from kakao_auth.web import import_allauth, import_social_auth
 
 from tests.web_vault import DictVault
 
@@ -195,3 +196,16 @@ def test_the_command_line_hook(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert opened == ["memory://"]
     args = parser.parse_args(["import", "allauth", url])
     assert args.run(args) == 1 and sorted(vault.tokens) == ["1001", "1006"]
+
+
+def test_kakao_auth_vault_import_is_a_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from kakao_auth import TokenVault
+    from kakao_auth.cli import main
+
+    url = _allauth_db(tmp_path / "allauth.sqlite3")
+    vault_url = f"sqlite:///{tmp_path}/vault.db"
+    assert main(["vault", "import", "allauth", url, "--dry-run", "--vault", vault_url]) == 1
+    assert "would import 2" in capsys.readouterr().out
+    assert main(["vault", "import", "allauth", url, "--vault", vault_url]) == 1  # 1002 must log in again
+    with TokenVault(vault_url) as vault:
+        assert sorted(vault.users()) == ["1001", "1006"]

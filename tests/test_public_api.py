@@ -32,6 +32,7 @@ def test_all_is_pinned() -> None:
         "TokenStore",
         "TokenStoreConflict",
         "TokenStoreError",
+        "TokenVault",
         "WebLogin",
         "__version__",
         "verify_id_token",

@@ -25,7 +25,8 @@ from kakao_auth import (
 )
 from kakao_auth.testing import DEFAULT_REDIRECT_URI, FakeKakao
 from kakao_auth.testing.net import WRITE, Handler, TLSServer
-from kakao_auth.web import LoginStart, leave, logout, scopes, unlink
+from kakao_auth.vault import leave
+from kakao_auth.web import LoginStart, logout, scopes, unlink
 
 from tests.web_vault import DictVault
 

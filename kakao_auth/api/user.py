@@ -2,7 +2,7 @@
 
 ``GET /v2/user/me`` names the user (the command line's login greeting, WebLogin without an
 id_token); ``POST /v1/user/logout`` revokes the user's tokens for the app, ``POST
-/v1/user/unlink`` also disconnects the app (``kakao-auth logout [--unlink]``, web/leave.py);
+/v1/user/unlink`` also disconnects the app (``kakao-auth logout [--unlink]``, vault/leave.py);
 ``GET /v2/user/scopes`` lists the consents given. One place for them, so that the command line,
 the web wing and the vault to come call the same paths.
 """

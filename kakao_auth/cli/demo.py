@@ -163,6 +163,27 @@ def rotate(story: Story) -> str:
     return "Kakao rotated the refresh token; the new one is in the file and the old one is dead"
 
 
+def vault(story: Story) -> str:
+    from ..vault import TokenVault  # SQLAlchemy: the testing extra brings it for this step
+
+    users = [1001, 1002, 1003]
+    me = story.fake.kapi_url + "/v2/user/me"
+    with TokenVault(f"sqlite:///{os.path.dirname(story.path)}/kakao_tokens.db") as tokens:
+        for user in users:  # each logged in on the website; their refresh token dies in 20 days
+            tokens.save(user, story.fake.issue_tokens(user_id=user, refresh_ttl=20 * 86400))
+        report = tokens.keep_alive()  # the daily job: Kakao rotates each in its last month
+        assert sorted(report.renewed) == [str(user) for user in users], report.summary()
+        for user in users:
+            assert story.fake.refresh_token_alive(tokens.load(user).refresh_token), "rotation lost"
+        story.fake.expire_access_tokens()
+        ids = [tokens.session(user).get(me, timeout=30).json()["id"] for user in users]
+        assert ids == users, ids
+    return (
+        f"3 users in a SQLite vault: keep-alive renewed {len(report.renewed)} refresh tokens in "
+        f"their last month; after expiry each call refreshed as its user (/v2/user/me: {ids})"
+    )
+
+
 @dataclasses.dataclass(frozen=True)
 class Step:
     """One step of the story: what it shows, how it is proved, and what a user types for it."""
@@ -195,6 +216,11 @@ STEPS = [
         "nothing: any number of cron jobs may share one kakao_token.json",
     ),
     Step("Rotate the refresh token in its last month", rotate, "kakao-auth refresh (or just keep using it)"),
+    Step(
+        "Keep every user's login of a website in a vault",
+        vault,
+        'TokenVault("sqlite:///kakao_tokens.db").session(user_id)  |  kakao-auth vault keep-alive (daily)',
+    ),
 ]
 
 

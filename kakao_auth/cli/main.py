@@ -26,6 +26,7 @@ from .. import __version__
 from ..config import debug_requested
 from ..errors import KakaoAuthError
 from ..net import AnswerTooLarge, NoAnswerInTime
+from . import vault
 from .api import api_arguments, cmd_api, cmd_memo, memo_arguments
 from .login import cmd_login, login_arguments
 from .options import merge_before, no_arguments, seconds_arg, verbose_argument, where_arguments
@@ -111,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (run, add_arguments, help_text) in COMMANDS.items():
         # copy names both of its stores, and demo and fake make their own: no --store for them.
-        parents = [] if name in ("copy", "demo", "fake") else [common]
+        parents = [] if name in ("copy", "demo", "fake", "vault") else [common]
         sub = commands.add_parser(name, parents=parents, help=help_text, description=help_text)
         verbose_argument(sub, before=False)
         add_arguments(sub)
@@ -167,4 +168,5 @@ COMMANDS: dict[str, tuple[Command, Callable[[argparse.ArgumentParser], None], st
         fake_arguments,
         "run a fake Kakao here and print the exports that point this shell at it",
     ),
+    "vault": vault.COMMAND,  # kakao-auth vault ...: every user's login in a token vault
 }

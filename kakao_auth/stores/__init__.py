@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from .atomic_file import atomic_write
 from .base import Adopt, PathLike, StoreBusy, TokenStore, lock_only, parse_token, take_or_adopt
 from .file import FileTokenStore
-from .redis import RedisTokenStore
+from .redis import RedisTokenStore, connect_redis, public_url
 from .registry import (
     BUILTIN_STORES,
     ENTRY_POINT_GROUP,
@@ -39,11 +39,13 @@ __all__ = [
     "StoreBusy",
     "TokenStore",
     "atomic_write",
+    "connect_redis",
     "file_store",
     "github_store",
     "lock_only",
     "open_store",
     "parse_token",
+    "public_url",
     "redis_store",
     "scheme_of",
     "take_or_adopt",

@@ -44,7 +44,7 @@ from .base import MAX_FILE, TOO_LARGE, Adopt, StoreBusy, TokenStore, lock_only, 
 if TYPE_CHECKING:
     import redis
 
-__all__ = ["RedisTokenStore"]
+__all__ = ["RedisTokenStore", "connect_redis", "public_url"]
 
 log = logging.getLogger("kakao_auth")
 
@@ -134,11 +134,11 @@ class RedisTokenStore(TokenStore):
     ) -> None:
         self._lock_ttl = _positive_or_none(lock_ttl, "lock_ttl")
         self._lock_wait = _positive_or_none(lock_wait, "lock_wait")
-        self._redis = _connect(url, seconds_setting(socket_timeout, "socket_timeout"))
+        self._redis = connect_redis(url, seconds_setting(socket_timeout, "socket_timeout"))
         timeout = self._redis.connection_pool.connection_kwargs.get("socket_timeout")
         # A blocking read must end before the socket's own timeout calls Redis silent.
         self._wake = min(WAKE, float(timeout) / 2) if timeout else WAKE
-        self._where = _public(url)
+        self._where = public_url(url)
         self.key = key or _default_key(prefix, client_id)
         self._hold = 0.0
         self._holds = threading.local()  # .current: the _Hold of the lock this thread holds
@@ -317,7 +317,8 @@ class RedisTokenStore(TokenStore):
             ) from None
 
 
-def _connect(url: str, socket_timeout: float) -> redis.Redis:
+def connect_redis(url: str, socket_timeout: float) -> redis.Redis:
+    """A redis-py client for ``url`` (the vault shares this); a bad URL is a setting to fix."""
     try:
         import redis
     except ImportError:
@@ -333,7 +334,7 @@ def _connect(url: str, socket_timeout: float) -> redis.Redis:
         # redis-py's words may quote the URL's user info: only without one are they shown.
         said = printable(str(e)) if "@" not in url else type(e).__name__
     if said:  # raised outside the except block: no __context__ leads to redis-py's words
-        raise ConfigurationError(f"the Redis URL {_public(url)} is not valid ({said})")
+        raise ConfigurationError(f"the Redis URL {public_url(url)} is not valid ({said})")
     return client
 
 
@@ -351,7 +352,7 @@ def _default_key(prefix: str, client_id: Optional[str]) -> str:
     return f"{prefix}token:{client_id}"
 
 
-def _public(url: str) -> str:
+def public_url(url: str) -> str:
     """The URL without its user info, for messages: scheme, host, port and database.
 
     The user info runs to the LAST ``@``: a password with ``/``, ``?`` or ``#`` left as they are

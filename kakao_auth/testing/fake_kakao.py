@@ -116,7 +116,7 @@ _KOE = {
 
 @dataclasses.dataclass
 class _Grant:
-    user_id: int
+    user_id: Any  # Kakao's ids are integers; a test may use its own keys
     scope: str
     expires_at: float
 
@@ -179,6 +179,8 @@ class FakeKakao:
         self.api_calls = 0
         self.memos: list[dict[str, Any]] = []
         self.token_form_fields: list[list[str]] = []  # the field names of each token request
+        # Per user id: refreshes made (a vault's "one refresh per user per expiry").
+        self.refresh_calls_by_user: collections.Counter[Any] = collections.Counter()
         self.redirects: dict[str, str] = {}  # kapi path -> URL it answers 302 to
         self.api_bodies: dict[str, bytes] = {}  # kapi path -> a raw 200 body instead (a broken kapi)
         self._access: dict[str, _Grant] = {}
@@ -188,6 +190,7 @@ class FakeKakao:
             "access": collections.deque(),
             "refresh": collections.deque(),
         }
+        self._issued_by_user: dict[Any, dict[str, collections.deque[float]]] = {}
         self._faults: collections.deque[str] = collections.deque()
         self._lock = threading.RLock()
         self._servers: list[http.server.ThreadingHTTPServer] = []
@@ -276,13 +279,18 @@ class FakeKakao:
         access_ttl: Optional[int] = None,
         refresh_ttl: Optional[int] = None,
         scope: Optional[str] = None,
+        user_id: Any = None,
     ) -> dict[str, Any]:
-        """Log the user in without a browser: the token answer a code exchange would give."""
+        """Log the user in without a browser: the token answer a code exchange would give.
+
+        ``user_id``: whose tokens they are (default ``self.user_id``); ``/v2/user/me`` answers it,
+        and every per-user knob (``expire_access_tokens(user_id=...)``...) selects by it.
+        """
         unknown = set((scope or "").replace(",", " ").split()) - self.known_scopes
         if unknown:  # Kakao would refuse them at the authorize step (KOE205)
             raise ValueError(f"Kakao knows no consent item {', '.join(sorted(unknown))} (see known_scopes)")
         with self._lock:
-            return self._login_answer(scope or self.scope, access_ttl, refresh_ttl)
+            return self._login_answer(scope or self.scope, access_ttl, refresh_ttl, user_id)
 
     def write_token_file(
         self,
@@ -318,23 +326,43 @@ class FakeKakao:
         atomic_write(target, json.dumps(token.to_dict(self.clock())).encode())
         return token
 
-    def expire_access_tokens(self) -> None:
-        """Make every access token issued so far expired, as Kakao would after ~6 hours."""
+    def expire_access_tokens(self, *, user_id: Any = None) -> None:
+        """Make every access token issued so far (``user_id``'s only, if given) expired, as after ~6 hours."""
         with self._lock:
             for grant in self._access.values():
-                grant.expires_at = min(grant.expires_at, self.clock() - 1)
+                if user_id is None or grant.user_id == user_id:
+                    grant.expires_at = min(grant.expires_at, self.clock() - 1)
 
-    def shorten_refresh_tokens(self, left: float) -> None:
-        """Give every refresh token ``left`` seconds to live: under a month, the next refresh rotates."""
+    def shorten_refresh_tokens(self, left: float, *, user_id: Any = None) -> None:
+        """Give every refresh token (``user_id``'s only, if given) ``left`` seconds to live.
+
+        Under a month left, the next refresh rotates it.
+        """
         with self._lock:
             for grant in self._refresh.values():
-                grant.expires_at = self.clock() + left
+                if user_id is None or grant.user_id == user_id:
+                    grant.expires_at = self.clock() + left
 
     def revoke_all(self) -> None:
         """Revoke every token, as a logout from another device or a password change would."""
         with self._lock:
             self._access.clear()
             self._refresh.clear()
+
+    def revoke_user(self, user_id: Any) -> None:
+        """Revoke ``user_id``'s tokens only (a logout, an unlink, a password change): others stay."""
+        with self._lock:
+            for grants in (self._access, self._refresh):
+                for token in [t for t, grant in grants.items() if grant.user_id == user_id]:
+                    del grants[token]
+
+    def rotate_refresh_token(self, refresh_token: str) -> Optional[str]:
+        """Rotate ``refresh_token`` away as another device's refresh would; the new one (the old one dies)."""
+        with self._lock:
+            grant = self._refresh.pop(refresh_token, None)
+            if grant is None:
+                return None
+            return str(self._refresh_answer_fields(grant.scope, None, grant.user_id)["refresh_token"])
 
     def refresh_token_alive(self, refresh_token: Optional[str]) -> bool:
         """True when Kakao would still accept ``refresh_token``."""
@@ -459,43 +487,55 @@ class FakeKakao:
         if grant is None or grant.expires_at <= now:
             return _koe("KOE322")
         rotate = grant.expires_at - now < MONTH
-        if not self._within_limit("access") or (rotate and not self._within_limit("refresh")):
+        limited = not self._within_limit("access", grant.user_id)
+        if limited or (rotate and not self._within_limit("refresh", grant.user_id)):
             return _koe("KOE237")
         self.refresh_calls += 1
-        answer = self._access_answer(grant.scope, None)
+        self.refresh_calls_by_user[grant.user_id] += 1
+        answer = self._access_answer(grant.scope, None, grant.user_id)
         if rotate:  # the last month: a new refresh token, and the old one dies at once
             del self._refresh[token]
-            answer.update(self._refresh_answer_fields(grant.scope, None))
+            answer.update(self._refresh_answer_fields(grant.scope, None, grant.user_id))
         return 200, answer
 
     def _login_answer(
-        self, scope: str, access_ttl: Optional[int], refresh_ttl: Optional[int]
+        self, scope: str, access_ttl: Optional[int], refresh_ttl: Optional[int], user_id: Any = None
     ) -> dict[str, Any]:
-        answer = self._access_answer(scope, access_ttl)
-        answer.update(self._refresh_answer_fields(scope, refresh_ttl))
+        answer = self._access_answer(scope, access_ttl, user_id)
+        answer.update(self._refresh_answer_fields(scope, refresh_ttl, user_id))
         answer["scope"] = scope
         return answer
 
-    def _access_answer(self, scope: str, ttl: Optional[int]) -> dict[str, Any]:
+    def _access_answer(self, scope: str, ttl: Optional[int], user_id: Any = None) -> dict[str, Any]:
         ttl = self.access_ttl if ttl is None else ttl
         token = secrets.token_urlsafe(48)
-        self._access[token] = _Grant(self.user_id, scope, self.clock() + ttl)
-        self._issued["access"].append(self.clock())
+        user = self.user_id if user_id is None else user_id
+        self._access[token] = _Grant(user, scope, self.clock() + ttl)
+        self._issued_to(user)["access"].append(self.clock())
         return {"token_type": "bearer", "access_token": token, "expires_in": ttl}
 
-    def _refresh_answer_fields(self, scope: str, ttl: Optional[int]) -> dict[str, Any]:
+    def _refresh_answer_fields(self, scope: str, ttl: Optional[int], user_id: Any = None) -> dict[str, Any]:
         ttl = self.refresh_ttl if ttl is None else ttl
         token = secrets.token_urlsafe(48)
-        self._refresh[token] = _Grant(self.user_id, scope, self.clock() + ttl)
-        self._issued["refresh"].append(self.clock())
+        user = self.user_id if user_id is None else user_id
+        self._refresh[token] = _Grant(user, scope, self.clock() + ttl)
+        self._issued_to(user)["refresh"].append(self.clock())
         return {"refresh_token": token, "refresh_token_expires_in": ttl}
 
-    def _within_limit(self, kind: str) -> bool:
+    def _issued_to(self, user_id: Any) -> dict[str, collections.deque[float]]:
+        # Kakao's issuance limits are per user: the default user's are the ones tests read.
+        if user_id == self.user_id:
+            return self._issued
+        return self._issued_by_user.setdefault(
+            user_id, {"access": collections.deque(), "refresh": collections.deque()}
+        )
+
+    def _within_limit(self, kind: str, user_id: Any = None) -> bool:
         limit = self.access_limit if kind == "access" else self.refresh_limit
         if limit is None:
             return True
         count, window = limit
-        issued = self._issued[kind]
+        issued = self._issued_to(self.user_id if user_id is None else user_id)[kind]
         while issued and issued[0] < self.clock() - window:
             issued.popleft()
         return len(issued) < count
@@ -533,7 +573,7 @@ class FakeKakao:
         if path == "/v1/user/access_token_info" and method == "GET":
             return 200, {"id": grant.user_id, "expires_in": int(grant.expires_at - self.clock()), "app_id": 1}
         if path in ("/v1/user/logout", "/v1/user/unlink") and method == "POST":
-            self.revoke_all()
+            self.revoke_user(grant.user_id)  # that user's tokens: the other users stay logged in
             return 200, {"id": grant.user_id}
         if path == "/v2/user/me":
             profile = {"nickname": self.nickname}

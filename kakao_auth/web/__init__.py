@@ -15,13 +15,15 @@ imported when first needed.
 
 from __future__ import annotations
 
-from .importers import ImportReport, import_allauth, import_social_auth
-from .leave import logout, scopes, unlink
+from ..vault import logout, scopes, unlink
+from .importers import ALLAUTH, SOCIAL_AUTH, ImportReport, import_allauth, import_social_auth
 from .login import LoginStart, LoginUser, WebLogin
 from .vault import Vault
 from .webhook import UnlinkWebhook, unlink_asgi_app, unlink_wsgi_app
 
 __all__ = [
+    "ALLAUTH",
+    "SOCIAL_AUTH",
     "ImportReport",
     "LoginStart",
     "LoginUser",

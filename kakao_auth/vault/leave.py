@@ -7,22 +7,38 @@ is already gone (unlinked from Kakao's side, revoked, a dead refresh token) has 
 revoke: it still ends deleted. Kakao unreachable or refusing otherwise raises, and the vault
 keeps the token, so the call can be made again.
 
-These are the bodies of ``vault.logout(user_id)`` and ``vault.unlink(user_id)``; ``scopes``
-reads the consent the user has given (``/v2/user/scopes``).
+These are the bodies of ``vault.logout(user_id)``, ``vault.unlink(user_id)`` and
+``vault.scopes(user_id)`` (the consent the user has given, ``/v2/user/scopes``); they take any
+vault with ``session`` and ``delete``.
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, Protocol, Union
 
 import requests
 
 from ..api import LOGOUT_PATH, SCOPES_PATH, UNLINK_PATH
 from ..errors import KakaoApiError, KakaoUnavailable, LoginRequired, TransportFailure
 from ..net import bound
-from .vault import UserId, Vault
+
+if TYPE_CHECKING:
+    from ..clients import KakaoSession
 
 __all__ = ["LOGOUT_PATH", "SCOPES_PATH", "UNLINK_PATH", "logout", "scopes", "unlink"]
+
+UserId = Union[str, int]
+
+
+class Vault(Protocol):
+    """What leaving needs of a vault: a user's session, and forgetting the user."""
+
+    def session(self, user_id: UserId) -> KakaoSession:
+        """A session that calls Kakao as ``user_id``."""
+
+    def delete(self, user_id: UserId) -> Any:
+        """Forget ``user_id``'s token; absent already is not an error."""
+
 
 TIMEOUT = 30.0  # seconds for one whole call, its answer read to the end
 MAX_ANSWER = 1 << 20  # these answers are a few hundred bytes

@@ -1,8 +1,7 @@
-"""``kakao-auth vault import allauth|social-auth DB_URL``: the command-line face of importers.py.
+"""``kakao-auth vault import allauth|social-auth DB_URL``: the command-line face of web/importers.py.
 
-Wired into the ``vault`` command group by the command line (cli/main.py)::
-
-    import_cli.add_parser(vault_commands, open_vault=TokenVault)
+Wired into the ``vault`` command group by cli/vault.py (``add_arguments`` and ``run``);
+``add_parser(vault_commands, open_vault=...)`` adds it to any other subparsers object.
 
 ``open_vault`` turns ``--vault`` (None: ``$KAKAO_TOKEN_VAULT``) into a vault. Progress goes to
 stderr when it is a terminal; the summary, and the users who must log in again, to stdout. The
@@ -17,8 +16,7 @@ import sys
 from typing import Any, Callable, Optional, TextIO
 
 from ..errors import printable
-from .importers import ALLAUTH, SOCIAL_AUTH, ImportReport, import_allauth, import_social_auth
-from .vault import Vault
+from ..web import ALLAUTH, SOCIAL_AUTH, ImportReport, Vault, import_allauth, import_social_auth
 
 __all__ = ["add_arguments", "add_parser", "run"]
 

@@ -1,0 +1,214 @@
+"""The Redis vault: per-user keys under a prefix, each user a :class:`RedisTokenStore`.
+
+A user's token is ``<prefix>user:<id>`` (with that store's ``:lock`` and ``:saved`` stream: a TTL
+lock, waiters woken by the save, compare-and-set saves), its dead marker ``<prefix>user:<id>:dead``,
+and every user is in the sorted set ``<prefix>users``, scored by the refresh token's expiry (a
+dead or unknown one scores +inf), which serves ``users()`` (streamed with ZSCAN) and
+``expiring()``. All users share one connection pool.
+
+Tokens are not encrypted here (the store's compare-and-set reads the stored access token): with
+``KAKAO_VAULT_KEY`` set, use a SQL vault.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any, ContextManager, Optional
+
+from ..errors import ConfigurationError, LoginRequired, TokenStoreError
+from ..stores import Adopt, RedisTokenStore, connect_redis, public_url
+from ..token import Token
+from .base import NoLogin, VaultBackend, VaultOptions
+
+__all__ = ["RedisBackend", "from_url"]
+
+# A new login: the token, no dead marker, the waiters told, the index updated.
+# KEYS: token, dead, stream, users. ARGV: value, user, score.
+_NEW_LOGIN = """
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[2])
+redis.call('XADD', KEYS[3], 'MAXLEN', '1', '*', 'token', ARGV[1])
+redis.call('PUBLISH', KEYS[3], '1')
+redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])
+return 1
+"""
+# Kakao refused the refresh token read: mark the user dead, unless the stored one moved on.
+# KEYS: token, dead, users. ARGV: refused refresh token, Kakao's code, user.
+_MARK_DEAD = """
+local stored = redis.call('GET', KEYS[1])
+if not stored then return 0 end
+local ok, value = pcall(cjson.decode, stored)
+if not ok or type(value) ~= 'table' or value['refresh_token'] ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[2], ARGV[2])
+redis.call('ZADD', KEYS[3], 'inf', ARGV[3])
+return 1
+"""
+
+
+class RedisBackend(VaultBackend):
+    """Users' tokens in one Redis, under ``options.prefix``."""
+
+    def __init__(self, url: str, options: VaultOptions) -> None:
+        if options.sealer.sealing:
+            raise ConfigurationError(
+                "the Redis vault does not encrypt tokens: unset KAKAO_VAULT_KEY, or use a SQL vault"
+            )
+        self.url = url
+        self.options = options
+        self.client = connect_redis(url, options.connect_timeout)
+        self.prefix = options.prefix
+        self._where = public_url(url)
+        self._read = 0
+
+    @property
+    def location(self) -> str:
+        return f"{self._where} prefix {self.prefix}"
+
+    @property
+    def rows_read(self) -> int:
+        return self._read
+
+    def key(self, user: str) -> str:
+        return f"{self.prefix}user:{user}"
+
+    @property
+    def index(self) -> str:
+        return f"{self.prefix}users"
+
+    def store(self, user: str) -> RedisUserStore:
+        return RedisUserStore(self, user)
+
+    def save(self, user: str, token: Token) -> None:
+        token = dataclasses.replace(token, client_secret=None)  # the app's, not the user's
+        value = json.dumps(token.to_dict(time.time()))
+        key = self.key(user)
+        keys = (key, key + ":dead", key + ":saved", self.index)
+        self.call("save the token", self.client.eval, _NEW_LOGIN, 4, *keys, value, user, _score(token))
+
+    def delete(self, user: str) -> None:
+        key = self.key(user)
+        pipe = self.client.pipeline()
+        pipe.delete(key, key + ":dead", key + ":saved")
+        pipe.zrem(self.index, user)
+        self.call("delete the token", pipe.execute)
+
+    def users(self) -> Iterator[str]:
+        for member, _ in self.call("list the users", lambda: list(self.client.zscan_iter(self.index))):
+            self._read += 1
+            yield _text(member)
+
+    def expiring(self, before: float) -> Iterator[str]:
+        found = self.call("list the due users", self.client.zrangebyscore, self.index, "-inf", f"({before!r}")
+        self._read += len(found)
+        yield from (_text(m) for m in found)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def call(self, doing: str, func: Any, *args: Any) -> Any:
+        import redis
+
+        try:
+            return func(*args)
+        except redis.RedisError as e:
+            raise TokenStoreError(f"cannot {doing} at {self.location}: {type(e).__name__}") from None
+
+
+class RedisUserStore(RedisTokenStore):
+    """One user's :class:`RedisTokenStore`, on the vault's shared connection pool."""
+
+    def __init__(self, backend: RedisBackend, user: str) -> None:
+        options = backend.options
+        super().__init__(
+            backend.url,
+            key=backend.key(user),
+            lock_ttl=options.lease,
+            lock_wait=options.lock_timeout,
+            socket_timeout=options.connect_timeout,
+        )
+        self._redis = backend.client  # one pool for every user, not one each
+        self.backend = backend
+        self.user = user
+        self.expect_hold(options.hold)
+        self._loaded = threading.local()  # .token: the last token this thread loaded
+
+    @property
+    def location(self) -> str:
+        return f"{self.backend.location} user {self.user}"
+
+    def load(self) -> Token:
+        dead = self.backend.call("read the token", self._redis.get, self.key + ":dead")
+        if dead is not None:
+            code = _text(dead)[:64]
+            raise NoLogin(
+                f"the login of user {self.user} in {self.backend.location} is gone (Kakao answered "
+                f"{code}): log the user in again",
+                code,
+            )
+        try:
+            token = super().load()
+        except TokenStoreError:
+            if not self.backend.call("read the token", self._redis.exists, self.key):
+                raise NoLogin(
+                    f"{self.backend.location} holds no login for user {self.user}: log the user in"
+                ) from None
+            raise
+        self.backend._read += 1
+        self._loaded.token = token
+        return token
+
+    def save(self, token: Token, *, previous: Optional[Token] = None) -> None:
+        super().save(dataclasses.replace(token, client_secret=None), previous=previous)
+        self.backend.call("index the token", self._redis.zadd, self.backend.index, {self.user: _score(token)})
+
+    def delete(self) -> None:
+        self.backend.delete(self.user)
+
+    def lock_or_adopt(self, adopt: Optional[Adopt]) -> ContextManager[Optional[Token]]:
+        return self._marking_dead(super().lock_or_adopt(adopt))
+
+    def try_lock_or_adopt(self, adopt: Optional[Adopt]) -> ContextManager[Optional[Token]]:
+        return self._marking_dead(super().try_lock_or_adopt(adopt))
+
+    @contextlib.contextmanager
+    def _marking_dead(self, held: ContextManager[Optional[Token]]) -> Iterator[Optional[Token]]:
+        self._loaded.token = None
+        with held as adopted:
+            try:
+                yield adopted
+            except LoginRequired as e:
+                refused: Optional[Token] = getattr(self._loaded, "token", None)
+                if not isinstance(e, NoLogin) and refused is not None and refused.refresh_token:
+                    keys = (self.key, self.key + ":dead", self.backend.index)
+                    code = (e.error_code or e.error)[:64]
+                    with contextlib.suppress(TokenStoreError):
+                        self.backend.call(
+                            "mark the login dead",
+                            self._redis.eval,
+                            _MARK_DEAD,
+                            3,
+                            *keys,
+                            refused.refresh_token,
+                            code,
+                            self.user,
+                        )
+                raise
+
+
+def _score(token: Token) -> float:
+    dies = token.refresh_token_expires_at
+    return float("inf") if dies is None else dies
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def from_url(url: str, options: VaultOptions) -> RedisBackend:
+    """A Redis vault: ``redis://host:6379/0``, ``rediss://...``, ``unix:///path/redis.sock``."""
+    return RedisBackend(url, options)

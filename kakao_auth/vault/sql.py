@@ -1,0 +1,495 @@
+"""The SQL vault: one row per user in the app's own database, through SQLAlchemy 2 Core.
+
+Any SQLAlchemy URL works (``sqlite:///kakao.db``, ``postgresql://app@db/app``, ...), or the app's
+own ``Engine``. A plain ``postgresql://`` URL uses psycopg 3 (``postgresql+psycopg``). The table
+(``kakao_tokens`` unless ``table=``) is created on first use, with its index and a schema table
+``<table>_schema`` holding the schema version; a table of that name that is not a vault's is
+refused, never altered. ``kakao-auth vault schema`` prints the DDL.
+
+Every statement is short: a read, or one UPDATE/INSERT in its own transaction (the claim, the
+save, the release). No lock of the database is held while Kakao is asked; SQLite's write lock
+(database-wide) is held only for those few statements. Waits are bounded: the connection and the
+database's lock waits by ``connect_timeout``.
+
+Needs SQLAlchemy (``pip install 'kakao-auth[sql]'``; PostgreSQL: ``'kakao-auth[postgres]'``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import threading
+import time
+import weakref
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
+
+from ..errors import ConfigurationError, TokenStoreError, printable
+from .base import Row, RowBackend, VaultOptions
+
+if TYPE_CHECKING:
+    import sqlalchemy
+
+__all__ = ["SCHEMA_VERSION", "SQLBackend", "from_engine", "from_url"]
+
+SCHEMA_VERSION = 1
+PAGE = 1000  # rows per query when users() or expiring() stream
+_T = TypeVar("_T")
+# The columns a vault table must have; a table of the name without them is someone else's.
+COLUMNS = (
+    "user_id",
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "expires_at",
+    "expires_in",
+    "refresh_token_expires_at",
+    "scope",
+    "client_id",
+    "version",
+    "lease_owner",
+    "lease_until",
+    "dead",
+    "updated_at",
+)
+TOKEN_COLUMNS = COLUMNS[1:9]
+
+
+def tables(name: str) -> tuple[sqlalchemy.Table, sqlalchemy.Table]:
+    """The vault's table ``name`` and its schema table, in a MetaData of their own."""
+    from sqlalchemy import BigInteger, Column, Float, Index, Integer, MetaData, String, Table, Text
+
+    metadata = MetaData()
+    table = Table(
+        name,
+        metadata,
+        Column(
+            "user_id", String(255), primary_key=True, comment="the app's user id (Kakao's, or its own key)"
+        ),
+        Column("access_token", Text, nullable=False, comment="fernet:... when KAKAO_VAULT_KEY is set"),
+        Column("refresh_token", Text, comment="fernet:... when KAKAO_VAULT_KEY is set"),
+        Column("id_token", Text, comment="fernet:... when KAKAO_VAULT_KEY is set"),
+        Column("expires_at", Float, comment="access token expiry, epoch seconds"),
+        Column("expires_in", Integer, comment="the access token's lifetime as Kakao gave it"),
+        Column("refresh_token_expires_at", Float, comment="refresh token expiry, epoch seconds"),
+        Column("scope", Text),
+        Column("client_id", String(128), comment="the app's REST API key"),
+        Column("version", BigInteger, nullable=False, comment="bumped by every save (fencing)"),
+        Column("lease_owner", String(64), comment="the holder refreshing this user now"),
+        Column("lease_until", Float, comment="when that claim runs out, epoch seconds"),
+        Column("dead", String(64), comment="the Kakao error code that ended the login"),
+        Column("updated_at", Float, nullable=False, comment="the last save, epoch seconds"),
+    )
+    # Serves expiring() and keep_alive: only the due rows are read, in pages.
+    Index(f"{name}_refresh_expiry", table.c.refresh_token_expires_at, table.c.user_id)
+    schema = Table(f"{name}_schema", metadata, Column("version", Integer, nullable=False))
+    return table, schema
+
+
+class SQLBackend(RowBackend):
+    """A vault table reached through a SQLAlchemy ``Engine``."""
+
+    def __init__(
+        self, engine: sqlalchemy.Engine, options: VaultOptions, *, password: Optional[str] = None
+    ) -> None:
+        super().__init__(options)
+        self.engine = engine
+        self.table, self.schema_table = tables(_table_name(options.table))
+        self._password = password or engine.url.password
+        self._where = printable(engine.url.render_as_string(hide_password=True), hide_tokens=False)
+        self._ready = False
+        self._ready_lock = threading.Lock()
+        self._read = 0
+        _engines.add(engine)
+
+    @property
+    def location(self) -> str:
+        return f"{self._where} table {self.table.name}"
+
+    @property
+    def rows_read(self) -> int:
+        return self._read
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- the rows -------------------------------------------------------------------------
+
+    def read(self, user: str) -> Optional[Row]:
+        from sqlalchemy import select
+
+        t = self.table
+        query = select(*(t.c[name] for name in COLUMNS[1:])).where(t.c.user_id == user)
+        found = self._run("read the token", lambda c: c.execute(query).first())
+        if found is None:
+            return None
+        self._read += 1
+        values = found._mapping
+        fields = {name: values[name] for name in TOKEN_COLUMNS}
+        version = values["version"]
+        if not isinstance(version, int):
+            raise TokenStoreError(
+                f"{self.location}: the row of user {user} has a version that is not a number"
+            )
+        return Row(fields, version, values["dead"], values["lease_owner"], values["lease_until"])
+
+    def claim(self, user: str, owner: str, until: float, now: float) -> bool:
+        from sqlalchemy import or_, update
+
+        t = self.table
+        free = or_(t.c.lease_owner.is_(None), t.c.lease_until.is_(None), t.c.lease_until < now)
+        statement = update(t).where(t.c.user_id == user, free).values(lease_owner=owner, lease_until=until)
+        return self._changed("claim the user", statement)
+
+    def release(self, user: str, owner: str) -> None:
+        from sqlalchemy import update
+
+        t = self.table
+        statement = (
+            update(t)
+            .where(t.c.user_id == user, t.c.lease_owner == owner)
+            .values(lease_owner=None, lease_until=None)
+        )
+        with contextlib.suppress(TokenStoreError):  # a claim not let go runs out with its lease
+            self._changed("let go of the claim", statement)
+
+    def write(self, user: str, fields: dict[str, Any], version: Optional[int], owner: Optional[str]) -> bool:
+        from sqlalchemy import case, insert, update
+
+        t = self.table
+        values: dict[str, Any] = dict(fields, version=t.c.version + 1, dead=None, updated_at=time.time())
+        if owner is not None:  # the save that ends a refresh lets go of its claim
+            values["lease_owner"] = case((t.c.lease_owner == owner, None), else_=t.c.lease_owner)
+            values["lease_until"] = case((t.c.lease_owner == owner, None), else_=t.c.lease_until)
+        if version is not None:
+            statement = update(t).where(t.c.user_id == user, t.c.version == version).values(**values)
+            return self._changed("save the token", statement)
+        upsert = update(t).where(t.c.user_id == user).values(**values)
+        row = dict(fields, user_id=user, version=1, updated_at=values["updated_at"])
+
+        def save(c: sqlalchemy.Connection) -> bool:
+            if c.execute(upsert).rowcount == 0:
+                c.execute(insert(t).values(**row))
+            return True
+
+        from sqlalchemy.exc import IntegrityError
+
+        try:
+            return self._run("save the token", save, begin=True, reraise=(IntegrityError,))
+        except IntegrityError:  # another saver created the row meanwhile: now it is there
+            return self._run("save the token", save, begin=True)
+
+    def mark_dead(self, user: str, version: int, code: str) -> bool:
+        from sqlalchemy import update
+
+        t = self.table
+        statement = update(t).where(t.c.user_id == user, t.c.version == version).values(dead=code[:64])
+        try:
+            return self._changed("mark the login dead", statement)
+        except TokenStoreError:
+            return False  # the caller learns it is dead all the same; the next one asks Kakao once more
+
+    def reseal(self, user: str, fields: dict[str, Any], version: int) -> bool:
+        from sqlalchemy import update
+
+        t = self.table
+        statement = update(t).where(t.c.user_id == user, t.c.version == version).values(**fields)
+        return self._changed("re-encrypt the token", statement)
+
+    def delete(self, user: str) -> None:
+        from sqlalchemy import delete
+
+        t = self.table
+        self._changed("delete the token", delete(t).where(t.c.user_id == user))
+
+    def users(self) -> Iterator[str]:
+        from sqlalchemy import select
+
+        t = self.table
+        last: Optional[str] = None
+        while True:
+            query = select(t.c.user_id).order_by(t.c.user_id).limit(PAGE)
+            if last is not None:
+                query = query.where(t.c.user_id > last)
+            page = self._page(query)
+            yield from page
+            if len(page) < PAGE:
+                return
+            last = page[-1]
+
+    def expiring(self, before: float) -> Iterator[str]:
+        from sqlalchemy import select, tuple_
+
+        t = self.table
+        key = (t.c.refresh_token_expires_at, t.c.user_id)
+        last: Optional[tuple[float, str]] = None
+        while True:
+            query = (
+                select(*key)
+                .where(t.c.refresh_token_expires_at < before, t.c.dead.is_(None))
+                .order_by(*key)
+                .limit(PAGE)
+            )
+            if last is not None:
+                query = query.where(tuple_(*key) > tuple_(*last))
+            rows = self._run("list the due users", _rows(query))
+            self._read += len(rows)
+            yield from (str(r[1]) for r in rows)
+            if len(rows) < PAGE:
+                return
+            last = (rows[-1][0], rows[-1][1])
+
+    def _page(self, query: Any) -> list[str]:
+        page = self._run("list the users", lambda c: [str(r[0]) for r in c.execute(query)])
+        self._read += len(page)
+        return page
+
+    # -- the schema -----------------------------------------------------------------------
+
+    def schema(self) -> str:
+        from sqlalchemy.schema import CreateIndex, CreateTable
+
+        dialect = self.engine.dialect
+        parts = [str(CreateTable(self.table).compile(dialect=dialect)).strip()]
+        parts += [str(CreateIndex(index).compile(dialect=dialect)).strip() for index in self.table.indexes]
+        parts.append(str(CreateTable(self.schema_table).compile(dialect=dialect)).strip())
+        parts.append(f"INSERT INTO {self.schema_table.name} (version) VALUES ({SCHEMA_VERSION})")  # noqa: S608  # a checked table name
+        return ";\n\n".join(parts) + ";\n"
+
+    def _prepare(self) -> None:
+        """Create the tables on first use, or check that the ones there are a vault's."""
+        from sqlalchemy import insert, inspect, select
+
+        inspector = inspect(self.engine)
+        if not inspector.has_table(self.table.name):
+            try:
+                self.table.metadata.create_all(self.engine)
+            except Exception:  # another process created it at the same moment
+                inspector = inspect(self.engine)
+                if not inspector.has_table(self.table.name):
+                    raise
+            inspector = inspect(self.engine)
+        self._check_table(inspector)
+        if not inspector.has_table(self.schema_table.name):
+            self.schema_table.create(self.engine, checkfirst=True)
+        with self.engine.begin() as c:
+            found = c.execute(select(self.schema_table.c.version)).scalars().all()
+            if not found:
+                c.execute(insert(self.schema_table).values(version=SCHEMA_VERSION))
+        if any(not isinstance(v, int) or v > SCHEMA_VERSION for v in found):
+            raise TokenStoreError(
+                f"{self.location} was made by a newer kakao_auth (schema version {printable(str(found))}); "
+                "upgrade kakao_auth"
+            )
+
+    def _check_table(self, inspector: Any) -> None:
+        have = {column["name"] for column in inspector.get_columns(self.table.name)}
+        missing = [name for name in COLUMNS if name not in have]
+        if missing:
+            raise TokenStoreError(
+                f"{self.location} is not a kakao_auth vault table (it has no column "
+                f"{', '.join(missing[:3])}), and is left as it is: pass table= another name"
+            )
+
+    def _ensure_ready(self) -> None:
+        if self._ready:
+            return
+        with self._ready_lock:
+            if not self._ready:
+                self._guarded("prepare the vault table", self._prepare_soon)
+                self._ready = True
+
+    def _prepare_soon(self) -> None:
+        """:meth:`_prepare`, again after a moment when another process is preparing it too."""
+        from sqlalchemy.exc import OperationalError
+
+        for attempt in range(4):
+            try:
+                return self._prepare()
+            except OperationalError:  # SQLite: "database is locked" while another creates it
+                if attempt == 3:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+
+    # -- running statements ---------------------------------------------------------------
+
+    def _changed(self, doing: str, statement: Any) -> bool:
+        return self._run(doing, lambda c: c.execute(statement).rowcount == 1, begin=True)
+
+    def _run(
+        self,
+        doing: str,
+        work: Callable[[sqlalchemy.Connection], _T],
+        *,
+        begin: bool = False,
+        reraise: tuple[type[BaseException], ...] = (),
+    ) -> _T:
+        """``work`` on a connection (in a transaction with ``begin``); errors as TokenStoreError."""
+        self._ensure_ready()
+
+        def run() -> _T:
+            if begin:
+                with self.engine.begin() as c:
+                    return work(c)
+            with self.engine.connect() as c:
+                return work(c)
+
+        if self.engine.dialect.name == "sqlite":
+            return self._guarded(doing, lambda: self._when_unlocked(run), reraise)
+        return self._guarded(doing, run, reraise)
+
+    def _when_unlocked(self, run: Callable[[], _T]) -> _T:
+        """``run``, again every millisecond or two while SQLite's write lock is taken.
+
+        SQLite's own busy handler sleeps up to 100 ms between tries: 32 users saving at once
+        would wait on one another's sleeps, not on their (sub-millisecond) writes. Bounded by
+        ``connect_timeout``, then the "database is locked" error stands.
+        """
+        from sqlalchemy.exc import OperationalError
+
+        deadline = time.monotonic() + self.options.connect_timeout
+        while True:
+            try:
+                return run()
+            except OperationalError as e:
+                if not _locked(e) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(0.0005 + random.random() * 0.0015)  # noqa: S311  # jitter, not a secret
+
+    def _guarded(
+        self, doing: str, work: Callable[[], _T], reraise: tuple[type[BaseException], ...] = ()
+    ) -> _T:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            return work()
+        except reraise:
+            raise
+        except TokenStoreError:
+            raise
+        except SQLAlchemyError as e:
+            raise TokenStoreError(f"cannot {doing} at {self.location}: {self._describe(e)}") from None
+
+    def _describe(self, error: Exception) -> str:
+        """The database's own words (its first line), without the statement, its values or a password.
+
+        SQLAlchemy's message quotes the statement and its parameters, tokens included: only the
+        driver's error is used, scrubbed of the URL's password and of anything token-shaped.
+        """
+        cause = getattr(error, "orig", None) or error
+        text = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+        if getattr(error, "orig", None) is None:
+            text = ""  # SQLAlchemy's own text may quote the statement
+        if self._password:
+            text = text.replace(self._password, "***")
+        kind = type(cause).__name__
+        return f"{kind}: {printable(text)}" if text else kind
+
+
+# Every engine a vault made or was given: a forked child must not share their connections.
+_engines: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def _forget_connections() -> None:
+    for engine in list(_engines):
+        engine.dispose(close=False)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_connections)
+
+
+def _locked(error: Exception) -> bool:
+    text = str(getattr(error, "orig", "")).lower()
+    return "locked" in text or "busy" in text
+
+
+def _rows(query: Any) -> Callable[[Any], list[tuple[Any, ...]]]:
+    return lambda c: [tuple(r) for r in c.execute(query)]
+
+
+def _table_name(name: object) -> str:
+    if (
+        not isinstance(name, str)
+        or not name.replace("_", "a").isalnum()
+        or not name.isascii()
+        or len(name) > 48
+    ):
+        raise ConfigurationError("table= is a table name: letters, digits and _, at most 48 characters")
+    return name
+
+
+def from_engine(engine: sqlalchemy.Engine, options: VaultOptions) -> SQLBackend:
+    """A vault in the app's own ``engine``."""
+    return SQLBackend(engine, options)
+
+
+def from_url(url: str, options: VaultOptions) -> SQLBackend:
+    """A vault at a SQLAlchemy URL; ``postgresql://`` and ``postgres://`` use psycopg 3."""
+    try:
+        import sqlalchemy
+        from sqlalchemy.engine import make_url
+    except ImportError:
+        raise ConfigurationError("a SQL vault needs SQLAlchemy: pip install 'kakao-auth[sql]'") from None
+    try:
+        parsed = make_url(_with_driver(url))
+    except (sqlalchemy.exc.ArgumentError, ValueError):
+        raise ConfigurationError(f"the vault URL {_scheme_only(url)}... is not a SQLAlchemy URL") from None
+    try:
+        engine = sqlalchemy.create_engine(parsed, **_engine_options(parsed, options.connect_timeout))
+    except ImportError as e:
+        hint = (
+            "pip install 'kakao-auth[postgres]'"
+            if parsed.get_backend_name() == "postgresql"
+            else "install it"
+        )
+        raise ConfigurationError(f"the vault's database driver is not installed ({e.name}): {hint}") from None
+    except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError, TypeError, ValueError) as e:
+        where = printable(parsed.render_as_string(hide_password=True), hide_tokens=False)
+        raise ConfigurationError(f"the vault URL {where} cannot be used ({type(e).__name__})") from None
+    if parsed.get_backend_name() == "sqlite":
+        sqlite_setup(engine)
+    return SQLBackend(engine, options, password=parsed.password if isinstance(parsed.password, str) else None)
+
+
+def _with_driver(url: str) -> str:
+    for plain in ("postgresql://", "postgres://"):
+        if url.lower().startswith(plain):
+            return "postgresql+psycopg://" + url[len(plain) :]
+    return url
+
+
+def _scheme_only(url: str) -> str:
+    return printable(url.split("://", 1)[0] + "://", 40)
+
+
+def _engine_options(url: Any, timeout: float) -> dict[str, Any]:
+    """Bounded waits everywhere: the connection, the pool, and the database's own lock waits."""
+    options: dict[str, Any] = {"pool_pre_ping": True, "pool_timeout": timeout}
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        options.pop("pool_timeout")
+        # SQLite's own wait for its lock: short, _when_unlocked tries again sooner than it would.
+        options["connect_args"] = {"timeout": 0.01}
+        return options
+    if backend == "postgresql" and url.get_driver_name() == "psycopg":
+        millis = int(timeout * 1000)
+        options["connect_args"] = {
+            "connect_timeout": max(1, int(timeout)),
+            "options": f"-c lock_timeout={millis} -c statement_timeout={millis * 2}",
+        }
+    return options
+
+
+def sqlite_setup(engine: Any) -> None:
+    """SQLite in WAL mode: readers (waiters looking at a row) never wait for the writer."""
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _wal(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        finally:
+            cursor.close()
