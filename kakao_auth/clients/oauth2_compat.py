@@ -9,12 +9,10 @@ hooks run around each token request (:class:`HookedEndpoint`), ``state`` checked
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
-import threading
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ContextManager, Optional, Union
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -25,7 +23,7 @@ from ..config import require_https, seconds_setting
 from ..errors import ConfigurationError, KakaoAuthError, TokenStoreError
 from ..net import exchange
 from ..oauth import TokenEndpoint, parse_redirect
-from ..stores import Adopt, TokenStore
+from ..stores import Adopt, InMemoryStore, TokenStore
 from ..token import Token
 
 if TYPE_CHECKING:
@@ -46,36 +44,14 @@ class StateMismatch(KakaoAuthError, MismatchingStateError):
         return str(self.args[0])
 
 
-class MemoryStore(TokenStore):
+class MemoryStore(InMemoryStore):
     """Where ``token=`` lives without a store or file, as in OAuth2Session: this process only."""
 
     def __init__(self) -> None:
-        self.token: Optional[Token] = None
-        self._lock = threading.RLock()
-
-    @property
-    def location(self) -> str:
-        return "memory (token= without a store; token_updater persists it)"
-
-    def load(self) -> Token:
-        if self.token is None:
-            raise self.error("holds no token: set session.token, or log in with fetch_token()")
-        return self.token
-
-    def save(self, token: Token, *, previous: Optional[Token] = None) -> None:
-        self.token = token
-
-    @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
-        if not self._lock.acquire(timeout=60):
-            raise TokenStoreError("timed out waiting for the in-memory token's lock; try again")
-        try:
-            yield
-        finally:
-            self._lock.release()
-
-    def delete(self) -> None:
-        self.token = None
+        super().__init__(
+            where="memory (token= without a store; token_updater persists it)",
+            empty="holds no token: set session.token, or log in with fetch_token()",
+        )
 
 
 # OAuth2Session's compliance hook types (requests-oauthlib 1.3.1 and later).

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from .atomic_file import atomic_write
 from .base import Adopt, PathLike, StoreBusy, TokenStore, lock_only, parse_token, take_or_adopt
 from .file import FileTokenStore
+from .memory import InMemoryStore
 from .redis import RedisTokenStore, connect_redis, public_url
 from .registry import (
     BUILTIN_STORES,
@@ -34,6 +35,7 @@ __all__ = [
     "Adopt",
     "FileTokenStore",
     "GitHubSecretStore",
+    "InMemoryStore",
     "PathLike",
     "RedisTokenStore",
     "StoreBusy",

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
-import threading
-from collections.abc import Iterator
 from typing import Optional
 
 from ..errors import TokenStoreConflict, TokenStoreError
-from ..stores import TokenStore
+from ..stores import InMemoryStore
 from ..token import Token
 
 __all__ = ["MemoryTokenStore"]
 
 
-class MemoryTokenStore(TokenStore):
+class MemoryTokenStore(InMemoryStore):
     """One token in memory, shared by whoever holds this object (threads of one process).
 
     ``fail_save`` (an exception) makes the next saves raise it; ``fence`` makes saves refuse
@@ -23,21 +20,11 @@ class MemoryTokenStore(TokenStore):
     """
 
     def __init__(self, token: Optional[Token] = None, *, fence: bool = False) -> None:
-        self.token = token
+        super().__init__(token)
         self.fence = fence
         self.fail_save: Optional[Exception] = None
         self.unwritable = False
         self.saves = 0
-        self._lock = threading.RLock()
-
-    @property
-    def location(self) -> str:
-        return "memory"
-
-    def load(self) -> Token:
-        if self.token is None:
-            raise self.error("holds no token")
-        return self.token
 
     def save(self, token: Token, *, previous: Optional[Token] = None) -> None:
         if self.fail_save is not None:
@@ -50,15 +37,3 @@ class MemoryTokenStore(TokenStore):
     def check_writable(self) -> None:
         if self.unwritable:
             raise TokenStoreError("memory is not writable (MemoryTokenStore.unwritable)")
-
-    @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
-        if not self._lock.acquire(timeout=30):
-            raise TokenStoreError("timed out waiting for the memory store's lock")
-        try:
-            yield
-        finally:
-            self._lock.release()
-
-    def delete(self) -> None:
-        self.token = None
