@@ -7,7 +7,8 @@ Everything the library raises on purpose is a :class:`KakaoAuthError`::
     ├── KakaoUnavailable          try later: Kakao unreachable, too slow, 5xx, a garbled answer
     ├── TokenStoreError           the token store failed (lock wait exhausted, backend down)
     │   ├── TokenFileError        the token file is missing, unreadable or holds no usable token
-    │   └── TokenStoreConflict    a save was fenced off: the stored token changed since it was read
+    │   ├── TokenStoreConflict    a save was fenced off: the stored token changed since it was read
+    │   └── TokenUpdaterFailed    KakaoSession's token_updater raised after a refresh or login
     ├── KakaoOAuthError           kauth.kakao.com answered a token request with an error (KOEnnn)
     │   ├── LoginRequired         invalid_grant: the login is gone, run `kakao-auth login`
     │   └── LoginDenied           the user cancelled at Kakao's login page (access_denied)
@@ -50,6 +51,7 @@ __all__ = [
     "TokenFileError",
     "TokenStoreConflict",
     "TokenStoreError",
+    "TokenUpdaterFailed",
     "TransportFailure",
     "printable",
 ]
@@ -174,6 +176,17 @@ class TokenStoreConflict(TokenStoreError):
     Raised by stores whose lock can lapse (Redis): a holder paused past its lock TTL must not
     overwrite the newer token saved meanwhile. The refresh path then adopts the stored token.
     """
+
+
+class TokenUpdaterFailed(TokenStoreError):
+    """``token_updater`` raised: the new token is in the store (or the session), not where it saves.
+
+    The refresh or login itself succeeded; the exception's text is not kept (it could hold the
+    token), only its type. ``where`` says where the new token is.
+    """
+
+    def __init__(self, name: str, where: str) -> None:
+        super().__init__(f"token_updater failed ({name}): the new token {where}; fix the updater")
 
 
 class KakaoOAuthError(KakaoAuthError):

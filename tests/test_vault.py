@@ -676,3 +676,21 @@ def test_an_async_client_never_blocks_the_loop_on_the_database_or_kakao(
     started = time.monotonic()
     assert asyncio.run(main()) == 1
     assert time.monotonic() - started < 30  # the gate was opened by the loop, not by the fake's timeout
+
+
+def test_a_users_session_reads_their_consents_and_the_vault_logs_out_and_unlinks(
+    fake_kakao: FakeKakao, tmp_path: Path
+) -> None:
+    with TokenVault(f"sqlite:///{tmp_path}/v.db") as vault:
+        for user in (7, 8, 9):
+            vault.save(user, fake_kakao.issue_tokens(user_id=user, scope="profile_nickname talk_message"))
+        agreed = {item["id"] for item in vault.session(7).scopes() if item.get("agreed")}
+        assert {"profile_nickname", "talk_message"} <= agreed
+        assert vault.scopes(7) == vault.session(7).scopes()
+        vault.logout(8)
+        vault.unlink(9)
+        assert fake_kakao.logged_out == [8] and fake_kakao.unlinked == [9]
+        assert sorted(vault.users()) == ["7"]
+        fake_kakao.revoke_user(7)  # unlinked from Kakao's side: the vault's unlink still ends it
+        vault.unlink(7)
+        assert list(vault.users()) == []

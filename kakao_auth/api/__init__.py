@@ -10,7 +10,7 @@ from __future__ import annotations
 from .calls import API_LIMIT, API_TIMEOUT, call
 from .memo import MAX_TEXT, MEMO_PATH, MemoTooLong, send, text_template
 from .route import ApiRoute, is_invalid_token
-from .user import LOGOUT_PATH, SCOPES_PATH, UNLINK_PATH, USER_ME_PATH
+from .user import LOGOUT_PATH, SCOPES_PATH, UNLINK_PATH, USER_ME_PATH, consented_scopes
 
 __all__ = [
     "API_LIMIT",
@@ -24,6 +24,7 @@ __all__ = [
     "ApiRoute",
     "MemoTooLong",
     "call",
+    "consented_scopes",
     "is_invalid_token",
     "send",
     "text_template",

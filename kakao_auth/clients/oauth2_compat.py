@@ -409,3 +409,22 @@ def endpoint_for(
         timeout=seconds_setting(timeout, "timeout") if timeout is not None else old.timeout,
         **{"retries": old.retries, "backoff": old.backoff, **settings},
     )
+
+
+def need_client_id(client_id: Optional[str]) -> str:
+    """``client_id``, or the setting to fix when a login or refresh has none."""
+    if not client_id:
+        raise ConfigurationError(
+            "no client id (the app's REST API key): set KAKAO_REST_API_KEY or pass --client-id "
+            "(client_id= in Python)"
+        )
+    return client_id
+
+
+def need_redirect_uri(redirect_uri: Any) -> str:
+    """``redirect_uri``, or the setting to fix: Kakao refuses a login without it."""
+    if not redirect_uri:
+        raise ConfigurationError(
+            "no redirect URI: pass --redirect-uri (redirect_uri= in Python), one registered for the app"
+        )
+    return str(redirect_uri)

@@ -25,38 +25,23 @@ import requests
 from oauthlib.oauth2 import WebApplicationClient
 from requests_oauthlib import OAuth2Session
 
-from ..api import MEMO_PATH, send, text_template
 from ..config import authorize_base, require_https
-from ..errors import ConfigurationError, TokenStoreError
+from ..errors import ConfigurationError, TokenStoreError, TokenUpdaterFailed
 from ..net import no_auth
 from ..oauth import TOKEN_PATH, authorize_url, code_form, new_pkce, new_state
 from ..refresh import Refresher
 from ..stores import PathLike, TokenStore, open_store
 from ..token import Token
 from . import oauth2_compat as compat
+from .kapi import KapiCalls
 from .requests_auth import KakaoAuth
 
-__all__ = ["KakaoSession", "TokenUpdaterFailed"]
+__all__ = ["KakaoSession", "TokenUpdaterFailed"]  # the error stays importable from here
 
 _S = TypeVar("_S", bound="KakaoSession")
 
 
-class TokenUpdaterFailed(TokenStoreError):
-    """``token_updater`` raised: the new token is in the store (or this session), not where it saves.
-
-    The refresh or login itself succeeded; the exception's text is not kept (it could hold the
-    token), only its type.
-    """
-
-    def __init__(self, name: str, store: TokenStore) -> None:
-        if isinstance(store, compat.MemoryStore):
-            where = "is only in this session (session.token) and was not persisted"
-        else:
-            where = f"was saved to {store.location} but not passed to your updater"
-        super().__init__(f"token_updater failed ({name}): the new token {where}; fix the updater")
-
-
-class KakaoSession(OAuth2Session):
+class KakaoSession(KapiCalls, OAuth2Session):
     """A session for kapi.kakao.com that logs in, attaches and refreshes the token itself.
 
     ``KakaoSession.from_file(path)`` for scripts; ``KakaoSession(client_id, redirect_uri=...)``
@@ -269,7 +254,12 @@ class KakaoSession(OAuth2Session):
             return
         except Exception as e:  # the caller's code: anything
             name = type(e).__name__
-        raise TokenUpdaterFailed(name, self.kakao_auth.store)
+        store = self.kakao_auth.store
+        if isinstance(store, compat.MemoryStore):
+            where = "is only in this session (session.token) and was not persisted"
+        else:
+            where = f"was saved to {store.location} but not passed to your updater"
+        raise TokenUpdaterFailed(name, where)
 
     @property
     def authorized(self) -> bool:
@@ -297,8 +287,8 @@ class KakaoSession(OAuth2Session):
         ``KAKAO_AUTHORIZE_URL``'s (a fake Kakao's page a real browser accepts); ``state`` defaults
         to the constructor's (a value, or a callable making one), else a new random one.
         """
-        client_id = self._require_client_id()
-        redirect_uri = self._require_redirect_uri()
+        client_id = compat.need_client_id(self.client_id)
+        redirect_uri = compat.need_redirect_uri(self.redirect_uri)
         if not compat.str_map(kwargs):
             raise ConfigurationError("authorization_url()'s extra parameters must be text")
         endpoint = require_https(url, "the authorization URL") if url else None
@@ -353,14 +343,14 @@ class KakaoSession(OAuth2Session):
         code = code or getattr(self.__dict__.get("_client"), "code", None)
         if not code:
             raise ConfigurationError("pass code= or authorization_response= to fetch_token()")
-        client_id = self._require_client_id()
+        client_id = compat.need_client_id(self.client_id)
         secret = (
             self.kakao_auth.settings.client_secret
             if client_secret is None
             else compat.secret_setting(client_secret)
         )
         verifier = code_verifier or self._code_verifier
-        form = code_form(client_id, self._require_redirect_uri(), code, secret, verifier)
+        form = code_form(client_id, compat.need_redirect_uri(self.redirect_uri), code, secret, verifier)
         # retries=0: the code is single use, a retry after a lost answer could only fail (KOE320).
         endpoint = compat.endpoint_for(
             self, token_url, timeout, headers, compat.request_options(verify, proxies, cert), retries=0
@@ -427,22 +417,6 @@ class KakaoSession(OAuth2Session):
             "fetch_token(), not token_from_fragment()"
         )
 
-    def send_memo(
-        self, text: str, *, link: Optional[str] = None, button: Optional[str] = None
-    ) -> dict[str, Any]:
-        """Send yourself a KakaoTalk message ("나와의 채팅"); return Kakao's answer.
-
-        ``text``: at most 200 characters (longer text is refused before the call, never cut);
-        ``link``: an http(s) URL to open (Kakao opens only domains registered for the app);
-        ``button``: the button's title instead of "자세히 보기". Raises :class:`KakaoApiError`
-        when Kakao refuses (-402: the ``talk_message`` consent is missing, and the message says
-        which ``kakao-auth login --scope`` to run), :class:`KakaoUnavailable` when Kakao cannot be
-        reached or is too slow (the call is bounded: 30 s, 64 KiB), :class:`ConfigurationError`
-        when its certificate is not trusted here.
-        """
-        template = text_template(text, link=link, button=button)
-        return send(self, self.kakao_auth.settings.kapi_url + MEMO_PATH, template)
-
     def request(  # type: ignore[override]
         self,
         method: str,
@@ -467,19 +441,3 @@ class KakaoSession(OAuth2Session):
             for hook in list(self.compliance_hook["protected_request"]):
                 url, headers, data = hook(url, headers, data)
         return requests.Session.request(self, method, url, data=data, headers=headers, files=files, **kwargs)
-
-    def _require_client_id(self) -> str:
-        client_id = self.client_id
-        if not client_id:
-            raise ConfigurationError(
-                "no client id (the app's REST API key): set KAKAO_REST_API_KEY or pass --client-id "
-                "(client_id= in Python)"
-            )
-        return client_id
-
-    def _require_redirect_uri(self) -> str:
-        if not self.redirect_uri:
-            raise ConfigurationError(
-                "no redirect URI: pass --redirect-uri (redirect_uri= in Python), one registered for the app"
-            )
-        return str(self.redirect_uri)

@@ -14,13 +14,10 @@ vault with ``session`` and ``delete``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional, Protocol, Union
+from typing import TYPE_CHECKING, Any, Protocol, Union
 
-import requests
-
-from ..api import LOGOUT_PATH, SCOPES_PATH, UNLINK_PATH
-from ..errors import KakaoApiError, KakaoUnavailable, LoginRequired, TransportFailure
-from ..net import bound
+from ..api import LOGOUT_PATH, SCOPES_PATH, UNLINK_PATH, call
+from ..errors import KakaoApiError, LoginRequired
 
 if TYPE_CHECKING:
     from ..clients import KakaoSession
@@ -40,10 +37,6 @@ class Vault(Protocol):
         """Forget ``user_id``'s token; absent already is not an error."""
 
 
-TIMEOUT = 30.0  # seconds for one whole call, its answer read to the end
-MAX_ANSWER = 1 << 20  # these answers are a few hundred bytes
-
-
 def logout(vault: Vault, user_id: UserId) -> None:
     """Log ``user_id`` out of Kakao for this app (their tokens revoked), then delete their token."""
     _leave(vault, user_id, LOGOUT_PATH)
@@ -56,11 +49,7 @@ def unlink(vault: Vault, user_id: UserId) -> None:
 
 def scopes(vault: Vault, user_id: UserId) -> list[dict[str, Any]]:
     """The consent items of ``user_id`` (``/v2/user/scopes``): Kakao's ``scopes`` list."""
-    status, body = _call(vault, user_id, "GET", SCOPES_PATH)
-    listed = body.get("scopes") if isinstance(body, dict) else None
-    if status != 200 or not isinstance(listed, list):
-        raise KakaoApiError.from_answer(status, body)
-    return [item for item in listed if isinstance(item, dict)]
+    return vault.session(user_id).scopes()
 
 
 def _leave(vault: Vault, user_id: UserId, path: str) -> None:
@@ -74,25 +63,13 @@ def _leave(vault: Vault, user_id: UserId, path: str) -> None:
 
 
 def _call(vault: Vault, user_id: UserId, method: str, path: str) -> tuple[int, Any]:
-    """One call to kapi as ``user_id``: ``(status, JSON body or None)``.
+    """One call to kapi as ``user_id``, bounded and typed (``api.call``): ``(status, JSON or None)``.
 
     A 401 here has outlived the session's own refresh-and-retry: the login is dead at Kakao.
     """
     session = vault.session(user_id)
-    # requests' timeout bounds each read: an API host dripping its answer would hold the call.
-    bound(session, TIMEOUT, MAX_ANSWER)
-    url = session.kakao_auth.settings.kapi_url + path
-    failure: Optional[str] = None
+    response = call(session, method, session.kakao_auth.settings.kapi_url + path)
     try:
-        response = session.request(method, url, timeout=TIMEOUT)
-    except requests.RequestException as e:
-        failure = type(e).__name__  # its request holds the user's token: only the name goes on
-    if failure is not None:
-        raise KakaoUnavailable(
-            f"cannot reach Kakao's API ({failure}); try again later"
-        ) from TransportFailure(failure)
-    try:
-        body = response.json()
+        return response.status_code, response.json()
     except (ValueError, RecursionError):
-        body = None
-    return response.status_code, body
+        return response.status_code, None
