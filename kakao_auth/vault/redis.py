@@ -1,10 +1,15 @@
 """The Redis vault: per-user keys under a prefix, each user a :class:`RedisTokenStore`.
 
-A user's token is ``<prefix>user:<id>`` (with that store's ``:lock`` and ``:saved`` stream: a TTL
-lock, waiters woken by the save, compare-and-set saves), its dead marker ``<prefix>user:<id>:dead``,
-and every user is in the sorted set ``<prefix>users``, scored by the refresh token's expiry (a
-dead or unknown one scores +inf), which serves ``users()`` (streamed with ZSCAN) and
-``expiring()``. All users share one connection pool.
+A user's token is ``<prefix>user:{<id>}`` (with that store's ``{<id>}:lock`` and ``{<id>}:saved``
+stream: a TTL lock, waiters woken by the save, compare-and-set saves), its dead marker
+``<prefix>user:{<id>}:dead``, and every user is in the sorted set ``<prefix>users``, scored by the
+refresh token's expiry (a dead or unknown one scores +inf), which serves ``users()`` (streamed
+with ZSCAN) and ``expiring()``. All users share one connection pool.
+
+The braces keep users apart: an id may hold ``:`` (``1:dead`` is an app's key like any other),
+and without them user ``1:dead``'s token would be user ``1``'s dead marker. With them a key's
+ending names its kind (``}`` a token, ``}:dead``, ``}:lock``, ``}:saved``; none ends another), so
+no two users share a key whatever their ids hold, ``}`` included.
 
 Tokens are not encrypted here (the store's compare-and-set reads the stored access token): with
 ``KAKAO_VAULT_KEY`` set, use a SQL vault.
@@ -74,7 +79,8 @@ class RedisBackend(VaultBackend):
         return self._read
 
     def key(self, user: str) -> str:
-        return f"{self.prefix}user:{user}"
+        """The token key of ``user``: the id in braces, so that no id reaches another's keys."""
+        return f"{self.prefix}user:{{{user}}}"
 
     @property
     def index(self) -> str:

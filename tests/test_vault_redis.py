@@ -1,0 +1,99 @@
+"""The Redis vault's own keys: users kept apart, dead markers read safely, saves, streamed lists.
+
+A real redis-server (kakao_auth.testing.RedisServer) and the fake Kakao over HTTPS; what the
+other backends share is in test_vault.py.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from kakao_auth import LoginRequired, TokenVault
+from kakao_auth.testing import FakeKakao, RedisServer
+
+PREFIX = "kakao_auth:vault:"
+# Ids an app may well use, each of which ends like another user's key did: "<id>:dead" etc.
+TRICKY = ["1", "1:dead", "1:lock", "1:saved", "1}", "1}:dead", "{1}", "1:dead:dead", "2:saved"]
+
+
+@pytest.fixture(scope="module")
+def redis_server() -> Iterator[RedisServer]:
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture
+def url(redis_server: RedisServer, fake_kakao: FakeKakao) -> str:
+    import redis
+
+    redis.Redis.from_url(redis_server.url).flushdb()
+    return redis_server.url
+
+
+@pytest.fixture
+def raw(url: str) -> Any:
+    """A plain redis-py client on the vault's database: what anyone with access can write."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    yield client
+    client.close()
+
+
+# -- keys: no user reaches another's ------------------------------------------------------------
+
+
+def test_the_key_layout_is_the_documented_one(url: str, raw: Any, fake_kakao: FakeKakao) -> None:
+    vault = TokenVault(url)
+    vault.save("42", fake_kakao.issue_tokens(user_id=42))
+    assert {k.decode() for k in raw.keys("*")} == {
+        PREFIX + "user:{42}",
+        PREFIX + "user:{42}:saved",
+        PREFIX + "users",
+    }
+
+
+def test_ids_ending_like_another_users_keys_are_users_of_their_own(url: str, fake_kakao: FakeKakao) -> None:
+    vault = TokenVault(url)
+    saved = {
+        user: vault.save(user, fake_kakao.issue_tokens(user_id=n)).access_token
+        for n, user in enumerate(TRICKY)
+    }
+    for user in TRICKY:
+        assert vault.load(user).access_token == saved[user]
+    assert sorted(vault.users()) == sorted(TRICKY)
+    for gone in TRICKY:  # each delete takes its own user only
+        vault.delete(gone)
+        left = TRICKY[TRICKY.index(gone) + 1 :]
+        assert sorted(vault.users()) == sorted(left)
+        for user in left:
+            assert vault.load(user).access_token == saved[user]
+
+
+def test_a_users_token_never_reaches_another_users_message(url: str, fake_kakao: FakeKakao) -> None:
+    vault = TokenVault(url)
+    vault.save("7", fake_kakao.issue_tokens(user_id=7))
+    other = vault.save("7:dead", fake_kakao.issue_tokens(user_id=8))
+    assert vault.load("7").access_token != other.access_token  # user 7 is alive, not "dead"
+    vault.delete("7")
+    with pytest.raises(LoginRequired) as caught:
+        vault.load("7")
+    assert other.access_token not in str(caught.value)
+    assert other.access_token[:10] not in str(caught.value)
+
+
+def test_a_lock_held_on_one_user_never_holds_up_another(url: str, fake_kakao: FakeKakao) -> None:
+    vault = TokenVault(url, lock_timeout=3)
+    vault.save("5", fake_kakao.issue_tokens(user_id=5, access_ttl=1))
+    vault.save("5:lock", fake_kakao.issue_tokens(user_id=6))
+    time.sleep(1.1)  # user 5's access token expires
+    with vault.store("5:lock").lock():  # user "5:lock" is being refreshed
+        token = vault.refresher("5").refresh(None)  # user 5 is not: refreshed without waiting
+    assert fake_kakao.access_token_alive(token.access_token)
+    assert vault.load("5:lock").access_token != token.access_token
