@@ -97,3 +97,49 @@ def test_a_lock_held_on_one_user_never_holds_up_another(url: str, fake_kakao: Fa
         token = vault.refresher("5").refresh(None)  # user 5 is not: refreshed without waiting
     assert fake_kakao.access_token_alive(token.access_token)
     assert vault.load("5:lock").access_token != token.access_token
+
+
+# -- a dead marker holds a code, or says nothing -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "marker",
+    [
+        b"\xff\xfe",  # not UTF-8
+        b"KOE322\nALERT: run rm -rf\x1b[31m",  # a second line, a terminal escape
+        b"KOE322\x1b]0;owned\x07",
+        b"x" * 100_000,
+    ],
+)
+def test_a_garbled_dead_marker_is_login_required_with_no_garbage(
+    url: str, raw: Any, fake_kakao: FakeKakao, marker: bytes
+) -> None:
+    vault = TokenVault(url)
+    vault.save("1", fake_kakao.issue_tokens())
+    raw.set(PREFIX + "user:{1}:dead", marker)
+    with pytest.raises(LoginRequired) as caught:
+        vault.load("1")
+    message = str(caught.value)
+    assert message.isprintable()
+    assert "ALERT" not in message and "owned" not in message and "xxxxx" not in message
+    assert caught.value.error_code is None
+    assert "log the user in again" in message
+
+
+def test_a_dead_marker_never_shows_a_token(url: str, raw: Any, fake_kakao: FakeKakao) -> None:
+    vault = TokenVault(url)
+    vault.save("1", fake_kakao.issue_tokens())
+    secret = fake_kakao.issue_tokens()["access_token"]
+    raw.set(PREFIX + "user:{1}:dead", secret)
+    with pytest.raises(LoginRequired) as caught:
+        vault.load("1")
+    assert secret[:12] not in str(caught.value)
+
+
+def test_a_dead_marker_shows_kakaos_code(url: str, raw: Any, fake_kakao: FakeKakao) -> None:
+    vault = TokenVault(url)
+    vault.save("1", fake_kakao.issue_tokens())
+    raw.set(PREFIX + "user:{1}:dead", "KOE322")
+    with pytest.raises(LoginRequired, match=r"\(Kakao answered KOE322\)") as caught:
+        vault.load("1")
+    assert caught.value.error_code == "KOE322"

@@ -20,17 +20,21 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
 from typing import Any, ContextManager, Optional
 
-from ..errors import ConfigurationError, LoginRequired, TokenStoreError
+from ..errors import ConfigurationError, LoginRequired, TokenStoreError, printable
 from ..stores import Adopt, RedisTokenStore, connect_redis, public_url
 from ..token import Token
 from .base import NoLogin, VaultBackend, VaultOptions
 
 __all__ = ["RedisBackend", "from_url"]
+
+# What a dead marker may hold and show: a Kakao code or OAuth error word, as the refresh wrote it.
+_CODE = re.compile(r"[A-Za-z0-9_]{1,64}")
 
 # A new login: the token, no dead marker, the waiters told, the index updated.
 # KEYS: token, dead, stream, users. ARGV: value, user, score.
@@ -41,6 +45,12 @@ redis.call('XADD', KEYS[3], 'MAXLEN', '1', '*', 'token', ARGV[1])
 redis.call('PUBLISH', KEYS[3], '1')
 redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])
 return 1
+"""
+# The dead marker's first 65 bytes (a code is at most 64: a longer value is no code), or nil.
+# KEYS: dead.
+_DEAD_CODE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+return redis.call('GETRANGE', KEYS[1], 0, 64)
 """
 # Kakao refused the refresh token read: mark the user dead, unless the stored one moved on.
 # KEYS: token, dead, users. ARGV: refused refresh token, Kakao's code, user.
@@ -148,12 +158,13 @@ class RedisUserStore(RedisTokenStore):
         return f"{self.backend.location} user {self.user}"
 
     def load(self) -> Token:
-        dead = self.backend.call("read the token", self._redis.get, self.key + ":dead")
+        dead = self.backend.call("read the token", self._redis.eval, _DEAD_CODE, 1, self.key + ":dead")
         if dead is not None:
-            code = _text(dead)[:64]
+            code = _dead_code(dead)
+            said = f"Kakao answered {code}" if code else "marked dead"
             raise NoLogin(
-                f"the login of user {self.user} in {self.backend.location} is gone (Kakao answered "
-                f"{code}): log the user in again",
+                f"the login of user {self.user} in {self.backend.location} is gone ({said}): log "
+                "the user in again",
                 code,
             )
         try:
@@ -209,6 +220,17 @@ class RedisUserStore(RedisTokenStore):
 def _score(token: Token) -> float:
     dies = token.refresh_token_expires_at
     return float("inf") if dies is None else dies
+
+
+def _dead_code(value: Any) -> Optional[str]:
+    """The Kakao code in a dead marker, or None when it holds anything else.
+
+    The vault writes only Kakao's short codes there (KOE322, invalid_grant), but anyone who can
+    write to this Redis may have put bytes, lines or escapes there: only a code gets through,
+    and printable() hides a token-shaped one.
+    """
+    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    return printable(text, 64) if _CODE.fullmatch(text) else None
 
 
 def _text(value: Any) -> str:
