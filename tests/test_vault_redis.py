@@ -7,12 +7,14 @@ other backends share is in test_vault.py.
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from kakao_auth import LoginRequired, TokenVault
+from kakao_auth.oauth import TokenEndpoint, merge_answer
 from kakao_auth.testing import FakeKakao, RedisServer
 
 PREFIX = "kakao_auth:vault:"
@@ -143,3 +145,60 @@ def test_a_dead_marker_shows_kakaos_code(url: str, raw: Any, fake_kakao: FakeKak
     with pytest.raises(LoginRequired, match=r"\(Kakao answered KOE322\)") as caught:
         vault.load("1")
     assert caught.value.error_code == "KOE322"
+
+
+# -- every save of a live token clears the dead marker ------------------------------------------
+
+
+def test_a_login_saved_through_the_store_is_alive_again(url: str, raw: Any, fake_kakao: FakeKakao) -> None:
+    vault = TokenVault(url)
+    vault.save("u", fake_kakao.issue_tokens(access_ttl=1))
+    time.sleep(1.1)
+    fake_kakao.revoke_user(fake_kakao.user_id)
+    with pytest.raises(LoginRequired):
+        vault.refresher("u").refresh(None)
+    assert raw.exists(PREFIX + "user:{u}:dead")  # remembered dead
+    new = merge_answer(None, fake_kakao.issue_tokens(refresh_ttl=3600), time.time())
+    vault.store("u").save(new)  # the user logged in again; the app saves it as any store
+    assert vault.load("u").access_token == new.access_token
+    assert list(vault.expiring(7200)) == ["u"]  # indexed by the new refresh token's expiry
+
+
+def test_a_late_holders_rotated_token_revives_the_login_its_lateness_killed(
+    url: str, fake_kakao: FakeKakao
+) -> None:
+    """A holder paused past its lock's TTL saves the token Kakao rotated for it: the user lives.
+
+    A (paused after Kakao's answer) rotated the refresh token; B, taking the lapsed lock, sends
+    the old one, is refused and marks the user dead (the stored token had not moved yet); A's
+    compare-and-set save then succeeds, and must clear that mark.
+    """
+    vault = TokenVault(url, lease=0.5, lock_timeout=5)
+    vault.save("u", fake_kakao.issue_tokens(access_ttl=1, refresh_ttl=86400))  # Kakao rotates
+    time.sleep(1.1)
+    answered, b_done = threading.Event(), threading.Event()
+
+    class Paused(TokenEndpoint):
+        def post(self, form: Any) -> dict[str, Any]:
+            answer = super().post(form)
+            answered.set()
+            b_done.wait(30)  # a GC pause, a SIGSTOP: past the lock's TTL
+            return answer
+
+    a = vault.refresher("u")
+    a.endpoint = Paused(vault.endpoint.url, timeout=10, retries=0, backoff=0)
+    got: list[Any] = []
+    thread = threading.Thread(target=lambda: got.append(a.refresh(None)))
+    thread.start()
+    try:
+        assert answered.wait(30)
+        time.sleep(0.7)  # A's lock lapses
+        with pytest.raises(LoginRequired):
+            vault.refresher("u").refresh(None)  # B: the old refresh token, rotated away
+    finally:
+        b_done.set()
+        thread.join(30)
+    assert got, "A's refresh failed"
+    stored = vault.load("u")
+    assert stored.access_token == got[0].access_token
+    assert fake_kakao.refresh_token_alive(stored.refresh_token)

@@ -26,8 +26,9 @@ import time
 from collections.abc import Iterator
 from typing import Any, ContextManager, Optional
 
-from ..errors import ConfigurationError, LoginRequired, TokenStoreError, printable
+from ..errors import ConfigurationError, LoginRequired, TokenStoreConflict, TokenStoreError, printable
 from ..stores import Adopt, RedisTokenStore, connect_redis, public_url
+from ..stores.redis import _SAVE as _STORE_SAVE
 from ..token import Token
 from .base import NoLogin, VaultBackend, VaultOptions
 
@@ -45,6 +46,21 @@ redis.call('XADD', KEYS[3], 'MAXLEN', '1', '*', 'token', ARGV[1])
 redis.call('PUBLISH', KEYS[3], '1')
 redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])
 return 1
+"""
+# The store's compare-and-set save (its script, unchanged, as a function) and, when it saved, the
+# dead marker cleared and the index updated in the same step: a live token saved is a live login,
+# whoever saves it (a late holder's rotated token, a login saved through the store).
+# KEYS: token, stream, lock, dead, users. ARGV: the store's three, then user, score.
+_SAVE_LIVE = f"""
+local function save()
+{_STORE_SAVE}
+end
+local saved = save()
+if saved ~= 0 then
+  redis.call('DEL', KEYS[4])
+  redis.call('ZADD', KEYS[5], ARGV[5], ARGV[4])
+end
+return saved
 """
 # The dead marker's first 65 bytes (a code is at most 64: a longer value is no code), or nil.
 # KEYS: dead.
@@ -180,8 +196,19 @@ class RedisUserStore(RedisTokenStore):
         return token
 
     def save(self, token: Token, *, previous: Optional[Token] = None) -> None:
-        super().save(dataclasses.replace(token, client_secret=None), previous=previous)
-        self.backend.call("index the token", self._redis.zadd, self.backend.index, {self.user: _score(token)})
+        """The store's compare-and-set save, which also clears the dead marker and indexes the user."""
+        token = dataclasses.replace(token, client_secret=None)  # the app's, not the user's
+        data = json.dumps(token.to_dict(time.time()))
+        replaced = previous.access_token if previous is not None else ""
+        hold = getattr(self._holds, "current", None)
+        owner = hold.owner if hold is not None and not hold.released else ""
+        keys = (self.key, self._stream, self.key + ":lock", self.key + ":dead", self.backend.index)
+        args = (data, replaced, owner, self.user, _score(token))
+        saved = self._call("save the token", self._redis.eval, _SAVE_LIVE, len(keys), *keys, *args)
+        if not saved:
+            raise TokenStoreConflict(f"{self.location} changed since it was read; not overwritten")
+        if saved == 2 and hold is not None:
+            hold.released = True
 
     def delete(self) -> None:
         self.backend.delete(self.user)
