@@ -202,3 +202,46 @@ def test_a_late_holders_rotated_token_revives_the_login_its_lateness_killed(
     stored = vault.load("u")
     assert stored.access_token == got[0].access_token
     assert fake_kakao.refresh_token_alive(stored.refresh_token)
+
+
+# -- users() and expiring() stream: a page at a time -------------------------------------------
+
+MANY = 50_000
+
+
+def _fill(raw: Any, scores: Any) -> None:
+    pipe = raw.pipeline(transaction=False)
+    for i in range(MANY):
+        pipe.zadd(PREFIX + "users", {f"user-{i:06d}": scores(i)})
+        if i % 5000 == 4999:
+            pipe.execute()
+    pipe.execute()
+
+
+def _sent(raw: Any) -> int:
+    return int(raw.info("stats")["total_net_output_bytes"])
+
+
+@pytest.mark.parametrize("listing", ["users", "expiring"])
+def test_the_first_id_comes_before_the_whole_set_is_read(url: str, raw: Any, listing: str) -> None:
+    """The bytes Redis sent for the first id: about a page, not 50,000 ids (over 1 MB)."""
+    vault = TokenVault(url)
+    _fill(raw, lambda i: time.time() + i)
+    ids = vault.users() if listing == "users" else vault.expiring(2 * MANY)
+    before = _sent(raw)
+    assert next(ids).startswith("user-")
+    assert _sent(raw) - before < 150_000
+    assert len(set(ids)) >= MANY - 1  # the rest follows
+
+
+def test_expiring_misses_no_one_while_keep_alive_moves_them(url: str, raw: Any) -> None:
+    """Each due user once, though each one yielded is refreshed out of the range meanwhile."""
+    vault = TokenVault(url)
+    past = float(int(time.time()) - 10**6)
+    _fill(raw, lambda i: past + i // 3000)  # all due, in runs of ties longer than a page
+    seen = []
+    for user in vault.expiring(0):
+        seen.append(user)
+        raw.zadd(PREFIX + "users", {user: 2e9})  # refreshed: its refresh token dies much later
+    assert len(seen) == MANY
+    assert len(set(seen)) == MANY

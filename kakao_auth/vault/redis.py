@@ -34,6 +34,8 @@ from .base import NoLogin, VaultBackend, VaultOptions
 
 __all__ = ["RedisBackend", "from_url"]
 
+# Ids read per round trip by users() and expiring(): a page in memory, never the whole set.
+PAGE = 1000
 # What a dead marker may hold and show: a Kakao code or OAuth error word, as the refresh wrote it.
 _CODE = re.compile(r"[A-Za-z0-9_]{1,64}")
 
@@ -130,14 +132,43 @@ class RedisBackend(VaultBackend):
         self.call("delete the token", pipe.execute)
 
     def users(self) -> Iterator[str]:
-        for member, _ in self.call("list the users", lambda: list(self.client.zscan_iter(self.index))):
+        scan = self.client.zscan_iter(self.index, count=PAGE)  # a page per round trip, as read
+        while True:
+            found = self.call("list the users", next, scan, None)
+            if found is None:
+                return
             self._read += 1
-            yield _text(member)
+            yield _text(found[0])
 
     def expiring(self, before: float) -> Iterator[str]:
-        found = self.call("list the due users", self.client.zrangebyscore, self.index, "-inf", f"({before!r}")
-        self._read += len(found)
-        yield from (_text(m) for m in found)
+        """Due users a page at a time, each page starting where the last one ended.
+
+        Not by offset: keep-alive refreshes the users it is given, which moves them out of the
+        range, and an offset would then skip as many others. The page starts at the last score
+        yielded, skipping the members already yielded at that score (ties are rare: a score is
+        an expiry to the microsecond).
+        """
+        low = float("-inf")
+        at_low: set[Any] = set()  # the members yielded at score `low`
+        while True:
+            want = PAGE + len(at_low)
+            page = self.call("list the due users", self._due_page, low, before, want)
+            for member, score in page:
+                if score == low and member in at_low:
+                    continue
+                if score != low:
+                    low, at_low = score, set()
+                at_low.add(member)
+                self._read += 1
+                yield _text(member)
+            if len(page) < want:
+                return
+
+    def _due_page(self, low: float, before: float, count: int) -> list[tuple[Any, float]]:
+        found: Any = self.client.zrangebyscore(
+            self.index, low, f"({before!r}", start=0, num=count, withscores=True
+        )
+        return list(found)
 
     def close(self) -> None:
         self.client.close()
@@ -261,7 +292,7 @@ def _dead_code(value: Any) -> Optional[str]:
 
 
 def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def from_url(url: str, options: VaultOptions) -> RedisBackend:
