@@ -1,10 +1,15 @@
 """The Redis vault: per-user keys under a prefix, each user a :class:`RedisTokenStore`.
 
-A user's token is ``<prefix>user:<id>`` (with that store's ``:lock`` and ``:saved`` stream: a TTL
-lock, waiters woken by the save, compare-and-set saves), its dead marker ``<prefix>user:<id>:dead``,
-and every user is in the sorted set ``<prefix>users``, scored by the refresh token's expiry (a
-dead or unknown one scores +inf), which serves ``users()`` (streamed with ZSCAN) and
-``expiring()``. All users share one connection pool.
+A user's token is ``<prefix>user:{<id>}`` (with that store's ``{<id>}:lock`` and ``{<id>}:saved``
+stream: a TTL lock, waiters woken by the save, compare-and-set saves), its dead marker
+``<prefix>user:{<id>}:dead``, and every user is in the sorted set ``<prefix>users``, scored by the
+refresh token's expiry (a dead or unknown one scores +inf), which serves ``users()`` (streamed
+with ZSCAN) and ``expiring()``. All users share one connection pool.
+
+The braces keep users apart: an id may hold ``:`` (``1:dead`` is an app's key like any other),
+and without them user ``1:dead``'s token would be user ``1``'s dead marker. With them a key's
+ending names its kind (``}`` a token, ``}:dead``, ``}:lock``, ``}:saved``; none ends another), so
+no two users share a key whatever their ids hold, ``}`` included.
 
 Tokens are not encrypted here (the store's compare-and-set reads the stored access token): with
 ``KAKAO_VAULT_KEY`` set, use a SQL vault.
@@ -15,17 +20,24 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
 from typing import Any, ContextManager, Optional
 
-from ..errors import ConfigurationError, LoginRequired, TokenStoreError
+from ..errors import ConfigurationError, LoginRequired, TokenStoreConflict, TokenStoreError, printable
 from ..stores import Adopt, RedisTokenStore, connect_redis, public_url
+from ..stores.redis import _SAVE as _STORE_SAVE
 from ..token import Token
 from .base import NoLogin, VaultBackend, VaultOptions
 
 __all__ = ["RedisBackend", "from_url"]
+
+# Ids read per round trip by users() and expiring(): a page in memory, never the whole set.
+PAGE = 1000
+# What a dead marker may hold and show: a Kakao code or OAuth error word, as the refresh wrote it.
+_CODE = re.compile(r"[A-Za-z0-9_]{1,64}")
 
 # A new login: the token, no dead marker, the waiters told, the index updated.
 # KEYS: token, dead, stream, users. ARGV: value, user, score.
@@ -36,6 +48,27 @@ redis.call('XADD', KEYS[3], 'MAXLEN', '1', '*', 'token', ARGV[1])
 redis.call('PUBLISH', KEYS[3], '1')
 redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])
 return 1
+"""
+# The store's compare-and-set save (its script, unchanged, as a function) and, when it saved, the
+# dead marker cleared and the index updated in the same step: a live token saved is a live login,
+# whoever saves it (a late holder's rotated token, a login saved through the store).
+# KEYS: token, stream, lock, dead, users. ARGV: the store's three, then user, score.
+_SAVE_LIVE = f"""
+local function save()
+{_STORE_SAVE}
+end
+local saved = save()
+if saved ~= 0 then
+  redis.call('DEL', KEYS[4])
+  redis.call('ZADD', KEYS[5], ARGV[5], ARGV[4])
+end
+return saved
+"""
+# The dead marker's first 65 bytes (a code is at most 64: a longer value is no code), or nil.
+# KEYS: dead.
+_DEAD_CODE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+return redis.call('GETRANGE', KEYS[1], 0, 64)
 """
 # Kakao refused the refresh token read: mark the user dead, unless the stored one moved on.
 # KEYS: token, dead, users. ARGV: refused refresh token, Kakao's code, user.
@@ -74,7 +107,8 @@ class RedisBackend(VaultBackend):
         return self._read
 
     def key(self, user: str) -> str:
-        return f"{self.prefix}user:{user}"
+        """The token key of ``user``: the id in braces, so that no id reaches another's keys."""
+        return f"{self.prefix}user:{{{user}}}"
 
     @property
     def index(self) -> str:
@@ -98,14 +132,43 @@ class RedisBackend(VaultBackend):
         self.call("delete the token", pipe.execute)
 
     def users(self) -> Iterator[str]:
-        for member, _ in self.call("list the users", lambda: list(self.client.zscan_iter(self.index))):
+        scan = self.client.zscan_iter(self.index, count=PAGE)  # a page per round trip, as read
+        while True:
+            found = self.call("list the users", next, scan, None)
+            if found is None:
+                return
             self._read += 1
-            yield _text(member)
+            yield _text(found[0])
 
     def expiring(self, before: float) -> Iterator[str]:
-        found = self.call("list the due users", self.client.zrangebyscore, self.index, "-inf", f"({before!r}")
-        self._read += len(found)
-        yield from (_text(m) for m in found)
+        """Due users a page at a time, each page starting where the last one ended.
+
+        Not by offset: keep-alive refreshes the users it is given, which moves them out of the
+        range, and an offset would then skip as many others. The page starts at the last score
+        yielded, skipping the members already yielded at that score (ties are rare: a score is
+        an expiry to the microsecond).
+        """
+        low = float("-inf")
+        at_low: set[Any] = set()  # the members yielded at score `low`
+        while True:
+            want = PAGE + len(at_low)
+            page = self.call("list the due users", self._due_page, low, before, want)
+            for member, score in page:
+                if score == low and member in at_low:
+                    continue
+                if score != low:
+                    low, at_low = score, set()
+                at_low.add(member)
+                self._read += 1
+                yield _text(member)
+            if len(page) < want:
+                return
+
+    def _due_page(self, low: float, before: float, count: int) -> list[tuple[Any, float]]:
+        found: Any = self.client.zrangebyscore(
+            self.index, low, f"({before!r}", start=0, num=count, withscores=True
+        )
+        return list(found)
 
     def close(self) -> None:
         self.client.close()
@@ -142,12 +205,13 @@ class RedisUserStore(RedisTokenStore):
         return f"{self.backend.location} user {self.user}"
 
     def load(self) -> Token:
-        dead = self.backend.call("read the token", self._redis.get, self.key + ":dead")
+        dead = self.backend.call("read the token", self._redis.eval, _DEAD_CODE, 1, self.key + ":dead")
         if dead is not None:
-            code = _text(dead)[:64]
+            code = _dead_code(dead)
+            said = f"Kakao answered {code}" if code else "marked dead"
             raise NoLogin(
-                f"the login of user {self.user} in {self.backend.location} is gone (Kakao answered "
-                f"{code}): log the user in again",
+                f"the login of user {self.user} in {self.backend.location} is gone ({said}): log "
+                "the user in again",
                 code,
             )
         try:
@@ -163,8 +227,19 @@ class RedisUserStore(RedisTokenStore):
         return token
 
     def save(self, token: Token, *, previous: Optional[Token] = None) -> None:
-        super().save(dataclasses.replace(token, client_secret=None), previous=previous)
-        self.backend.call("index the token", self._redis.zadd, self.backend.index, {self.user: _score(token)})
+        """The store's compare-and-set save, which also clears the dead marker and indexes the user."""
+        token = dataclasses.replace(token, client_secret=None)  # the app's, not the user's
+        data = json.dumps(token.to_dict(time.time()))
+        replaced = previous.access_token if previous is not None else ""
+        hold = getattr(self._holds, "current", None)
+        owner = hold.owner if hold is not None and not hold.released else ""
+        keys = (self.key, self._stream, self.key + ":lock", self.key + ":dead", self.backend.index)
+        args = (data, replaced, owner, self.user, _score(token))
+        saved = self._call("save the token", self._redis.eval, _SAVE_LIVE, len(keys), *keys, *args)
+        if not saved:
+            raise TokenStoreConflict(f"{self.location} changed since it was read; not overwritten")
+        if saved == 2 and hold is not None:
+            hold.released = True
 
     def delete(self) -> None:
         self.backend.delete(self.user)
@@ -205,8 +280,19 @@ def _score(token: Token) -> float:
     return float("inf") if dies is None else dies
 
 
+def _dead_code(value: Any) -> Optional[str]:
+    """The Kakao code in a dead marker, or None when it holds anything else.
+
+    The vault writes only Kakao's short codes there (KOE322, invalid_grant), but anyone who can
+    write to this Redis may have put bytes, lines or escapes there: only a code gets through,
+    and printable() hides a token-shaped one.
+    """
+    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    return printable(text, 64) if _CODE.fullmatch(text) else None
+
+
 def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def from_url(url: str, options: VaultOptions) -> RedisBackend:
