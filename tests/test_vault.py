@@ -224,6 +224,30 @@ def test_a_new_login_wins_over_a_refresh_under_way(fake_kakao: FakeKakao, vault_
     assert vault.load(5).access_token == new.access_token  # the refresh's own save was fenced off
 
 
+def test_a_refresh_of_a_deleted_login_never_overwrites_the_next_login(
+    fake_kakao: FakeKakao, vault_url: str
+) -> None:
+    # The row's version must not start again where the deleted row's did: the refresh in
+    # flight read the old row's version, and would pass the fence of the new row.
+    vault = TokenVault(vault_url)
+    _login(fake_kakao, vault, 5, access_ttl=0)
+    session = vault.session(5)
+    fake_kakao.token_gate = gate = threading.Event()
+    seen: list[Any] = []
+    worker = threading.Thread(target=lambda: seen.append(session.get(fake_kakao.kapi_url + ME)))
+    worker.start()
+    _wait_for(lambda: fake_kakao.token_calls == 1)
+    other = TokenVault(vault_url) if not vault_url.startswith("memory") else vault
+    other.delete(5)  # the user logs out, then logs in again
+    new = _login(fake_kakao, other, 5)
+    gate.set()
+    worker.join(30)
+    assert seen[0].status_code == 200
+    stored = vault.load(5)
+    assert stored.access_token == new.access_token
+    assert stored.refresh_token == new.refresh_token
+
+
 def test_koe322_after_another_worker_rotated_is_recovered(fake_kakao: FakeKakao, vault_url: str) -> None:
     vault = TokenVault(vault_url, retries=0)
     _login(fake_kakao, vault, 3, access_ttl=0)

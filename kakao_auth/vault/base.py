@@ -21,6 +21,7 @@ import abc
 import contextlib
 import dataclasses
 import os
+import secrets
 import threading
 import time
 from collections.abc import Iterator
@@ -40,6 +41,7 @@ __all__ = [
     "UserId",
     "VaultBackend",
     "VaultOptions",
+    "new_version",
     "user_key",
 ]
 
@@ -51,8 +53,18 @@ LEASE_MARGIN = 5.0
 WAKE_MIN = 0.002
 WAKE_MAX = 0.025
 MAX_USER_ID = 255
+# A row's version: a new login starts it at a random number in [2**32, 2**62), saves add 1. A
+# version read before a delete and a new login never comes back (1 in 2**62), so a refresh in
+# flight over the old row cannot pass the fence of the new one; a BIGINT holds 2**62 more saves.
+FIRST_VERSION = 1 << 32
+LAST_VERSION = (1 << 63) - 2  # a version past it would overflow a BIGINT at the next save
 # The token fields a vault keeps secret (encrypted at rest when a key is set).
 SECRET_FIELDS = ("access_token", "refresh_token", "id_token")
+
+
+def new_version() -> int:
+    """The version a new login starts its row at: random, so it never repeats one read before."""
+    return FIRST_VERSION + secrets.randbelow((1 << 62) - FIRST_VERSION)
 
 
 def user_key(user_id: object) -> str:
@@ -199,7 +211,8 @@ class RowBackend(VaultBackend):
         """Store ``fields``, bump the version, clear ``dead``; False when fenced off.
 
         With ``version``: only over that version (compare-and-set). Without: whatever is there
-        (a new login), creating the row. The lease is cleared when ``owner`` holds it.
+        (a new login), creating the row, at a :func:`new_version`. The lease is cleared when
+        ``owner`` holds it.
         """
 
     @abc.abstractmethod

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any, Optional
 
-from .base import Row, RowBackend, VaultOptions
+from .base import Row, RowBackend, VaultOptions, new_version
 
 __all__ = ["MemoryBackend", "from_url"]
 
@@ -63,7 +63,9 @@ class MemoryBackend(RowBackend):
                 if row is None or row.lease_owner == owner
                 else (row.lease_owner, row.lease_until)
             )
-            self._rows[user] = Row(dict(fields), (row.version if row else 0) + 1, None, *lease)
+            # A new login starts afresh: a version read before a delete never comes back.
+            number = new_version() if version is None or row is None else row.version + 1
+            self._rows[user] = Row(dict(fields), number, None, *lease)
             return True
 
     def mark_dead(self, user: str, version: int, code: str) -> bool:

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
 
 from ..errors import ConfigurationError, TokenStoreError, printable
-from .base import Row, RowBackend, VaultOptions
+from .base import LAST_VERSION, Row, RowBackend, VaultOptions, new_version
 
 if TYPE_CHECKING:
     import sqlalchemy
@@ -75,7 +75,12 @@ def tables(name: str) -> tuple[sqlalchemy.Table, sqlalchemy.Table]:
         Column("refresh_token_expires_at", Float, comment="refresh token expiry, epoch seconds"),
         Column("scope", Text),
         Column("client_id", String(128), comment="the app's REST API key"),
-        Column("version", BigInteger, nullable=False, comment="bumped by every save (fencing)"),
+        Column(
+            "version",
+            BigInteger,
+            nullable=False,
+            comment="random at a new login, +1 at every save (fencing)",
+        ),
         Column("lease_owner", String(64), comment="the holder refreshing this user now"),
         Column("lease_until", Float, comment="when that claim runs out, epoch seconds"),
         Column("dead", String(64), comment="the Kakao error code that ended the login"),
@@ -128,9 +133,10 @@ class SQLBackend(RowBackend):
         values = found._mapping
         fields = {name: values[name] for name in TOKEN_COLUMNS}
         version = values["version"]
-        if not isinstance(version, int):
+        if not isinstance(version, int) or isinstance(version, bool) or not 0 <= version <= LAST_VERSION:
             raise TokenStoreError(
-                f"{self.location}: the row of user {user} has a version that is not a number"
+                f"{self.location}: the row of user {user} has a version that is not a number "
+                f"from 0 to {LAST_VERSION}; save the user's login again (vault.save) or delete it"
             )
         return Row(fields, version, values["dead"], values["lease_owner"], values["lease_until"])
 
@@ -165,8 +171,10 @@ class SQLBackend(RowBackend):
         if version is not None:
             statement = update(t).where(t.c.user_id == user, t.c.version == version).values(**values)
             return self._changed("save the token", statement)
+        # A new login starts afresh: a version read before a delete never comes back.
+        values["version"] = new_version()
         upsert = update(t).where(t.c.user_id == user).values(**values)
-        row = dict(fields, user_id=user, version=1, updated_at=values["updated_at"])
+        row = dict(fields, user_id=user, version=values["version"], updated_at=values["updated_at"])
 
         def save(c: sqlalchemy.Connection) -> bool:
             if c.execute(upsert).rowcount == 0:
