@@ -36,6 +36,7 @@ from tests.conftest import REPORT, exception_chain
 ME = "/v2/user/me"
 BACKENDS = ["memory", "sqlite", "postgresql", "redis"]
 SHARED = ["sqlite", "postgresql", "redis"]  # backends several processes share
+ROWS = ["memory", "sqlite", "postgresql"]  # backends of rows (base.RowBackend)
 
 
 def _must_run(what: str) -> None:
@@ -93,6 +94,29 @@ def shared_url(request: pytest.FixtureRequest, tmp_path: Path, fake_kakao: FakeK
 
         redis.Redis.from_url(url).flushdb()
     return url
+
+
+@pytest.fixture(params=ROWS)
+def row_url(request: pytest.FixtureRequest, tmp_path: Path, fake_kakao: FakeKakao) -> str:
+    return _url(request.param, request, tmp_path)
+
+
+def _set_row(vault: TokenVault, user: str, **columns: Any) -> None:
+    """Write ``columns`` of ``user``'s row behind the vault's back (another program, garbage)."""
+    backend: Any = vault.backend
+    if hasattr(backend, "engine"):
+        import sqlalchemy
+
+        with backend.engine.begin() as c:
+            c.execute(
+                sqlalchemy.update(backend.table).where(backend.table.c.user_id == user).values(**columns)
+            )
+        return
+    import dataclasses
+
+    row = backend._rows[user]
+    fields = {k: columns.pop(k) for k in list(columns) if k in row.fields}
+    backend._rows[user] = dataclasses.replace(row, fields={**row.fields, **fields}, **columns)
 
 
 def _login(fake: FakeKakao, vault: TokenVault, user: int, **kwargs: Any) -> Token:
@@ -487,6 +511,22 @@ def test_a_sqlite_database_locked_past_the_timeout_is_a_typed_error(
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
+
+
+def test_a_lease_far_ahead_is_free_and_a_new_login_clears_the_lease(
+    fake_kakao: FakeKakao, row_url: str
+) -> None:
+    vault = TokenVault(row_url, lease=5, lock_timeout=2)
+    _login(fake_kakao, vault, 1, access_ttl=0)
+    # A lease no clock like ours granted (a machine's clock years ahead, or garbage): not waited for.
+    _set_row(vault, "1", lease_owner="ghost", lease_until=time.time() + 10**6)
+    assert _me(vault, 1) == 1
+    # A live lease of the old login does not hold up the new one.
+    _set_row(vault, "1", lease_owner="ghost", lease_until=time.time() + 8)
+    _login(fake_kakao, vault, 1, access_ttl=0)
+    row = vault.backend.read("1")  # type: ignore[attr-defined]
+    assert row.lease_owner is None and row.lease_until is None
+    assert _me(vault, 1) == 1  # its refresh is not held up either
 
 
 # -- expiring and keep-alive ------------------------------------------------------------------

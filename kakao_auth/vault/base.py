@@ -182,8 +182,15 @@ class Row:
     lease_owner: Optional[str] = None
     lease_until: Optional[float] = None
 
-    def lease_free(self, now: float) -> bool:
-        return self.lease_owner is None or self.lease_until is None or self.lease_until < now
+    def lease_free(self, now: float, lease: float) -> bool:
+        """Whether a claim of ``lease`` seconds may be taken at ``now``: none held, or not a live one.
+
+        A lease running out further ahead than two leases from now was never granted by a clock
+        like ours (a clock far ahead, or garbage): it is free, or it would hold its user for ever.
+        """
+        if self.lease_owner is None or self.lease_until is None:
+            return True
+        return not now <= self.lease_until <= now + 2 * lease
 
 
 class RowBackend(VaultBackend):
@@ -200,7 +207,7 @@ class RowBackend(VaultBackend):
 
     @abc.abstractmethod
     def claim(self, user: str, owner: str, until: float, now: float) -> bool:
-        """Set the lease to ``owner`` until ``until`` if it is free or ran out before ``now``."""
+        """Set the lease to ``owner`` until ``until`` if it is free at ``now`` (:meth:`Row.lease_free`)."""
 
     @abc.abstractmethod
     def release(self, user: str, owner: str) -> None:
@@ -211,8 +218,8 @@ class RowBackend(VaultBackend):
         """Store ``fields``, bump the version, clear ``dead``; False when fenced off.
 
         With ``version``: only over that version (compare-and-set). Without: whatever is there
-        (a new login), creating the row, at a :func:`new_version`. The lease is cleared when
-        ``owner`` holds it.
+        (a new login), creating the row, at a :func:`new_version`, the lease cleared (a new login
+        owes nothing to a refresh of the old one). The lease is cleared when ``owner`` holds it.
         """
 
     @abc.abstractmethod
@@ -398,7 +405,9 @@ class RowStore(TokenStore):
                 if token is not None:
                     return token
             now = time.time()
-            if row.lease_free(now) and self.backend.claim(self.user, owner, now + self.lease, now):
+            if row.lease_free(now, self.lease) and self.backend.claim(
+                self.user, owner, now + self.lease, now
+            ):
                 return True
             if not wait:
                 raise StoreBusy(f"{self.location} is being refreshed by another holder")

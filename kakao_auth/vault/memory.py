@@ -42,7 +42,7 @@ class MemoryBackend(RowBackend):
     def claim(self, user: str, owner: str, until: float, now: float) -> bool:
         with self._lock:
             row = self._rows.get(user)
-            if row is None or not row.lease_free(now):
+            if row is None or not row.lease_free(now, until - now):
                 return False
             self._rows[user] = _replace(row, lease_owner=owner, lease_until=until)
             return True
@@ -60,7 +60,7 @@ class MemoryBackend(RowBackend):
                 return False
             lease = (
                 (None, None)
-                if row is None or row.lease_owner == owner
+                if row is None or version is None or row.lease_owner == owner
                 else (row.lease_owner, row.lease_until)
             )
             # A new login starts afresh: a version read before a delete never comes back.

@@ -144,7 +144,14 @@ class SQLBackend(RowBackend):
         from sqlalchemy import or_, update
 
         t = self.table
-        free = or_(t.c.lease_owner.is_(None), t.c.lease_until.is_(None), t.c.lease_until < now)
+        # A lease further ahead than two leases is no live one (Row.lease_free): free.
+        horizon = now + 2 * (until - now)
+        free = or_(
+            t.c.lease_owner.is_(None),
+            t.c.lease_until.is_(None),
+            t.c.lease_until < now,
+            t.c.lease_until > horizon,
+        )
         statement = update(t).where(t.c.user_id == user, free).values(lease_owner=owner, lease_until=until)
         return self._changed("claim the user", statement)
 
@@ -171,8 +178,9 @@ class SQLBackend(RowBackend):
         if version is not None:
             statement = update(t).where(t.c.user_id == user, t.c.version == version).values(**values)
             return self._changed("save the token", statement)
-        # A new login starts afresh: a version read before a delete never comes back.
-        values["version"] = new_version()
+        # A new login starts afresh: a version read before a delete never comes back, and no
+        # lease of the old login holds it up (one far ahead would hold it for ever).
+        values.update(version=new_version(), lease_owner=None, lease_until=None)
         upsert = update(t).where(t.c.user_id == user).values(**values)
         row = dict(fields, user_id=user, version=values["version"], updated_at=values["updated_at"])
 
