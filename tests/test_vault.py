@@ -290,6 +290,56 @@ def test_koe322_after_another_worker_rotated_is_recovered(fake_kakao: FakeKakao,
     assert vault.load(3).access_token == rotated.access_token  # and the row is not marked dead
 
 
+def test_a_holder_whose_lease_was_taken_adopts_instead_of_killing_the_login(
+    fake_kakao: FakeKakao, row_url: str
+) -> None:
+    from kakao_auth.oauth import TokenEndpoint
+
+    vault = TokenVault(row_url, lease=0.5, lock_timeout=10, retries=0)
+    _login(fake_kakao, vault, 1, access_ttl=0, refresh_ttl=86400)  # rotation month: rotated at once
+    a_go, b_at_save, b_go = threading.Event(), threading.Event(), threading.Event()
+
+    class Stalled(TokenEndpoint):
+        def post(self, form: Any) -> Any:
+            a_go.wait(30)  # a pause (GC, network) past the lease
+            return super().post(form)
+
+    a = vault.refresher(1)
+    a.endpoint = Stalled(vault.endpoint.url, timeout=10, retries=0)
+    b = vault.refresher(1)
+    real_save = b.store.save
+
+    def slow_save(token: Token, *, previous: Any = None) -> None:
+        b_at_save.set()  # Kakao rotated the refresh token A holds; not saved yet
+        b_go.wait(30)
+        real_save(token, previous=previous)
+
+    b.store.save = slow_save  # type: ignore[method-assign]
+    out: dict[str, Any] = {}
+
+    def run(name: str, refresher: Any) -> None:
+        try:
+            out[name] = refresher.refresh(None).access_token
+        except Exception as e:  # the outcome is what is checked
+            out[name] = e
+
+    threads = [threading.Thread(target=run, args=("a", a))]
+    threads[0].start()
+    time.sleep(0.7)  # A's lease ran out
+    threads.append(threading.Thread(target=run, args=("b", b)))
+    threads[1].start()
+    assert b_at_save.wait(30)
+    a_go.set()  # A posts the rotated-away refresh token: KOE322
+    _wait_for(lambda: fake_kakao.token_calls == 2)
+    time.sleep(0.3)
+    assert vault.backend.read("1").dead is None  # type: ignore[attr-defined]
+    b_go.set()
+    for t in threads:
+        t.join(30)
+    assert out["b"] == out["a"] == vault.load(1).access_token  # A adopted B's token
+    assert fake_kakao.refresh_token_alive(vault.load(1).refresh_token)
+
+
 def test_a_save_never_overwrites_a_newer_token(fake_kakao: FakeKakao, vault_url: str) -> None:
     vault = TokenVault(vault_url)
     old = _login(fake_kakao, vault, 9)

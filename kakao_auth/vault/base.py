@@ -223,8 +223,12 @@ class RowBackend(VaultBackend):
         """
 
     @abc.abstractmethod
-    def mark_dead(self, user: str, version: int, code: str) -> bool:
-        """Mark the row dead with Kakao's ``code`` if it is still at ``version``."""
+    def mark_dead(self, user: str, version: int, code: str, owner: str) -> bool:
+        """Mark the row dead with ``code`` if it is still at ``version`` and ``owner`` holds the lease.
+
+        A holder whose lease ran out and was taken may have been refused a refresh token the
+        new holder has just rotated (and not saved yet): that is no dead login.
+        """
 
     @abc.abstractmethod
     def reseal(self, user: str, fields: dict[str, Any], version: int) -> bool:
@@ -319,8 +323,35 @@ class RowStore(TokenStore):
         row = self.backend.read(self.user)
         claim: Optional[_Claim] = getattr(self._holds, "current", None)
         if claim is not None:
+            if row is not None and row.version == claim.version:
+                row = self._after_lost_claim(claim, row)
             claim.version = None if row is None else row.version
         return self._token(row)
+
+    def _after_lost_claim(self, claim: _Claim, row: Row) -> Optional[Row]:
+        """The row once the holder that took this one's claim is done with it; ``row`` if none did.
+
+        A holder reads the row again only after Kakao's answer. If its lease ran out meanwhile
+        and another holder took it, that one may have rotated the refresh token this one was
+        refused, and not saved yet: its outcome is the row to go on from, not the old one.
+        Bounded by ``lock_timeout``.
+        """
+        deadline = time.monotonic() + self.lock_timeout
+        pause = WAKE_MIN
+        current: Optional[Row] = row
+        while (
+            current is not None
+            and current.version == claim.version
+            and current.lease_owner not in (None, claim.owner)
+            and not current.lease_free(time.time(), self.lease)
+        ):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            time.sleep(min(pause, left))
+            pause = min(pause * 1.5, WAKE_MAX)
+            current = self.backend.read(self.user)
+        return current
 
     def _token(self, row: Optional[Row]) -> Token:
         if row is None:
@@ -432,11 +463,12 @@ class RowStore(TokenStore):
         """Kakao refused the refresh token this holder read: the row is marked dead, unless it moved.
 
         The refresh path raises only when the row still holds the refused refresh token (it looks
-        once more after Kakao's answer), so the version last read is the one that died.
+        once more after Kakao's answer), so the version last read is the one that died; and only
+        while this holder still holds the lease (none took it over and refreshed meanwhile).
         """
         if isinstance(error, NoLogin) or claim.version is None:
             return  # the row was empty or dead already: nothing new learned
-        self.backend.mark_dead(self.user, claim.version, error.error_code or error.error)
+        self.backend.mark_dead(self.user, claim.version, error.error_code or error.error, claim.owner)
 
 
 class _Claim:

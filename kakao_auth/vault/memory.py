@@ -68,10 +68,10 @@ class MemoryBackend(RowBackend):
             self._rows[user] = Row(dict(fields), number, None, *lease)
             return True
 
-    def mark_dead(self, user: str, version: int, code: str) -> bool:
+    def mark_dead(self, user: str, version: int, code: str, owner: str) -> bool:
         with self._lock:
             row = self._rows.get(user)
-            if row is None or row.version != version:
+            if row is None or row.version != version or row.lease_owner != owner:
                 return False
             self._rows[user] = _replace(row, dead=code)
             return True

@@ -196,11 +196,15 @@ class SQLBackend(RowBackend):
         except IntegrityError:  # another saver created the row meanwhile: now it is there
             return self._run("save the token", save, begin=True)
 
-    def mark_dead(self, user: str, version: int, code: str) -> bool:
+    def mark_dead(self, user: str, version: int, code: str, owner: str) -> bool:
         from sqlalchemy import update
 
         t = self.table
-        statement = update(t).where(t.c.user_id == user, t.c.version == version).values(dead=code[:64])
+        statement = (
+            update(t)
+            .where(t.c.user_id == user, t.c.version == version, t.c.lease_owner == owner)
+            .values(dead=code[:64])
+        )
         try:
             return self._changed("mark the login dead", statement)
         except TokenStoreError:
