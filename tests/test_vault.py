@@ -627,6 +627,23 @@ def test_keep_alive_renews_the_due_reports_the_dead_and_the_limited(
     assert again.renewed == [] and again.dead == [] and again.failed == ["5"]
 
 
+def test_keep_alive_over_more_than_the_new_lifetime_refreshes_each_user_once(
+    fake_kakao: FakeKakao, row_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A renewal moves the user's expiry forward, still inside `within`: a listing paged on the
+    # expiry would meet the user again in a later page.
+    import kakao_auth.vault.sql
+
+    monkeypatch.setattr(kakao_auth.vault.sql, "PAGE", 3)
+    fake_kakao.refresh_limit = fake_kakao.access_limit = None
+    vault = TokenVault(row_url)
+    for user in range(10):
+        _login(fake_kakao, vault, user, refresh_ttl=(10 + user) * 86400)
+    report = vault.keep_alive(within=365 * 86400, concurrency=2)
+    assert sorted(report.renewed, key=int) == [str(u) for u in range(10)] and report.checked == 10
+    assert fake_kakao.refresh_calls_by_user == {u: 1 for u in range(10)}
+
+
 def test_two_keep_alive_runs_at_once_refresh_each_user_once(fake_kakao: FakeKakao, shared_url: str) -> None:
     fake_kakao.refresh_limit = fake_kakao.access_limit = None
     vault = TokenVault(shared_url)

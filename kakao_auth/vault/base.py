@@ -149,7 +149,11 @@ class VaultBackend(abc.ABC):
 
     @abc.abstractmethod
     def expiring(self, before: float) -> Iterator[str]:
-        """Users whose (live) refresh token dies before the epoch time ``before``, streamed."""
+        """Users whose (live) refresh token dies before the epoch time ``before``, streamed.
+
+        Each user at most once, as the rows were when the listing began: a keep-alive renewing
+        the users listed moves their expiry, and must not meet them again further on.
+        """
 
     def load(self, user: str) -> Token:
         """The token of ``user``; :class:`NoLogin` when none is saved or it is dead."""

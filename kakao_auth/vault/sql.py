@@ -171,7 +171,7 @@ class SQLBackend(RowBackend):
         from sqlalchemy import case, insert, update
 
         t = self.table
-        values: dict[str, Any] = dict(fields, version=t.c.version + 1, dead=None, updated_at=time.time())
+        values: dict[str, Any] = dict(fields, version=t.c.version + 1, dead=None, updated_at=self._now())
         if owner is not None:  # the save that ends a refresh lets go of its claim
             values["lease_owner"] = case((t.c.lease_owner == owner, None), else_=t.c.lease_owner)
             values["lease_until"] = case((t.c.lease_owner == owner, None), else_=t.c.lease_until)
@@ -239,15 +239,22 @@ class SQLBackend(RowBackend):
             last = page[-1]
 
     def expiring(self, before: float) -> Iterator[str]:
+        """The due users as they were when the listing began, in pages of the expiry index.
+
+        A row saved since (renewed, by this keep-alive or another, or a new login) is left out:
+        a renewal moves the expiry forward, and with ``within`` past the new refresh token's
+        lifetime the renewed user would come up again in a later page, to be refreshed twice.
+        """
         from sqlalchemy import select, tuple_
 
         t = self.table
         key = (t.c.refresh_token_expires_at, t.c.user_id)
+        started = self._now()
         last: Optional[tuple[float, str]] = None
         while True:
             query = (
                 select(*key)
-                .where(t.c.refresh_token_expires_at < before, t.c.dead.is_(None))
+                .where(t.c.refresh_token_expires_at < before, t.c.dead.is_(None), t.c.updated_at <= started)
                 .order_by(*key)
                 .limit(PAGE)
             )
@@ -259,6 +266,10 @@ class SQLBackend(RowBackend):
             if len(rows) < PAGE:
                 return
             last = (rows[-1][0], rows[-1][1])
+
+    def _now(self) -> float:
+        """Now, by the clock the rows' ``updated_at`` is written with."""
+        return time.time()
 
     def _page(self, query: Any) -> list[str]:
         page = self._run("list the users", lambda c: [str(r[0]) for r in c.execute(query)])
