@@ -708,6 +708,32 @@ def test_tokens_at_rest_are_ciphertext_and_rekey_rotates_the_key(
     assert _me(TokenVault(url), 1) == 1
 
 
+def test_rekey_goes_past_a_row_it_cannot_open_and_names_its_user(
+    fake_kakao: FakeKakao,
+    row_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from cryptography.fernet import Fernet
+    from kakao_auth.cli import main
+
+    old, new, lost = (Fernet.generate_key().decode() for _ in range(3))
+    tokens = {u: _login(fake_kakao, TokenVault(row_url, key=old), u) for u in (1, 3)}
+    tokens[2] = _login(fake_kakao, TokenVault(row_url, key=lost), 2)  # under a key the admin lost
+    with pytest.raises(
+        TokenStoreError, match=r"re-encrypted 2 rows; 1 could not be opened \(user 2\)"
+    ) as caught:
+        TokenVault(row_url, key=f"{new},{old}").rekey()
+    assert all(t.access_token not in str(caught.value) for t in tokens.values())
+    rotated = TokenVault(row_url, key=new)  # the other rows were re-encrypted all the same
+    assert rotated.load(1).access_token == tokens[1].access_token
+    assert rotated.load(3).access_token == tokens[3].access_token
+    monkeypatch.setenv("KAKAO_VAULT_KEY", f"{new},{old}")
+    assert main(["vault", "rekey", "--vault", row_url]) != 0
+    out = capsys.readouterr()
+    assert len(out.err.strip().splitlines()) == 1 and "user 2" in out.err and "Traceback" not in out.err
+
+
 def test_a_key_that_is_not_a_fernet_key_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KAKAO_VAULT_KEY", "not-a-key-but-a-secret-value")
     with pytest.raises(ConfigurationError, match="key number 1") as caught:

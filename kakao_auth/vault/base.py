@@ -247,15 +247,40 @@ class RowBackend(VaultBackend):
         self.write(user, self.to_fields(token), None, None)
 
     def rekey(self) -> int:
+        """Every row that can be opened sealed under the first key; then the ones that could not.
+
+        A row under a key no longer held (or garbage) does not stop the others: they are all
+        re-encrypted, then a :class:`TokenStoreError` names the users left (never a token).
+        """
         count = 0
+        unopened: list[str] = []
         for user in self.users():
-            row = self.read(user)
-            if row is None:
+            try:
+                row = self.read(user)
+                fields = None if row is None else self._resealed(row)
+            except (TokenStoreError, ValueError):
+                unopened.append(user)
                 continue
-            fields = {name: self.options.sealer.rotate(row.fields.get(name)) for name in SECRET_FIELDS}
-            if fields != {name: row.fields.get(name) for name in SECRET_FIELDS}:
+            if row is not None and fields is not None:
                 count += self.reseal(user, fields, row.version)
+        if unopened:
+            names = ", ".join(printable(u, 40) for u in unopened[:3]) + (", ..." if len(unopened) > 3 else "")
+            raise TokenStoreError(
+                f"{self.location}: re-encrypted {count} rows; {len(unopened)} could not be opened "
+                f"(user {names}): add their key to KAKAO_VAULT_KEY and run rekey again, or delete them"
+            )
         return count
+
+    def _resealed(self, row: Row) -> Optional[dict[str, Any]]:
+        """The secret fields of ``row`` sealed under the first key; None when unchanged.
+
+        ValueError when one cannot be opened (an unknown key) or is not text (garbage).
+        """
+        stored = {name: row.fields.get(name) for name in SECRET_FIELDS}
+        if any(value is not None and not isinstance(value, str) for value in stored.values()):
+            raise ValueError("a token field is not text")
+        fields = {name: self.options.sealer.rotate(value) for name, value in stored.items()}
+        return None if fields == stored else fields
 
     def to_fields(self, token: Token) -> dict[str, Any]:
         """The columns of ``token``: the secret ones sealed. No client secret: it is the app's."""
