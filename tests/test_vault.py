@@ -805,6 +805,22 @@ def test_location_never_shows_a_password() -> None:
     assert "hunter2-secret" not in str(caught.value)
 
 
+@pytest.mark.parametrize("query", ["password=S3cretPW", "sslmode=disable&sslpassword=S3cretPW"])
+def test_a_password_in_the_url_query_is_never_shown(query: str) -> None:
+    import sqlalchemy
+
+    url = f"postgresql://app@127.0.0.1:9/app?{query}"
+    for vault in (
+        TokenVault(url, connect_timeout=1),
+        TokenVault(sqlalchemy.create_engine(url.replace("postgresql:", "postgresql+psycopg:"))),
+    ):
+        assert "S3cretPW" not in vault.location and "S3cretPW" not in repr(vault)
+        assert "127.0.0.1:9/app" in vault.location
+        with pytest.raises(TokenStoreError) as caught:
+            vault.load(1)
+        assert all("S3cretPW" not in str(e) for e in exception_chain(caught.value))
+
+
 def test_an_async_client_never_blocks_the_loop_on_the_database_or_kakao(
     fake_kakao: FakeKakao, tmp_path: Path
 ) -> None:

@@ -101,8 +101,8 @@ class SQLBackend(RowBackend):
         super().__init__(options)
         self.engine = engine
         self.table, self.schema_table = tables(_table_name(options.table))
-        self._password = password or engine.url.password
-        self._where = printable(engine.url.render_as_string(hide_password=True), hide_tokens=False)
+        self._secrets = [p for p in (password, engine.url.password, *_query_secrets(engine.url)) if p]
+        self._where = _public(engine.url)
         self._ready = False
         self._ready_lock = threading.Lock()
         self._read = 0
@@ -412,8 +412,8 @@ class SQLBackend(RowBackend):
         text = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
         if getattr(error, "orig", None) is None:
             text = ""  # SQLAlchemy's own text may quote the statement
-        if self._password:
-            text = text.replace(self._password, "***")
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
         kind = type(cause).__name__
         return f"{kind}: {printable(text)}" if text else kind
 
@@ -477,11 +477,25 @@ def from_url(url: str, options: VaultOptions) -> SQLBackend:
         )
         raise ConfigurationError(f"the vault's database driver is not installed ({e.name}): {hint}") from None
     except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError, TypeError, ValueError) as e:
-        where = printable(parsed.render_as_string(hide_password=True), hide_tokens=False)
+        where = _public(parsed)
         raise ConfigurationError(f"the vault URL {where} cannot be used ({type(e).__name__})") from None
     if parsed.get_backend_name() == "sqlite":
         sqlite_setup(engine)
     return SQLBackend(engine, options, password=parsed.password if isinstance(parsed.password, str) else None)
+
+
+def _public(url: Any) -> str:
+    """``url`` for messages: no password, and no query (libpq takes ``?password=``, ``?sslpassword=``)."""
+    return printable(url.set(query={}).render_as_string(hide_password=True), hide_tokens=False)
+
+
+def _query_secrets(url: Any) -> list[str]:
+    """The values of the URL query's password-like keys, to be scrubbed from the driver's words."""
+    found: list[str] = []
+    for key, value in url.query.items():
+        if any(word in key.lower() for word in ("pass", "secret", "key", "token")):
+            found += [value] if isinstance(value, str) else [v for v in value if isinstance(v, str)]
+    return found
 
 
 def _with_driver(url: str) -> str:
