@@ -524,6 +524,35 @@ def test_a_database_that_is_down_or_refuses_the_password_is_a_bounded_typed_erro
     assert time.monotonic() - started < 20
 
 
+def test_the_apps_own_postgresql_engine_gets_bounded_lock_waits(
+    postgres: PostgresServer, fake_kakao: FakeKakao
+) -> None:
+    import sqlalchemy
+
+    url = postgres.create_database("own_engine").replace("postgresql://", "postgresql+psycopg://", 1)
+    engine = sqlalchemy.create_engine(url)  # the app's: no lock_timeout of ours in it
+    vault = TokenVault(engine, connect_timeout=1)
+    _login(fake_kakao, vault, 1)
+    with sqlalchemy.create_engine(url).connect() as other, other.begin():
+        other.execute(sqlalchemy.text("LOCK TABLE kakao_tokens IN ACCESS EXCLUSIVE MODE"))  # a migration
+        seen: list[BaseException] = []
+
+        def load() -> None:
+            try:
+                vault.load(1)
+            except BaseException as e:  # the outcome is what is checked
+                seen.append(e)
+
+        waiting = threading.Thread(target=load, daemon=True)
+        waiting.start()
+        waiting.join(10)  # unbounded, it would wait for the migration for ever
+        assert not waiting.is_alive()
+    assert isinstance(seen[0], TokenStoreError) and "lock timeout" in str(seen[0])
+    assert vault.load(1)  # the lock gone, it works again
+    with engine.connect() as c:  # the app's own sessions are left as they were
+        assert c.execute(sqlalchemy.text("SHOW lock_timeout")).scalar() == "0"
+
+
 def test_a_database_restarted_mid_refresh_is_a_typed_error_then_works_again(
     postgres: PostgresServer, fake_kakao: FakeKakao
 ) -> None:

@@ -9,7 +9,8 @@ refused, never altered. ``kakao-auth vault schema`` prints the DDL.
 Every statement is short: a read, or one UPDATE/INSERT in its own transaction (the claim, the
 save, the release). No lock of the database is held while Kakao is asked; SQLite's write lock
 (database-wide) is held only for those few statements. Waits are bounded: the connection and the
-database's lock waits by ``connect_timeout``.
+database's lock waits by ``connect_timeout`` (on PostgreSQL through an app's own ``Engine`` too:
+``SET LOCAL`` in each of the vault's transactions, the app's own left as they were).
 
 Needs SQLAlchemy (``pip install 'kakao-auth[sql]'``; PostgreSQL: ``'kakao-auth[postgres]'``).
 """
@@ -96,10 +97,19 @@ class SQLBackend(RowBackend):
     """A vault table reached through a SQLAlchemy ``Engine``."""
 
     def __init__(
-        self, engine: sqlalchemy.Engine, options: VaultOptions, *, password: Optional[str] = None
+        self,
+        engine: sqlalchemy.Engine,
+        options: VaultOptions,
+        *,
+        password: Optional[str] = None,
+        bounded: bool = False,
     ) -> None:
         super().__init__(options)
         self.engine = engine
+        # PostgreSQL's lock and statement waits: set by the connection of an engine built here
+        # (``bounded``), else in each of the vault's transactions (the app's own engine is left
+        # as the app set it).
+        self._bound_waits = engine.dialect.name == "postgresql" and not bounded
         self.table, self.schema_table = tables(_table_name(options.table))
         self._secrets = [p for p in (password, engine.url.password, *_query_secrets(engine.url)) if p]
         self._where = _public(engine.url)
@@ -305,6 +315,7 @@ class SQLBackend(RowBackend):
         if not inspector.has_table(self.schema_table.name):
             self.schema_table.create(self.engine, checkfirst=True)
         with self.engine.begin() as c:
+            self._bound(c)
             found = c.execute(select(self.schema_table.c.version)).scalars().all()
             if not found:
                 c.execute(insert(self.schema_table).values(version=SCHEMA_VERSION))
@@ -362,13 +373,29 @@ class SQLBackend(RowBackend):
         def run() -> _T:
             if begin:
                 with self.engine.begin() as c:
+                    self._bound(c)
                     return work(c)
             with self.engine.connect() as c:
+                self._bound(c)
                 return work(c)
 
         if self.engine.dialect.name == "sqlite":
             return self._guarded(doing, lambda: self._when_unlocked(run), reraise)
         return self._guarded(doing, run, reraise)
+
+    def _bound(self, connection: sqlalchemy.Connection) -> None:
+        """Bound PostgreSQL's waits (a lock, a statement) in this transaction only: SET LOCAL."""
+        if self._bound_waits:
+            from sqlalchemy import text
+
+            millis = int(self.options.connect_timeout * 1000)
+            connection.execute(
+                text(
+                    "SELECT set_config('lock_timeout', :lock, true), "
+                    "set_config('statement_timeout', :run, true)"
+                ),
+                {"lock": f"{millis}ms", "run": f"{millis * 2}ms"},
+            )
 
     def _when_unlocked(self, run: Callable[[], _T]) -> _T:
         """``run``, again every millisecond or two while SQLite's write lock is taken.
@@ -481,7 +508,9 @@ def from_url(url: str, options: VaultOptions) -> SQLBackend:
         raise ConfigurationError(f"the vault URL {where} cannot be used ({type(e).__name__})") from None
     if parsed.get_backend_name() == "sqlite":
         sqlite_setup(engine)
-    return SQLBackend(engine, options, password=parsed.password if isinstance(parsed.password, str) else None)
+    password = parsed.password if isinstance(parsed.password, str) else None
+    bounded = "options" in _engine_options(parsed, options.connect_timeout).get("connect_args", {})
+    return SQLBackend(engine, options, password=password, bounded=bounded)
 
 
 def _public(url: Any) -> str:
