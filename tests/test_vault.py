@@ -107,9 +107,11 @@ def _set_row(vault: TokenVault, user: str, **columns: Any) -> None:
     if hasattr(backend, "engine"):
         import sqlalchemy
 
+        sets = ", ".join(f"{name} = :{name}" for name in columns)  # untyped: garbage goes in as it is
         with backend.engine.begin() as c:
             c.execute(
-                sqlalchemy.update(backend.table).where(backend.table.c.user_id == user).values(**columns)
+                sqlalchemy.text(f"UPDATE {backend.table.name} SET {sets} WHERE user_id = :user"),  # noqa: S608
+                {**columns, "user": user},
             )
         return
     import dataclasses
@@ -487,6 +489,33 @@ def test_a_row_of_garbage_names_the_user_not_the_token(fake_kakao: FakeKakao, tm
         vault.load(4)
     assert token.access_token not in str(caught.value)
     assert all(token.access_token not in str(e) for e in exception_chain(caught.value))
+
+
+@pytest.mark.parametrize(
+    ("columns", "words"),
+    [
+        ({"lease_owner": "x", "lease_until": "soon"}, "its lease_until is not a number"),
+        ({"version": 2**63 - 1}, "its version is not a whole number"),  # +1 would overflow
+        ({"refresh_token_expires_at": "abc"}, "is unusable: refresh_token_expires_at is not a number;"),
+        ({"dead": "KOE322\nALERT: forged line\x1b[2J"}, "Kakao answered KOE322 ALERT: forged line"),
+    ],
+    ids=["lease", "version", "expiry", "dead"],
+)
+def test_bookkeeping_garbage_is_a_typed_error_naming_the_user(
+    fake_kakao: FakeKakao, tmp_path: Path, columns: dict[str, Any], words: str
+) -> None:
+    vault = TokenVault(f"sqlite:///{tmp_path}/v.db", lock_timeout=2)
+    token = _login(fake_kakao, vault, 4, access_ttl=0)
+    assert token.access_token not in repr(vault.backend.read("4"))  # type: ignore[attr-defined]
+    _set_row(vault, "4", **columns)
+    with pytest.raises(TokenStoreError, match="user 4") as caught:
+        vault.refresher(4).refresh(None)
+    message = str(caught.value)
+    assert words in message and "\n" not in message and "\x1b" not in message
+    assert token.access_token not in message
+    assert isinstance(caught.value, LoginRequired) == ("dead" in columns)
+    _login(fake_kakao, vault, 4, access_ttl=0)  # a new login puts it right
+    assert _me(vault, 4) == 4
 
 
 def test_a_foreign_table_of_the_same_name_is_refused_not_altered(

@@ -21,6 +21,7 @@ import abc
 import contextlib
 import dataclasses
 import os
+import re
 import secrets
 import threading
 import time
@@ -60,6 +61,10 @@ FIRST_VERSION = 1 << 32
 LAST_VERSION = (1 << 63) - 2  # a version past it would overflow a BIGINT at the next save
 # The token fields a vault keeps secret (encrypted at rest when a key is set).
 SECRET_FIELDS = ("access_token", "refresh_token", "id_token")
+
+
+# How Token says what is wrong with a field: its name, then words (no value in them).
+_FIELD_PROBLEM = re.compile(r"[a-z_]{1,40} [a-z ,]{1,80}")
 
 
 def new_version() -> int:
@@ -180,7 +185,7 @@ class VaultBackend(abc.ABC):
 class Row:
     """One user's row as stored: the token's columns (secret ones as stored), and the bookkeeping."""
 
-    fields: dict[str, Any]
+    fields: dict[str, Any] = dataclasses.field(repr=False)  # tokens: never in a repr
     version: int
     dead: Optional[str] = None
     lease_owner: Optional[str] = None
@@ -307,8 +312,10 @@ class RowBackend(VaultBackend):
         try:
             return Token(**fields)
         except (TypeError, ValueError) as e:
+            # Token's words name the field, never its value: "expires_at is not a number".
+            problem = str(e) if _FIELD_PROBLEM.fullmatch(str(e)) else "a field of the wrong kind"
             raise TokenStoreError(
-                f"{self.location}: the row of user {user} has {printable(str(e))}; save the "
+                f"{self.location}: the row of user {user} is unusable: {problem}; save the "
                 "user's login again (vault.save) or delete it"
             ) from None
 
@@ -386,10 +393,11 @@ class RowStore(TokenStore):
         if row is None:
             raise NoLogin(f"{self.backend.location} holds no login for user {self.user}: log the user in")
         if row.dead is not None:
+            code = printable(str(row.dead), 64)  # stored: another program may have written it
             raise NoLogin(
                 f"the login of user {self.user} in {self.backend.location} is gone (Kakao "
-                f"answered {row.dead}): log the user in again",
-                row.dead,
+                f"answered {code}): log the user in again",
+                code,
             )
         return self.backend.to_token(self.user, row)
 

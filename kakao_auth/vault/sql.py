@@ -142,13 +142,13 @@ class SQLBackend(RowBackend):
         self._read += 1
         values = found._mapping
         fields = {name: values[name] for name in TOKEN_COLUMNS}
-        version = values["version"]
-        if not isinstance(version, int) or isinstance(version, bool) or not 0 <= version <= LAST_VERSION:
+        problem = _bad_bookkeeping(values)
+        if problem:
             raise TokenStoreError(
-                f"{self.location}: the row of user {user} has a version that is not a number "
-                f"from 0 to {LAST_VERSION}; save the user's login again (vault.save) or delete it"
+                f"{self.location}: the row of user {user} is unusable: {problem}; save the user's "
+                "login again (vault.save) or delete it"
             )
-        return Row(fields, version, values["dead"], values["lease_owner"], values["lease_until"])
+        return Row(fields, values["version"], values["dead"], values["lease_owner"], values["lease_until"])
 
     def claim(self, user: str, owner: str, until: float, now: float) -> bool:
         from sqlalchemy import or_, update
@@ -456,6 +456,18 @@ def _forget_connections() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_connections)
+
+
+def _bad_bookkeeping(values: Any) -> str:
+    """What is wrong with a row's version, lease and dead marker (another program's writes); "" if none."""
+    version, until = values["version"], values["lease_until"]
+    if not isinstance(version, int) or isinstance(version, bool) or not 0 <= version <= LAST_VERSION:
+        return f"its version is not a whole number from 0 to {LAST_VERSION}"
+    if until is not None and (isinstance(until, bool) or not isinstance(until, (int, float))):
+        return "its lease_until is not a number"
+    if not all(values[name] is None or isinstance(values[name], str) for name in ("lease_owner", "dead")):
+        return "its lease_owner or dead is not text"
+    return ""
 
 
 def _locked(error: Exception) -> bool:
