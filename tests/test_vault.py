@@ -582,6 +582,34 @@ def test_the_apps_own_postgresql_engine_gets_bounded_lock_waits(
         assert c.execute(sqlalchemy.text("SHOW lock_timeout")).scalar() == "0"
 
 
+def test_a_machine_whose_clock_runs_ahead_does_not_take_a_live_lease_on_postgresql(
+    postgres: PostgresServer, fake_kakao: FakeKakao, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import types
+
+    import kakao_auth.vault.base
+
+    url = postgres.create_database("skewed")
+    _login(fake_kakao, TokenVault(url), 1, access_ttl=0)
+    fake_kakao.token_gate = gate = threading.Event()
+    holder = threading.Thread(target=lambda: TokenVault(url).refresher(1).refresh(None))
+    holder.start()  # claims the user, then waits at Kakao
+    _wait_for(lambda: fake_kakao.token_calls == 1)
+    # Another machine, its clock two minutes ahead (NTP off): past this lease by its own clock.
+    real = time.time
+    ahead = types.SimpleNamespace(time=lambda: real() + 120, monotonic=time.monotonic, sleep=time.sleep)
+    monkeypatch.setattr(kakao_auth.vault.base, "time", ahead)
+    seen: list[Token] = []
+    other = threading.Thread(target=lambda: seen.append(TokenVault(url).refresher(1).refresh(None)))
+    other.start()
+    time.sleep(0.5)
+    gate.set()
+    holder.join(30)
+    other.join(30)
+    assert fake_kakao.token_calls == 1  # the other machine waited for the lease, and adopted
+    assert seen[0].access_token == TokenVault(url).load(1).access_token
+
+
 def test_a_database_restarted_mid_refresh_is_a_typed_error_then_works_again(
     postgres: PostgresServer, fake_kakao: FakeKakao
 ) -> None:

@@ -190,6 +190,11 @@ class Row:
     dead: Optional[str] = None
     lease_owner: Optional[str] = None
     lease_until: Optional[float] = None
+    clock: Optional[float] = None  # the database's clock when read (None: this machine's is used)
+
+    def now(self) -> float:
+        """Now by the clock the row's lease is kept in: the database's when it has one."""
+        return time.time() if self.clock is None else self.clock
 
     def lease_free(self, now: float, lease: float) -> bool:
         """Whether a claim of ``lease`` seconds may be taken at ``now``: none held, or not a live one.
@@ -216,7 +221,11 @@ class RowBackend(VaultBackend):
 
     @abc.abstractmethod
     def claim(self, user: str, owner: str, until: float, now: float) -> bool:
-        """Set the lease to ``owner`` until ``until`` if it is free at ``now`` (:meth:`Row.lease_free`)."""
+        """Set the lease to ``owner`` until ``until`` if it is free at ``now`` (:meth:`Row.lease_free`).
+
+        ``now`` is :meth:`Row.now`; a backend with a clock of its own may use it instead, for a
+        lease of ``until - now`` seconds.
+        """
 
     @abc.abstractmethod
     def release(self, user: str, owner: str) -> None:
@@ -379,7 +388,7 @@ class RowStore(TokenStore):
             current is not None
             and current.version == claim.version
             and current.lease_owner not in (None, claim.owner)
-            and not current.lease_free(time.time(), self.lease)
+            and not current.lease_free(current.now(), self.lease)
         ):
             left = deadline - time.monotonic()
             if left <= 0:
@@ -472,7 +481,7 @@ class RowStore(TokenStore):
                 token = self._consider(row, adopt)
                 if token is not None:
                     return token
-            now = time.time()
+            now = row.now()  # leases are kept in one clock (the database's, when it has one)
             if row.lease_free(now, self.lease) and self.backend.claim(
                 self.user, owner, now + self.lease, now
             ):

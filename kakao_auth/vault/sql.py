@@ -110,6 +110,9 @@ class SQLBackend(RowBackend):
         # (``bounded``), else in each of the vault's transactions (the app's own engine is left
         # as the app set it).
         self._bound_waits = engine.dialect.name == "postgresql" and not bounded
+        # Leases and save times in PostgreSQL's clock: machines whose clocks differ still agree
+        # on when a lease runs out. SQLite is on this machine: its clock is this one.
+        self._db_clock = engine.dialect.name == "postgresql"
         self.table, self.schema_table = tables(_table_name(options.table))
         self._secrets = [p for p in (password, engine.url.password, *_query_secrets(engine.url)) if p]
         self._where = _public(engine.url)
@@ -135,7 +138,10 @@ class SQLBackend(RowBackend):
         from sqlalchemy import select
 
         t = self.table
-        query = select(*(t.c[name] for name in COLUMNS[1:])).where(t.c.user_id == user)
+        columns = [t.c[name] for name in COLUMNS[1:]]
+        if self._db_clock:
+            columns.append(self._clock_sql().label("db_clock"))
+        query = select(*columns).where(t.c.user_id == user)
         found = self._run("read the token", lambda c: c.execute(query).first())
         if found is None:
             return None
@@ -148,21 +154,35 @@ class SQLBackend(RowBackend):
                 f"{self.location}: the row of user {user} is unusable: {problem}; save the user's "
                 "login again (vault.save) or delete it"
             )
-        return Row(fields, values["version"], values["dead"], values["lease_owner"], values["lease_until"])
+        clock = values["db_clock"] if self._db_clock else None
+        return Row(
+            fields,
+            values["version"],
+            values["dead"],
+            values["lease_owner"],
+            values["lease_until"],
+            float(clock) if isinstance(clock, (int, float)) else None,
+        )
 
     def claim(self, user: str, owner: str, until: float, now: float) -> bool:
         from sqlalchemy import or_, update
 
         t = self.table
+        lease = until - now
+        if self._db_clock:  # every machine's lease in the database's one clock
+            now_at: Any = self._clock_sql()
+            until_at: Any = now_at + lease
+        else:
+            now_at, until_at = now, until
         # A lease further ahead than two leases is no live one (Row.lease_free): free.
-        horizon = now + 2 * (until - now)
+        horizon = now_at + 2 * lease
         free = or_(
             t.c.lease_owner.is_(None),
             t.c.lease_until.is_(None),
-            t.c.lease_until < now,
+            t.c.lease_until < now_at,
             t.c.lease_until > horizon,
         )
-        statement = update(t).where(t.c.user_id == user, free).values(lease_owner=owner, lease_until=until)
+        statement = update(t).where(t.c.user_id == user, free).values(lease_owner=owner, lease_until=until_at)
         return self._changed("claim the user", statement)
 
     def release(self, user: str, owner: str) -> None:
@@ -181,7 +201,8 @@ class SQLBackend(RowBackend):
         from sqlalchemy import case, insert, update
 
         t = self.table
-        values: dict[str, Any] = dict(fields, version=t.c.version + 1, dead=None, updated_at=self._now())
+        saved_at: Any = self._clock_sql() if self._db_clock else time.time()
+        values: dict[str, Any] = dict(fields, version=t.c.version + 1, dead=None, updated_at=saved_at)
         if owner is not None:  # the save that ends a refresh lets go of its claim
             values["lease_owner"] = case((t.c.lease_owner == owner, None), else_=t.c.lease_owner)
             values["lease_until"] = case((t.c.lease_owner == owner, None), else_=t.c.lease_until)
@@ -278,8 +299,19 @@ class SQLBackend(RowBackend):
             last = (rows[-1][0], rows[-1][1])
 
     def _now(self) -> float:
-        """Now, by the clock the rows' ``updated_at`` is written with."""
-        return time.time()
+        """Now, by the clock the rows' ``updated_at`` and leases are kept in."""
+        if not self._db_clock:
+            return time.time()
+        from sqlalchemy import select
+
+        now = self._run("read the database's clock", lambda c: c.execute(select(self._clock_sql())).scalar())
+        return float(now) if isinstance(now, (int, float)) else time.time()
+
+    def _clock_sql(self) -> Any:
+        """The database's clock in epoch seconds (PostgreSQL): every machine's leases in one clock."""
+        from sqlalchemy import Float, cast, extract, func
+
+        return cast(extract("epoch", func.clock_timestamp()), Float)
 
     def _page(self, query: Any) -> list[str]:
         page = self._run("list the users", lambda c: [str(r[0]) for r in c.execute(query)])
