@@ -384,11 +384,12 @@ class RowStore(TokenStore):
         deadline = time.monotonic() + self.lock_timeout
         pause = WAKE_MIN
         current: Optional[Row] = row
+        # Its lease may run out too (a slow save): it is waited for all the same, until it saves,
+        # lets go, or lock_timeout passes.
         while (
             current is not None
             and current.version == claim.version
             and current.lease_owner not in (None, claim.owner)
-            and not current.lease_free(current.now(), self.lease)
         ):
             left = deadline - time.monotonic()
             if left <= 0:
