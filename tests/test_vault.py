@@ -333,7 +333,7 @@ def test_a_holder_whose_lease_was_taken_adopts_instead_of_killing_the_login(
     assert b_at_save.wait(30)
     a_go.set()  # A posts the rotated-away refresh token: KOE322
     _wait_for(lambda: fake_kakao.token_calls == 2)
-    time.sleep(0.3)
+    time.sleep(0.7)  # B's lease runs out too: a slow save
     assert vault.backend.read("1").dead is None  # type: ignore[attr-defined]
     b_go.set()
     for t in threads:
@@ -582,14 +582,19 @@ def test_the_apps_own_postgresql_engine_gets_bounded_lock_waits(
         assert c.execute(sqlalchemy.text("SHOW lock_timeout")).scalar() == "0"
 
 
-def test_a_machine_whose_clock_runs_ahead_does_not_take_a_live_lease_on_postgresql(
-    postgres: PostgresServer, fake_kakao: FakeKakao, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_a_machine_whose_clock_runs_ahead_does_not_take_a_live_lease(
+    kind: str,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    fake_kakao: FakeKakao,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import types
 
     import kakao_auth.vault.base
 
-    url = postgres.create_database("skewed")
+    url = _url(kind, request, tmp_path)
     _login(fake_kakao, TokenVault(url), 1, access_ttl=0)
     fake_kakao.token_gate = gate = threading.Event()
     holder = threading.Thread(target=lambda: TokenVault(url).refresher(1).refresh(None))

@@ -110,9 +110,9 @@ class SQLBackend(RowBackend):
         # (``bounded``), else in each of the vault's transactions (the app's own engine is left
         # as the app set it).
         self._bound_waits = engine.dialect.name == "postgresql" and not bounded
-        # Leases and save times in PostgreSQL's clock: machines whose clocks differ still agree
-        # on when a lease runs out. SQLite is on this machine: its clock is this one.
-        self._db_clock = engine.dialect.name == "postgresql"
+        # Leases and save times in the database's clock: machines (or processes under a faked
+        # clock) whose clocks differ still agree on when a lease runs out.
+        self._db_clock = engine.dialect.name in ("postgresql", "sqlite")
         self.table, self.schema_table = tables(_table_name(options.table))
         self._secrets = [p for p in (password, engine.url.password, *_query_secrets(engine.url)) if p]
         self._where = _public(engine.url)
@@ -308,9 +308,11 @@ class SQLBackend(RowBackend):
         return float(now) if isinstance(now, (int, float)) else time.time()
 
     def _clock_sql(self) -> Any:
-        """The database's clock in epoch seconds (PostgreSQL): every machine's leases in one clock."""
-        from sqlalchemy import Float, cast, extract, func
+        """The database's clock in epoch seconds: every machine's leases in one clock."""
+        from sqlalchemy import Float, cast, extract, func, literal
 
+        if self.engine.dialect.name == "sqlite":  # milliseconds, from the C library's own clock
+            return (func.julianday(literal("now")) - 2440587.5) * 86400.0
         return cast(extract("epoch", func.clock_timestamp()), Float)
 
     def _page(self, query: Any) -> list[str]:
