@@ -36,6 +36,7 @@ from tests.conftest import REPORT, exception_chain
 ME = "/v2/user/me"
 BACKENDS = ["memory", "sqlite", "postgresql", "redis"]
 SHARED = ["sqlite", "postgresql", "redis"]  # backends several processes share
+ROWS = ["memory", "sqlite", "postgresql"]  # backends of rows (base.RowBackend)
 
 
 def _must_run(what: str) -> None:
@@ -93,6 +94,31 @@ def shared_url(request: pytest.FixtureRequest, tmp_path: Path, fake_kakao: FakeK
 
         redis.Redis.from_url(url).flushdb()
     return url
+
+
+@pytest.fixture(params=ROWS)
+def row_url(request: pytest.FixtureRequest, tmp_path: Path, fake_kakao: FakeKakao) -> str:
+    return _url(request.param, request, tmp_path)
+
+
+def _set_row(vault: TokenVault, user: str, **columns: Any) -> None:
+    """Write ``columns`` of ``user``'s row behind the vault's back (another program, garbage)."""
+    backend: Any = vault.backend
+    if hasattr(backend, "engine"):
+        import sqlalchemy
+
+        sets = ", ".join(f"{name} = :{name}" for name in columns)  # untyped: garbage goes in as it is
+        with backend.engine.begin() as c:
+            c.execute(
+                sqlalchemy.text(f"UPDATE {backend.table.name} SET {sets} WHERE user_id = :user"),  # noqa: S608
+                {**columns, "user": user},
+            )
+        return
+    import dataclasses
+
+    row = backend._rows[user]
+    fields = {k: columns.pop(k) for k in list(columns) if k in row.fields}
+    backend._rows[user] = dataclasses.replace(row, fields={**row.fields, **fields}, **columns)
 
 
 def _login(fake: FakeKakao, vault: TokenVault, user: int, **kwargs: Any) -> Token:
@@ -224,6 +250,30 @@ def test_a_new_login_wins_over_a_refresh_under_way(fake_kakao: FakeKakao, vault_
     assert vault.load(5).access_token == new.access_token  # the refresh's own save was fenced off
 
 
+def test_a_refresh_of_a_deleted_login_never_overwrites_the_next_login(
+    fake_kakao: FakeKakao, vault_url: str
+) -> None:
+    # The row's version must not start again where the deleted row's did: the refresh in
+    # flight read the old row's version, and would pass the fence of the new row.
+    vault = TokenVault(vault_url)
+    _login(fake_kakao, vault, 5, access_ttl=0)
+    session = vault.session(5)
+    fake_kakao.token_gate = gate = threading.Event()
+    seen: list[Any] = []
+    worker = threading.Thread(target=lambda: seen.append(session.get(fake_kakao.kapi_url + ME)))
+    worker.start()
+    _wait_for(lambda: fake_kakao.token_calls == 1)
+    other = TokenVault(vault_url) if not vault_url.startswith("memory") else vault
+    other.delete(5)  # the user logs out, then logs in again
+    new = _login(fake_kakao, other, 5)
+    gate.set()
+    worker.join(30)
+    assert seen[0].status_code == 200
+    stored = vault.load(5)
+    assert stored.access_token == new.access_token
+    assert stored.refresh_token == new.refresh_token
+
+
 def test_koe322_after_another_worker_rotated_is_recovered(fake_kakao: FakeKakao, vault_url: str) -> None:
     vault = TokenVault(vault_url, retries=0)
     _login(fake_kakao, vault, 3, access_ttl=0)
@@ -240,6 +290,56 @@ def test_koe322_after_another_worker_rotated_is_recovered(fake_kakao: FakeKakao,
     worker.join(30)
     assert seen[0].status_code == 200  # the stored token was adopted: the call succeeds
     assert vault.load(3).access_token == rotated.access_token  # and the row is not marked dead
+
+
+def test_a_holder_whose_lease_was_taken_adopts_instead_of_killing_the_login(
+    fake_kakao: FakeKakao, row_url: str
+) -> None:
+    from kakao_auth.oauth import TokenEndpoint
+
+    vault = TokenVault(row_url, lease=0.5, lock_timeout=10, retries=0)
+    _login(fake_kakao, vault, 1, access_ttl=0, refresh_ttl=86400)  # rotation month: rotated at once
+    a_go, b_at_save, b_go = threading.Event(), threading.Event(), threading.Event()
+
+    class Stalled(TokenEndpoint):
+        def post(self, form: Any) -> Any:
+            a_go.wait(30)  # a pause (GC, network) past the lease
+            return super().post(form)
+
+    a = vault.refresher(1)
+    a.endpoint = Stalled(vault.endpoint.url, timeout=10, retries=0)
+    b = vault.refresher(1)
+    real_save = b.store.save
+
+    def slow_save(token: Token, *, previous: Any = None) -> None:
+        b_at_save.set()  # Kakao rotated the refresh token A holds; not saved yet
+        b_go.wait(30)
+        real_save(token, previous=previous)
+
+    b.store.save = slow_save  # type: ignore[method-assign]
+    out: dict[str, Any] = {}
+
+    def run(name: str, refresher: Any) -> None:
+        try:
+            out[name] = refresher.refresh(None).access_token
+        except Exception as e:  # the outcome is what is checked
+            out[name] = e
+
+    threads = [threading.Thread(target=run, args=("a", a))]
+    threads[0].start()
+    time.sleep(0.7)  # A's lease ran out
+    threads.append(threading.Thread(target=run, args=("b", b)))
+    threads[1].start()
+    assert b_at_save.wait(30)
+    a_go.set()  # A posts the rotated-away refresh token: KOE322
+    _wait_for(lambda: fake_kakao.token_calls == 2)
+    time.sleep(0.7)  # B's lease runs out too: a slow save
+    assert vault.backend.read("1").dead is None  # type: ignore[attr-defined]
+    b_go.set()
+    for t in threads:
+        t.join(30)
+    assert out["b"] == out["a"] == vault.load(1).access_token  # A adopted B's token
+    assert fake_kakao.refresh_token_alive(vault.load(1).refresh_token)
 
 
 def test_a_save_never_overwrites_a_newer_token(fake_kakao: FakeKakao, vault_url: str) -> None:
@@ -391,6 +491,33 @@ def test_a_row_of_garbage_names_the_user_not_the_token(fake_kakao: FakeKakao, tm
     assert all(token.access_token not in str(e) for e in exception_chain(caught.value))
 
 
+@pytest.mark.parametrize(
+    ("columns", "words"),
+    [
+        ({"lease_owner": "x", "lease_until": "soon"}, "its lease_until is not a number"),
+        ({"version": 2**63 - 1}, "its version is not a whole number"),  # +1 would overflow
+        ({"refresh_token_expires_at": "abc"}, "is unusable: refresh_token_expires_at is not a number;"),
+        ({"dead": "KOE322\nALERT: forged line\x1b[2J"}, "Kakao answered KOE322 ALERT: forged line"),
+    ],
+    ids=["lease", "version", "expiry", "dead"],
+)
+def test_bookkeeping_garbage_is_a_typed_error_naming_the_user(
+    fake_kakao: FakeKakao, tmp_path: Path, columns: dict[str, Any], words: str
+) -> None:
+    vault = TokenVault(f"sqlite:///{tmp_path}/v.db", lock_timeout=2)
+    token = _login(fake_kakao, vault, 4, access_ttl=0)
+    assert token.access_token not in repr(vault.backend.read("4"))  # type: ignore[attr-defined]
+    _set_row(vault, "4", **columns)
+    with pytest.raises(TokenStoreError, match="user 4") as caught:
+        vault.refresher(4).refresh(None)
+    message = str(caught.value)
+    assert words in message and "\n" not in message and "\x1b" not in message
+    assert token.access_token not in message
+    assert isinstance(caught.value, LoginRequired) == ("dead" in columns)
+    _login(fake_kakao, vault, 4, access_ttl=0)  # a new login puts it right
+    assert _me(vault, 4) == 4
+
+
 def test_a_foreign_table_of_the_same_name_is_refused_not_altered(
     tmp_path: Path, fake_kakao: FakeKakao
 ) -> None:
@@ -424,6 +551,68 @@ def test_a_database_that_is_down_or_refuses_the_password_is_a_bounded_typed_erro
     assert "s3cret-pw" not in str(caught.value)
     assert all("s3cret-pw" not in str(e) for e in exception_chain(caught.value))
     assert time.monotonic() - started < 20
+
+
+def test_the_apps_own_postgresql_engine_gets_bounded_lock_waits(
+    postgres: PostgresServer, fake_kakao: FakeKakao
+) -> None:
+    import sqlalchemy
+
+    url = postgres.create_database("own_engine").replace("postgresql://", "postgresql+psycopg://", 1)
+    engine = sqlalchemy.create_engine(url)  # the app's: no lock_timeout of ours in it
+    vault = TokenVault(engine, connect_timeout=1)
+    _login(fake_kakao, vault, 1)
+    with sqlalchemy.create_engine(url).connect() as other, other.begin():
+        other.execute(sqlalchemy.text("LOCK TABLE kakao_tokens IN ACCESS EXCLUSIVE MODE"))  # a migration
+        seen: list[BaseException] = []
+
+        def load() -> None:
+            try:
+                vault.load(1)
+            except BaseException as e:  # the outcome is what is checked
+                seen.append(e)
+
+        waiting = threading.Thread(target=load, daemon=True)
+        waiting.start()
+        waiting.join(10)  # unbounded, it would wait for the migration for ever
+        assert not waiting.is_alive()
+    assert isinstance(seen[0], TokenStoreError) and "lock timeout" in str(seen[0])
+    assert vault.load(1)  # the lock gone, it works again
+    with engine.connect() as c:  # the app's own sessions are left as they were
+        assert c.execute(sqlalchemy.text("SHOW lock_timeout")).scalar() == "0"
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_a_machine_whose_clock_runs_ahead_does_not_take_a_live_lease(
+    kind: str,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    fake_kakao: FakeKakao,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import types
+
+    import kakao_auth.vault.base
+
+    url = _url(kind, request, tmp_path)
+    _login(fake_kakao, TokenVault(url), 1, access_ttl=0)
+    fake_kakao.token_gate = gate = threading.Event()
+    holder = threading.Thread(target=lambda: TokenVault(url).refresher(1).refresh(None))
+    holder.start()  # claims the user, then waits at Kakao
+    _wait_for(lambda: fake_kakao.token_calls == 1)
+    # Another machine, its clock two minutes ahead (NTP off): past this lease by its own clock.
+    real = time.time
+    ahead = types.SimpleNamespace(time=lambda: real() + 120, monotonic=time.monotonic, sleep=time.sleep)
+    monkeypatch.setattr(kakao_auth.vault.base, "time", ahead)
+    seen: list[Token] = []
+    other = threading.Thread(target=lambda: seen.append(TokenVault(url).refresher(1).refresh(None)))
+    other.start()
+    time.sleep(0.5)
+    gate.set()
+    holder.join(30)
+    other.join(30)
+    assert fake_kakao.token_calls == 1  # the other machine waited for the lease, and adopted
+    assert seen[0].access_token == TokenVault(url).load(1).access_token
 
 
 def test_a_database_restarted_mid_refresh_is_a_typed_error_then_works_again(
@@ -463,6 +652,22 @@ def test_a_sqlite_database_locked_past_the_timeout_is_a_typed_error(
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
+
+
+def test_a_lease_far_ahead_is_free_and_a_new_login_clears_the_lease(
+    fake_kakao: FakeKakao, row_url: str
+) -> None:
+    vault = TokenVault(row_url, lease=5, lock_timeout=2)
+    _login(fake_kakao, vault, 1, access_ttl=0)
+    # A lease no clock like ours granted (a machine's clock years ahead, or garbage): not waited for.
+    _set_row(vault, "1", lease_owner="ghost", lease_until=time.time() + 10**6)
+    assert _me(vault, 1) == 1
+    # A live lease of the old login does not hold up the new one.
+    _set_row(vault, "1", lease_owner="ghost", lease_until=time.time() + 8)
+    _login(fake_kakao, vault, 1, access_ttl=0)
+    row = vault.backend.read("1")  # type: ignore[attr-defined]
+    assert row.lease_owner is None and row.lease_until is None
+    assert _me(vault, 1) == 1  # its refresh is not held up either
 
 
 # -- expiring and keep-alive ------------------------------------------------------------------
@@ -511,6 +716,23 @@ def test_keep_alive_renews_the_due_reports_the_dead_and_the_limited(
         vault.load(4)
     again = vault.keep_alive()  # the renewed are not due any more; the dead are not asked
     assert again.renewed == [] and again.dead == [] and again.failed == ["5"]
+
+
+def test_keep_alive_over_more_than_the_new_lifetime_refreshes_each_user_once(
+    fake_kakao: FakeKakao, row_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A renewal moves the user's expiry forward, still inside `within`: a listing paged on the
+    # expiry would meet the user again in a later page.
+    import kakao_auth.vault.sql
+
+    monkeypatch.setattr(kakao_auth.vault.sql, "PAGE", 3)
+    fake_kakao.refresh_limit = fake_kakao.access_limit = None
+    vault = TokenVault(row_url)
+    for user in range(10):
+        _login(fake_kakao, vault, user, refresh_ttl=(10 + user) * 86400)
+    report = vault.keep_alive(within=365 * 86400, concurrency=2)
+    assert sorted(report.renewed, key=int) == [str(u) for u in range(10)] and report.checked == 10
+    assert fake_kakao.refresh_calls_by_user == {u: 1 for u in range(10)}
 
 
 def test_two_keep_alive_runs_at_once_refresh_each_user_once(fake_kakao: FakeKakao, shared_url: str) -> None:
@@ -575,6 +797,32 @@ def test_tokens_at_rest_are_ciphertext_and_rekey_rotates_the_key(
     monkeypatch.setenv("KAKAO_VAULT_KEY", new_key)
     assert TokenVault(url).load(1).access_token == token.access_token
     assert _me(TokenVault(url), 1) == 1
+
+
+def test_rekey_goes_past_a_row_it_cannot_open_and_names_its_user(
+    fake_kakao: FakeKakao,
+    row_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from cryptography.fernet import Fernet
+    from kakao_auth.cli import main
+
+    old, new, lost = (Fernet.generate_key().decode() for _ in range(3))
+    tokens = {u: _login(fake_kakao, TokenVault(row_url, key=old), u) for u in (1, 3)}
+    tokens[2] = _login(fake_kakao, TokenVault(row_url, key=lost), 2)  # under a key the admin lost
+    with pytest.raises(
+        TokenStoreError, match=r"re-encrypted 2 rows; 1 could not be opened \(user 2\)"
+    ) as caught:
+        TokenVault(row_url, key=f"{new},{old}").rekey()
+    assert all(t.access_token not in str(caught.value) for t in tokens.values())
+    rotated = TokenVault(row_url, key=new)  # the other rows were re-encrypted all the same
+    assert rotated.load(1).access_token == tokens[1].access_token
+    assert rotated.load(3).access_token == tokens[3].access_token
+    monkeypatch.setenv("KAKAO_VAULT_KEY", f"{new},{old}")
+    assert main(["vault", "rekey", "--vault", row_url]) != 0
+    out = capsys.readouterr()
+    assert len(out.err.strip().splitlines()) == 1 and "user 2" in out.err and "Traceback" not in out.err
 
 
 def test_a_key_that_is_not_a_fernet_key_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -646,6 +894,22 @@ def test_location_never_shows_a_password() -> None:
     with pytest.raises(ConfigurationError) as caught:
         TokenVault("nosuch://app:hunter2-secret@db/app")
     assert "hunter2-secret" not in str(caught.value)
+
+
+@pytest.mark.parametrize("query", ["password=S3cretPW", "sslmode=disable&sslpassword=S3cretPW"])
+def test_a_password_in_the_url_query_is_never_shown(query: str) -> None:
+    import sqlalchemy
+
+    url = f"postgresql://app@127.0.0.1:9/app?{query}"
+    for vault in (
+        TokenVault(url, connect_timeout=1),
+        TokenVault(sqlalchemy.create_engine(url.replace("postgresql:", "postgresql+psycopg:"))),
+    ):
+        assert "S3cretPW" not in vault.location and "S3cretPW" not in repr(vault)
+        assert "127.0.0.1:9/app" in vault.location
+        with pytest.raises(TokenStoreError) as caught:
+            vault.load(1)
+        assert all("S3cretPW" not in str(e) for e in exception_chain(caught.value))
 
 
 def test_an_async_client_never_blocks_the_loop_on_the_database_or_kakao(

@@ -287,7 +287,11 @@ class TokenVault:
         return keep_alive(self, _seconds(within), concurrency=concurrency, progress=progress)
 
     def rekey(self) -> int:
-        """Encrypt every row under the first key of ``KAKAO_VAULT_KEY``; the rows rewritten."""
+        """Encrypt every row under the first key of ``KAKAO_VAULT_KEY``; the rows rewritten.
+
+        A row it cannot open (under a key no longer held) does not stop the others: once they
+        are done, a :class:`TokenStoreError` names the users left.
+        """
         return self.backend.rekey()
 
     def schema(self) -> str:

@@ -21,6 +21,8 @@ import abc
 import contextlib
 import dataclasses
 import os
+import re
+import secrets
 import threading
 import time
 from collections.abc import Iterator
@@ -40,6 +42,7 @@ __all__ = [
     "UserId",
     "VaultBackend",
     "VaultOptions",
+    "new_version",
     "user_key",
 ]
 
@@ -51,8 +54,22 @@ LEASE_MARGIN = 5.0
 WAKE_MIN = 0.002
 WAKE_MAX = 0.025
 MAX_USER_ID = 255
+# A row's version: a new login starts it at a random number in [2**32, 2**62), saves add 1. A
+# version read before a delete and a new login never comes back (1 in 2**62), so a refresh in
+# flight over the old row cannot pass the fence of the new one; a BIGINT holds 2**62 more saves.
+FIRST_VERSION = 1 << 32
+LAST_VERSION = (1 << 63) - 2  # a version past it would overflow a BIGINT at the next save
 # The token fields a vault keeps secret (encrypted at rest when a key is set).
 SECRET_FIELDS = ("access_token", "refresh_token", "id_token")
+
+
+# How Token says what is wrong with a field: its name, then words (no value in them).
+_FIELD_PROBLEM = re.compile(r"[a-z_]{1,40} [a-z ,]{1,80}")
+
+
+def new_version() -> int:
+    """The version a new login starts its row at: random, so it never repeats one read before."""
+    return FIRST_VERSION + secrets.randbelow((1 << 62) - FIRST_VERSION)
 
 
 def user_key(user_id: object) -> str:
@@ -137,7 +154,11 @@ class VaultBackend(abc.ABC):
 
     @abc.abstractmethod
     def expiring(self, before: float) -> Iterator[str]:
-        """Users whose (live) refresh token dies before the epoch time ``before``, streamed."""
+        """Users whose (live) refresh token dies before the epoch time ``before``, streamed.
+
+        Each user at most once, as the rows were when the listing began: a keep-alive renewing
+        the users listed moves their expiry, and must not meet them again further on.
+        """
 
     def load(self, user: str) -> Token:
         """The token of ``user``; :class:`NoLogin` when none is saved or it is dead."""
@@ -164,14 +185,26 @@ class VaultBackend(abc.ABC):
 class Row:
     """One user's row as stored: the token's columns (secret ones as stored), and the bookkeeping."""
 
-    fields: dict[str, Any]
+    fields: dict[str, Any] = dataclasses.field(repr=False)  # tokens: never in a repr
     version: int
     dead: Optional[str] = None
     lease_owner: Optional[str] = None
     lease_until: Optional[float] = None
+    clock: Optional[float] = None  # the database's clock when read (None: this machine's is used)
 
-    def lease_free(self, now: float) -> bool:
-        return self.lease_owner is None or self.lease_until is None or self.lease_until < now
+    def now(self) -> float:
+        """Now by the clock the row's lease is kept in: the database's when it has one."""
+        return time.time() if self.clock is None else self.clock
+
+    def lease_free(self, now: float, lease: float) -> bool:
+        """Whether a claim of ``lease`` seconds may be taken at ``now``: none held, or not a live one.
+
+        A lease running out further ahead than two leases from now was never granted by a clock
+        like ours (a clock far ahead, or garbage): it is free, or it would hold its user for ever.
+        """
+        if self.lease_owner is None or self.lease_until is None:
+            return True
+        return not now <= self.lease_until <= now + 2 * lease
 
 
 class RowBackend(VaultBackend):
@@ -188,7 +221,11 @@ class RowBackend(VaultBackend):
 
     @abc.abstractmethod
     def claim(self, user: str, owner: str, until: float, now: float) -> bool:
-        """Set the lease to ``owner`` until ``until`` if it is free or ran out before ``now``."""
+        """Set the lease to ``owner`` until ``until`` if it is free at ``now`` (:meth:`Row.lease_free`).
+
+        ``now`` is :meth:`Row.now`; a backend with a clock of its own may use it instead, for a
+        lease of ``until - now`` seconds.
+        """
 
     @abc.abstractmethod
     def release(self, user: str, owner: str) -> None:
@@ -199,12 +236,17 @@ class RowBackend(VaultBackend):
         """Store ``fields``, bump the version, clear ``dead``; False when fenced off.
 
         With ``version``: only over that version (compare-and-set). Without: whatever is there
-        (a new login), creating the row. The lease is cleared when ``owner`` holds it.
+        (a new login), creating the row, at a :func:`new_version`, the lease cleared (a new login
+        owes nothing to a refresh of the old one). The lease is cleared when ``owner`` holds it.
         """
 
     @abc.abstractmethod
-    def mark_dead(self, user: str, version: int, code: str) -> bool:
-        """Mark the row dead with Kakao's ``code`` if it is still at ``version``."""
+    def mark_dead(self, user: str, version: int, code: str, owner: str) -> bool:
+        """Mark the row dead with ``code`` if it is still at ``version`` and ``owner`` holds the lease.
+
+        A holder whose lease ran out and was taken may have been refused a refresh token the
+        new holder has just rotated (and not saved yet): that is no dead login.
+        """
 
     @abc.abstractmethod
     def reseal(self, user: str, fields: dict[str, Any], version: int) -> bool:
@@ -219,15 +261,40 @@ class RowBackend(VaultBackend):
         self.write(user, self.to_fields(token), None, None)
 
     def rekey(self) -> int:
+        """Every row that can be opened sealed under the first key; then the ones that could not.
+
+        A row under a key no longer held (or garbage) does not stop the others: they are all
+        re-encrypted, then a :class:`TokenStoreError` names the users left (never a token).
+        """
         count = 0
+        unopened: list[str] = []
         for user in self.users():
-            row = self.read(user)
-            if row is None:
+            try:
+                row = self.read(user)
+                fields = None if row is None else self._resealed(row)
+            except (TokenStoreError, ValueError):
+                unopened.append(user)
                 continue
-            fields = {name: self.options.sealer.rotate(row.fields.get(name)) for name in SECRET_FIELDS}
-            if fields != {name: row.fields.get(name) for name in SECRET_FIELDS}:
+            if row is not None and fields is not None:
                 count += self.reseal(user, fields, row.version)
+        if unopened:
+            names = ", ".join(printable(u, 40) for u in unopened[:3]) + (", ..." if len(unopened) > 3 else "")
+            raise TokenStoreError(
+                f"{self.location}: re-encrypted {count} rows; {len(unopened)} could not be opened "
+                f"(user {names}): add their key to KAKAO_VAULT_KEY and run rekey again, or delete them"
+            )
         return count
+
+    def _resealed(self, row: Row) -> Optional[dict[str, Any]]:
+        """The secret fields of ``row`` sealed under the first key; None when unchanged.
+
+        ValueError when one cannot be opened (an unknown key) or is not text (garbage).
+        """
+        stored = {name: row.fields.get(name) for name in SECRET_FIELDS}
+        if any(value is not None and not isinstance(value, str) for value in stored.values()):
+            raise ValueError("a token field is not text")
+        fields = {name: self.options.sealer.rotate(value) for name, value in stored.items()}
+        return None if fields == stored else fields
 
     def to_fields(self, token: Token) -> dict[str, Any]:
         """The columns of ``token``: the secret ones sealed. No client secret: it is the app's."""
@@ -254,8 +321,10 @@ class RowBackend(VaultBackend):
         try:
             return Token(**fields)
         except (TypeError, ValueError) as e:
+            # Token's words name the field, never its value: "expires_at is not a number".
+            problem = str(e) if _FIELD_PROBLEM.fullmatch(str(e)) else "a field of the wrong kind"
             raise TokenStoreError(
-                f"{self.location}: the row of user {user} has {printable(str(e))}; save the "
+                f"{self.location}: the row of user {user} is unusable: {problem}; save the "
                 "user's login again (vault.save) or delete it"
             ) from None
 
@@ -299,17 +368,46 @@ class RowStore(TokenStore):
         row = self.backend.read(self.user)
         claim: Optional[_Claim] = getattr(self._holds, "current", None)
         if claim is not None:
+            if row is not None and row.version == claim.version:
+                row = self._after_lost_claim(claim, row)
             claim.version = None if row is None else row.version
         return self._token(row)
+
+    def _after_lost_claim(self, claim: _Claim, row: Row) -> Optional[Row]:
+        """The row once the holder that took this one's claim is done with it; ``row`` if none did.
+
+        A holder reads the row again only after Kakao's answer. If its lease ran out meanwhile
+        and another holder took it, that one may have rotated the refresh token this one was
+        refused, and not saved yet: its outcome is the row to go on from, not the old one.
+        Bounded by ``lock_timeout``.
+        """
+        deadline = time.monotonic() + self.lock_timeout
+        pause = WAKE_MIN
+        current: Optional[Row] = row
+        # Its lease may run out too (a slow save): it is waited for all the same, until it saves,
+        # lets go, or lock_timeout passes.
+        while (
+            current is not None
+            and current.version == claim.version
+            and current.lease_owner not in (None, claim.owner)
+        ):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            time.sleep(min(pause, left))
+            pause = min(pause * 1.5, WAKE_MAX)
+            current = self.backend.read(self.user)
+        return current
 
     def _token(self, row: Optional[Row]) -> Token:
         if row is None:
             raise NoLogin(f"{self.backend.location} holds no login for user {self.user}: log the user in")
         if row.dead is not None:
+            code = printable(str(row.dead), 64)  # stored: another program may have written it
             raise NoLogin(
                 f"the login of user {self.user} in {self.backend.location} is gone (Kakao "
-                f"answered {row.dead}): log the user in again",
-                row.dead,
+                f"answered {code}): log the user in again",
+                code,
             )
         return self.backend.to_token(self.user, row)
 
@@ -384,8 +482,10 @@ class RowStore(TokenStore):
                 token = self._consider(row, adopt)
                 if token is not None:
                     return token
-            now = time.time()
-            if row.lease_free(now) and self.backend.claim(self.user, owner, now + self.lease, now):
+            now = row.now()  # leases are kept in one clock (the database's, when it has one)
+            if row.lease_free(now, self.lease) and self.backend.claim(
+                self.user, owner, now + self.lease, now
+            ):
                 return True
             if not wait:
                 raise StoreBusy(f"{self.location} is being refreshed by another holder")
@@ -410,11 +510,12 @@ class RowStore(TokenStore):
         """Kakao refused the refresh token this holder read: the row is marked dead, unless it moved.
 
         The refresh path raises only when the row still holds the refused refresh token (it looks
-        once more after Kakao's answer), so the version last read is the one that died.
+        once more after Kakao's answer), so the version last read is the one that died; and only
+        while this holder still holds the lease (none took it over and refreshed meanwhile).
         """
         if isinstance(error, NoLogin) or claim.version is None:
             return  # the row was empty or dead already: nothing new learned
-        self.backend.mark_dead(self.user, claim.version, error.error_code or error.error)
+        self.backend.mark_dead(self.user, claim.version, error.error_code or error.error, claim.owner)
 
 
 class _Claim:

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any, Optional
 
-from .base import Row, RowBackend, VaultOptions
+from .base import Row, RowBackend, VaultOptions, new_version
 
 __all__ = ["MemoryBackend", "from_url"]
 
@@ -42,7 +42,7 @@ class MemoryBackend(RowBackend):
     def claim(self, user: str, owner: str, until: float, now: float) -> bool:
         with self._lock:
             row = self._rows.get(user)
-            if row is None or not row.lease_free(now):
+            if row is None or not row.lease_free(now, until - now):
                 return False
             self._rows[user] = _replace(row, lease_owner=owner, lease_until=until)
             return True
@@ -60,16 +60,18 @@ class MemoryBackend(RowBackend):
                 return False
             lease = (
                 (None, None)
-                if row is None or row.lease_owner == owner
+                if row is None or version is None or row.lease_owner == owner
                 else (row.lease_owner, row.lease_until)
             )
-            self._rows[user] = Row(dict(fields), (row.version if row else 0) + 1, None, *lease)
+            # A new login starts afresh: a version read before a delete never comes back.
+            number = new_version() if version is None or row is None else row.version + 1
+            self._rows[user] = Row(dict(fields), number, None, *lease)
             return True
 
-    def mark_dead(self, user: str, version: int, code: str) -> bool:
+    def mark_dead(self, user: str, version: int, code: str, owner: str) -> bool:
         with self._lock:
             row = self._rows.get(user)
-            if row is None or row.version != version:
+            if row is None or row.version != version or row.lease_owner != owner:
                 return False
             self._rows[user] = _replace(row, dead=code)
             return True

@@ -9,7 +9,8 @@ refused, never altered. ``kakao-auth vault schema`` prints the DDL.
 Every statement is short: a read, or one UPDATE/INSERT in its own transaction (the claim, the
 save, the release). No lock of the database is held while Kakao is asked; SQLite's write lock
 (database-wide) is held only for those few statements. Waits are bounded: the connection and the
-database's lock waits by ``connect_timeout``.
+database's lock waits by ``connect_timeout`` (on PostgreSQL through an app's own ``Engine`` too:
+``SET LOCAL`` in each of the vault's transactions, the app's own left as they were).
 
 Needs SQLAlchemy (``pip install 'kakao-auth[sql]'``; PostgreSQL: ``'kakao-auth[postgres]'``).
 """
@@ -26,7 +27,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
 
 from ..errors import ConfigurationError, TokenStoreError, printable
-from .base import Row, RowBackend, VaultOptions
+from .base import LAST_VERSION, Row, RowBackend, VaultOptions, new_version
 
 if TYPE_CHECKING:
     import sqlalchemy
@@ -75,7 +76,12 @@ def tables(name: str) -> tuple[sqlalchemy.Table, sqlalchemy.Table]:
         Column("refresh_token_expires_at", Float, comment="refresh token expiry, epoch seconds"),
         Column("scope", Text),
         Column("client_id", String(128), comment="the app's REST API key"),
-        Column("version", BigInteger, nullable=False, comment="bumped by every save (fencing)"),
+        Column(
+            "version",
+            BigInteger,
+            nullable=False,
+            comment="random at a new login, +1 at every save (fencing)",
+        ),
         Column("lease_owner", String(64), comment="the holder refreshing this user now"),
         Column("lease_until", Float, comment="when that claim runs out, epoch seconds"),
         Column("dead", String(64), comment="the Kakao error code that ended the login"),
@@ -91,13 +97,25 @@ class SQLBackend(RowBackend):
     """A vault table reached through a SQLAlchemy ``Engine``."""
 
     def __init__(
-        self, engine: sqlalchemy.Engine, options: VaultOptions, *, password: Optional[str] = None
+        self,
+        engine: sqlalchemy.Engine,
+        options: VaultOptions,
+        *,
+        password: Optional[str] = None,
+        bounded: bool = False,
     ) -> None:
         super().__init__(options)
         self.engine = engine
+        # PostgreSQL's lock and statement waits: set by the connection of an engine built here
+        # (``bounded``), else in each of the vault's transactions (the app's own engine is left
+        # as the app set it).
+        self._bound_waits = engine.dialect.name == "postgresql" and not bounded
+        # Leases and save times in the database's clock: machines (or processes under a faked
+        # clock) whose clocks differ still agree on when a lease runs out.
+        self._db_clock = engine.dialect.name in ("postgresql", "sqlite")
         self.table, self.schema_table = tables(_table_name(options.table))
-        self._password = password or engine.url.password
-        self._where = printable(engine.url.render_as_string(hide_password=True), hide_tokens=False)
+        self._secrets = [p for p in (password, engine.url.password, *_query_secrets(engine.url)) if p]
+        self._where = _public(engine.url)
         self._ready = False
         self._ready_lock = threading.Lock()
         self._read = 0
@@ -120,26 +138,51 @@ class SQLBackend(RowBackend):
         from sqlalchemy import select
 
         t = self.table
-        query = select(*(t.c[name] for name in COLUMNS[1:])).where(t.c.user_id == user)
+        columns = [t.c[name] for name in COLUMNS[1:]]
+        if self._db_clock:
+            columns.append(self._clock_sql().label("db_clock"))
+        query = select(*columns).where(t.c.user_id == user)
         found = self._run("read the token", lambda c: c.execute(query).first())
         if found is None:
             return None
         self._read += 1
         values = found._mapping
         fields = {name: values[name] for name in TOKEN_COLUMNS}
-        version = values["version"]
-        if not isinstance(version, int):
+        problem = _bad_bookkeeping(values)
+        if problem:
             raise TokenStoreError(
-                f"{self.location}: the row of user {user} has a version that is not a number"
+                f"{self.location}: the row of user {user} is unusable: {problem}; save the user's "
+                "login again (vault.save) or delete it"
             )
-        return Row(fields, version, values["dead"], values["lease_owner"], values["lease_until"])
+        clock = values["db_clock"] if self._db_clock else None
+        return Row(
+            fields,
+            values["version"],
+            values["dead"],
+            values["lease_owner"],
+            values["lease_until"],
+            float(clock) if isinstance(clock, (int, float)) else None,
+        )
 
     def claim(self, user: str, owner: str, until: float, now: float) -> bool:
         from sqlalchemy import or_, update
 
         t = self.table
-        free = or_(t.c.lease_owner.is_(None), t.c.lease_until.is_(None), t.c.lease_until < now)
-        statement = update(t).where(t.c.user_id == user, free).values(lease_owner=owner, lease_until=until)
+        lease = until - now
+        if self._db_clock:  # every machine's lease in the database's one clock
+            now_at: Any = self._clock_sql()
+            until_at: Any = now_at + lease
+        else:
+            now_at, until_at = now, until
+        # A lease further ahead than two leases is no live one (Row.lease_free): free.
+        horizon = now_at + 2 * lease
+        free = or_(
+            t.c.lease_owner.is_(None),
+            t.c.lease_until.is_(None),
+            t.c.lease_until < now_at,
+            t.c.lease_until > horizon,
+        )
+        statement = update(t).where(t.c.user_id == user, free).values(lease_owner=owner, lease_until=until_at)
         return self._changed("claim the user", statement)
 
     def release(self, user: str, owner: str) -> None:
@@ -158,15 +201,19 @@ class SQLBackend(RowBackend):
         from sqlalchemy import case, insert, update
 
         t = self.table
-        values: dict[str, Any] = dict(fields, version=t.c.version + 1, dead=None, updated_at=time.time())
+        saved_at: Any = self._clock_sql() if self._db_clock else time.time()
+        values: dict[str, Any] = dict(fields, version=t.c.version + 1, dead=None, updated_at=saved_at)
         if owner is not None:  # the save that ends a refresh lets go of its claim
             values["lease_owner"] = case((t.c.lease_owner == owner, None), else_=t.c.lease_owner)
             values["lease_until"] = case((t.c.lease_owner == owner, None), else_=t.c.lease_until)
         if version is not None:
             statement = update(t).where(t.c.user_id == user, t.c.version == version).values(**values)
             return self._changed("save the token", statement)
+        # A new login starts afresh: a version read before a delete never comes back, and no
+        # lease of the old login holds it up (one far ahead would hold it for ever).
+        values.update(version=new_version(), lease_owner=None, lease_until=None)
         upsert = update(t).where(t.c.user_id == user).values(**values)
-        row = dict(fields, user_id=user, version=1, updated_at=values["updated_at"])
+        row = dict(fields, user_id=user, version=values["version"], updated_at=values["updated_at"])
 
         def save(c: sqlalchemy.Connection) -> bool:
             if c.execute(upsert).rowcount == 0:
@@ -180,11 +227,15 @@ class SQLBackend(RowBackend):
         except IntegrityError:  # another saver created the row meanwhile: now it is there
             return self._run("save the token", save, begin=True)
 
-    def mark_dead(self, user: str, version: int, code: str) -> bool:
+    def mark_dead(self, user: str, version: int, code: str, owner: str) -> bool:
         from sqlalchemy import update
 
         t = self.table
-        statement = update(t).where(t.c.user_id == user, t.c.version == version).values(dead=code[:64])
+        statement = (
+            update(t)
+            .where(t.c.user_id == user, t.c.version == version, t.c.lease_owner == owner)
+            .values(dead=code[:64])
+        )
         try:
             return self._changed("mark the login dead", statement)
         except TokenStoreError:
@@ -219,15 +270,22 @@ class SQLBackend(RowBackend):
             last = page[-1]
 
     def expiring(self, before: float) -> Iterator[str]:
+        """The due users as they were when the listing began, in pages of the expiry index.
+
+        A row saved since (renewed, by this keep-alive or another, or a new login) is left out:
+        a renewal moves the expiry forward, and with ``within`` past the new refresh token's
+        lifetime the renewed user would come up again in a later page, to be refreshed twice.
+        """
         from sqlalchemy import select, tuple_
 
         t = self.table
         key = (t.c.refresh_token_expires_at, t.c.user_id)
+        started = self._now()
         last: Optional[tuple[float, str]] = None
         while True:
             query = (
                 select(*key)
-                .where(t.c.refresh_token_expires_at < before, t.c.dead.is_(None))
+                .where(t.c.refresh_token_expires_at < before, t.c.dead.is_(None), t.c.updated_at <= started)
                 .order_by(*key)
                 .limit(PAGE)
             )
@@ -239,6 +297,23 @@ class SQLBackend(RowBackend):
             if len(rows) < PAGE:
                 return
             last = (rows[-1][0], rows[-1][1])
+
+    def _now(self) -> float:
+        """Now, by the clock the rows' ``updated_at`` and leases are kept in."""
+        if not self._db_clock:
+            return time.time()
+        from sqlalchemy import select
+
+        now = self._run("read the database's clock", lambda c: c.execute(select(self._clock_sql())).scalar())
+        return float(now) if isinstance(now, (int, float)) else time.time()
+
+    def _clock_sql(self) -> Any:
+        """The database's clock in epoch seconds: every machine's leases in one clock."""
+        from sqlalchemy import Float, cast, extract, func, literal
+
+        if self.engine.dialect.name == "sqlite":  # milliseconds, from the C library's own clock
+            return (func.julianday(literal("now")) - 2440587.5) * 86400.0
+        return cast(extract("epoch", func.clock_timestamp()), Float)
 
     def _page(self, query: Any) -> list[str]:
         page = self._run("list the users", lambda c: [str(r[0]) for r in c.execute(query)])
@@ -274,6 +349,7 @@ class SQLBackend(RowBackend):
         if not inspector.has_table(self.schema_table.name):
             self.schema_table.create(self.engine, checkfirst=True)
         with self.engine.begin() as c:
+            self._bound(c)
             found = c.execute(select(self.schema_table.c.version)).scalars().all()
             if not found:
                 c.execute(insert(self.schema_table).values(version=SCHEMA_VERSION))
@@ -331,13 +407,29 @@ class SQLBackend(RowBackend):
         def run() -> _T:
             if begin:
                 with self.engine.begin() as c:
+                    self._bound(c)
                     return work(c)
             with self.engine.connect() as c:
+                self._bound(c)
                 return work(c)
 
         if self.engine.dialect.name == "sqlite":
             return self._guarded(doing, lambda: self._when_unlocked(run), reraise)
         return self._guarded(doing, run, reraise)
+
+    def _bound(self, connection: sqlalchemy.Connection) -> None:
+        """Bound PostgreSQL's waits (a lock, a statement) in this transaction only: SET LOCAL."""
+        if self._bound_waits:
+            from sqlalchemy import text
+
+            millis = int(self.options.connect_timeout * 1000)
+            connection.execute(
+                text(
+                    "SELECT set_config('lock_timeout', :lock, true), "
+                    "set_config('statement_timeout', :run, true)"
+                ),
+                {"lock": f"{millis}ms", "run": f"{millis * 2}ms"},
+            )
 
     def _when_unlocked(self, run: Callable[[], _T]) -> _T:
         """``run``, again every millisecond or two while SQLite's write lock is taken.
@@ -381,8 +473,8 @@ class SQLBackend(RowBackend):
         text = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
         if getattr(error, "orig", None) is None:
             text = ""  # SQLAlchemy's own text may quote the statement
-        if self._password:
-            text = text.replace(self._password, "***")
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
         kind = type(cause).__name__
         return f"{kind}: {printable(text)}" if text else kind
 
@@ -398,6 +490,18 @@ def _forget_connections() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_connections)
+
+
+def _bad_bookkeeping(values: Any) -> str:
+    """What is wrong with a row's version, lease and dead marker (another program's writes); "" if none."""
+    version, until = values["version"], values["lease_until"]
+    if not isinstance(version, int) or isinstance(version, bool) or not 0 <= version <= LAST_VERSION:
+        return f"its version is not a whole number from 0 to {LAST_VERSION}"
+    if until is not None and (isinstance(until, bool) or not isinstance(until, (int, float))):
+        return "its lease_until is not a number"
+    if not all(values[name] is None or isinstance(values[name], str) for name in ("lease_owner", "dead")):
+        return "its lease_owner or dead is not text"
+    return ""
 
 
 def _locked(error: Exception) -> bool:
@@ -446,11 +550,27 @@ def from_url(url: str, options: VaultOptions) -> SQLBackend:
         )
         raise ConfigurationError(f"the vault's database driver is not installed ({e.name}): {hint}") from None
     except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError, TypeError, ValueError) as e:
-        where = printable(parsed.render_as_string(hide_password=True), hide_tokens=False)
+        where = _public(parsed)
         raise ConfigurationError(f"the vault URL {where} cannot be used ({type(e).__name__})") from None
     if parsed.get_backend_name() == "sqlite":
         sqlite_setup(engine)
-    return SQLBackend(engine, options, password=parsed.password if isinstance(parsed.password, str) else None)
+    password = parsed.password if isinstance(parsed.password, str) else None
+    bounded = "options" in _engine_options(parsed, options.connect_timeout).get("connect_args", {})
+    return SQLBackend(engine, options, password=password, bounded=bounded)
+
+
+def _public(url: Any) -> str:
+    """``url`` for messages: no password, and no query (libpq takes ``?password=``, ``?sslpassword=``)."""
+    return printable(url.set(query={}).render_as_string(hide_password=True), hide_tokens=False)
+
+
+def _query_secrets(url: Any) -> list[str]:
+    """The values of the URL query's password-like keys, to be scrubbed from the driver's words."""
+    found: list[str] = []
+    for key, value in url.query.items():
+        if any(word in key.lower() for word in ("pass", "secret", "key", "token")):
+            found += [value] if isinstance(value, str) else [v for v in value if isinstance(v, str)]
+    return found
 
 
 def _with_driver(url: str) -> str:
