@@ -593,6 +593,7 @@ def test_a_machine_whose_clock_runs_ahead_does_not_take_a_live_lease(
     import types
 
     import kakao_auth.vault.base
+    import kakao_auth.vault.row_store
 
     url = _url(kind, request, tmp_path)
     _login(fake_kakao, TokenVault(url), 1, access_ttl=0)
@@ -604,6 +605,7 @@ def test_a_machine_whose_clock_runs_ahead_does_not_take_a_live_lease(
     real = time.time
     ahead = types.SimpleNamespace(time=lambda: real() + 120, monotonic=time.monotonic, sleep=time.sleep)
     monkeypatch.setattr(kakao_auth.vault.base, "time", ahead)
+    monkeypatch.setattr(kakao_auth.vault.row_store, "time", ahead)
     seen: list[Token] = []
     other = threading.Thread(target=lambda: seen.append(TokenVault(url).refresher(1).refresh(None)))
     other.start()

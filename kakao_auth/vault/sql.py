@@ -18,79 +18,24 @@ Needs SQLAlchemy (``pip install 'kakao-auth[sql]'``; PostgreSQL: ``'kakao-auth[p
 from __future__ import annotations
 
 import contextlib
-import os
 import random
 import threading
 import time
-import weakref
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
 
-from ..errors import ConfigurationError, TokenStoreError, printable
-from .base import LAST_VERSION, Row, RowBackend, VaultOptions, new_version
+from ..errors import TokenStoreError, printable
+from .base import Row, RowBackend, VaultOptions, new_version
+from .sql_engine import engines, locked, make_engine, public, query_secrets
+from .sql_schema import COLUMNS, SCHEMA_VERSION, TOKEN_COLUMNS, bad_bookkeeping, table_name, tables
 
 if TYPE_CHECKING:
     import sqlalchemy
 
 __all__ = ["SCHEMA_VERSION", "SQLBackend", "from_engine", "from_url"]
 
-SCHEMA_VERSION = 1
 PAGE = 1000  # rows per query when users() or expiring() stream
 _T = TypeVar("_T")
-# The columns a vault table must have; a table of the name without them is someone else's.
-COLUMNS = (
-    "user_id",
-    "access_token",
-    "refresh_token",
-    "id_token",
-    "expires_at",
-    "expires_in",
-    "refresh_token_expires_at",
-    "scope",
-    "client_id",
-    "version",
-    "lease_owner",
-    "lease_until",
-    "dead",
-    "updated_at",
-)
-TOKEN_COLUMNS = COLUMNS[1:9]
-
-
-def tables(name: str) -> tuple[sqlalchemy.Table, sqlalchemy.Table]:
-    """The vault's table ``name`` and its schema table, in a MetaData of their own."""
-    from sqlalchemy import BigInteger, Column, Float, Index, Integer, MetaData, String, Table, Text
-
-    metadata = MetaData()
-    table = Table(
-        name,
-        metadata,
-        Column(
-            "user_id", String(255), primary_key=True, comment="the app's user id (Kakao's, or its own key)"
-        ),
-        Column("access_token", Text, nullable=False, comment="fernet:... when KAKAO_VAULT_KEY is set"),
-        Column("refresh_token", Text, comment="fernet:... when KAKAO_VAULT_KEY is set"),
-        Column("id_token", Text, comment="fernet:... when KAKAO_VAULT_KEY is set"),
-        Column("expires_at", Float, comment="access token expiry, epoch seconds"),
-        Column("expires_in", Integer, comment="the access token's lifetime as Kakao gave it"),
-        Column("refresh_token_expires_at", Float, comment="refresh token expiry, epoch seconds"),
-        Column("scope", Text),
-        Column("client_id", String(128), comment="the app's REST API key"),
-        Column(
-            "version",
-            BigInteger,
-            nullable=False,
-            comment="random at a new login, +1 at every save (fencing)",
-        ),
-        Column("lease_owner", String(64), comment="the holder refreshing this user now"),
-        Column("lease_until", Float, comment="when that claim runs out, epoch seconds"),
-        Column("dead", String(64), comment="the Kakao error code that ended the login"),
-        Column("updated_at", Float, nullable=False, comment="the last save, epoch seconds"),
-    )
-    # Serves expiring() and keep_alive: only the due rows are read, in pages.
-    Index(f"{name}_refresh_expiry", table.c.refresh_token_expires_at, table.c.user_id)
-    schema = Table(f"{name}_schema", metadata, Column("version", Integer, nullable=False))
-    return table, schema
 
 
 class SQLBackend(RowBackend):
@@ -113,13 +58,13 @@ class SQLBackend(RowBackend):
         # Leases and save times in the database's clock: machines (or processes under a faked
         # clock) whose clocks differ still agree on when a lease runs out.
         self._db_clock = engine.dialect.name in ("postgresql", "sqlite")
-        self.table, self.schema_table = tables(_table_name(options.table))
-        self._secrets = [p for p in (password, engine.url.password, *_query_secrets(engine.url)) if p]
-        self._where = _public(engine.url)
+        self.table, self.schema_table = tables(table_name(options.table))
+        self._secrets = [p for p in (password, engine.url.password, *query_secrets(engine.url)) if p]
+        self._where = public(engine.url)
         self._ready = False
         self._ready_lock = threading.Lock()
         self._read = 0
-        _engines.add(engine)
+        engines.add(engine)
 
     @property
     def location(self) -> str:
@@ -148,7 +93,7 @@ class SQLBackend(RowBackend):
         self._read += 1
         values = found._mapping
         fields = {name: values[name] for name in TOKEN_COLUMNS}
-        problem = _bad_bookkeeping(values)
+        problem = bad_bookkeeping(values)
         if problem:
             raise TokenStoreError(
                 f"{self.location}: the row of user {user} is unusable: {problem}; save the user's "
@@ -445,7 +390,7 @@ class SQLBackend(RowBackend):
             try:
                 return run()
             except OperationalError as e:
-                if not _locked(e) or time.monotonic() >= deadline:
+                if not locked(e) or time.monotonic() >= deadline:
                     raise
             time.sleep(0.0005 + random.random() * 0.0015)  # noqa: S311  # jitter, not a secret
 
@@ -479,49 +424,8 @@ class SQLBackend(RowBackend):
         return f"{kind}: {printable(text)}" if text else kind
 
 
-# Every engine a vault made or was given: a forked child must not share their connections.
-_engines: weakref.WeakSet[Any] = weakref.WeakSet()
-
-
-def _forget_connections() -> None:
-    for engine in list(_engines):
-        engine.dispose(close=False)
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_connections)
-
-
-def _bad_bookkeeping(values: Any) -> str:
-    """What is wrong with a row's version, lease and dead marker (another program's writes); "" if none."""
-    version, until = values["version"], values["lease_until"]
-    if not isinstance(version, int) or isinstance(version, bool) or not 0 <= version <= LAST_VERSION:
-        return f"its version is not a whole number from 0 to {LAST_VERSION}"
-    if until is not None and (isinstance(until, bool) or not isinstance(until, (int, float))):
-        return "its lease_until is not a number"
-    if not all(values[name] is None or isinstance(values[name], str) for name in ("lease_owner", "dead")):
-        return "its lease_owner or dead is not text"
-    return ""
-
-
-def _locked(error: Exception) -> bool:
-    text = str(getattr(error, "orig", "")).lower()
-    return "locked" in text or "busy" in text
-
-
 def _rows(query: Any) -> Callable[[Any], list[tuple[Any, ...]]]:
     return lambda c: [tuple(r) for r in c.execute(query)]
-
-
-def _table_name(name: object) -> str:
-    if (
-        not isinstance(name, str)
-        or not name.replace("_", "a").isalnum()
-        or not name.isascii()
-        or len(name) > 48
-    ):
-        raise ConfigurationError("table= is a table name: letters, digits and _, at most 48 characters")
-    return name
 
 
 def from_engine(engine: sqlalchemy.Engine, options: VaultOptions) -> SQLBackend:
@@ -531,85 +435,5 @@ def from_engine(engine: sqlalchemy.Engine, options: VaultOptions) -> SQLBackend:
 
 def from_url(url: str, options: VaultOptions) -> SQLBackend:
     """A vault at a SQLAlchemy URL; ``postgresql://`` and ``postgres://`` use psycopg 3."""
-    try:
-        import sqlalchemy
-        from sqlalchemy.engine import make_url
-    except ImportError:
-        raise ConfigurationError("a SQL vault needs SQLAlchemy: pip install 'kakao-auth[sql]'") from None
-    try:
-        parsed = make_url(_with_driver(url))
-    except (sqlalchemy.exc.ArgumentError, ValueError):
-        raise ConfigurationError(f"the vault URL {_scheme_only(url)}... is not a SQLAlchemy URL") from None
-    try:
-        engine = sqlalchemy.create_engine(parsed, **_engine_options(parsed, options.connect_timeout))
-    except ImportError as e:
-        hint = (
-            "pip install 'kakao-auth[postgres]'"
-            if parsed.get_backend_name() == "postgresql"
-            else "install it"
-        )
-        raise ConfigurationError(f"the vault's database driver is not installed ({e.name}): {hint}") from None
-    except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError, TypeError, ValueError) as e:
-        where = _public(parsed)
-        raise ConfigurationError(f"the vault URL {where} cannot be used ({type(e).__name__})") from None
-    if parsed.get_backend_name() == "sqlite":
-        sqlite_setup(engine)
-    password = parsed.password if isinstance(parsed.password, str) else None
-    bounded = "options" in _engine_options(parsed, options.connect_timeout).get("connect_args", {})
+    engine, password, bounded = make_engine(url, options.connect_timeout)
     return SQLBackend(engine, options, password=password, bounded=bounded)
-
-
-def _public(url: Any) -> str:
-    """``url`` for messages: no password, and no query (libpq takes ``?password=``, ``?sslpassword=``)."""
-    return printable(url.set(query={}).render_as_string(hide_password=True), hide_tokens=False)
-
-
-def _query_secrets(url: Any) -> list[str]:
-    """The values of the URL query's password-like keys, to be scrubbed from the driver's words."""
-    found: list[str] = []
-    for key, value in url.query.items():
-        if any(word in key.lower() for word in ("pass", "secret", "key", "token")):
-            found += [value] if isinstance(value, str) else [v for v in value if isinstance(v, str)]
-    return found
-
-
-def _with_driver(url: str) -> str:
-    for plain in ("postgresql://", "postgres://"):
-        if url.lower().startswith(plain):
-            return "postgresql+psycopg://" + url[len(plain) :]
-    return url
-
-
-def _scheme_only(url: str) -> str:
-    return printable(url.split("://", 1)[0] + "://", 40)
-
-
-def _engine_options(url: Any, timeout: float) -> dict[str, Any]:
-    """Bounded waits everywhere: the connection, the pool, and the database's own lock waits."""
-    options: dict[str, Any] = {"pool_pre_ping": True, "pool_timeout": timeout}
-    backend = url.get_backend_name()
-    if backend == "sqlite":
-        options.pop("pool_timeout")
-        # SQLite's own wait for its lock: short, _when_unlocked tries again sooner than it would.
-        options["connect_args"] = {"timeout": 0.01}
-        return options
-    if backend == "postgresql" and url.get_driver_name() == "psycopg":
-        millis = int(timeout * 1000)
-        options["connect_args"] = {
-            "connect_timeout": max(1, int(timeout)),
-            "options": f"-c lock_timeout={millis} -c statement_timeout={millis * 2}",
-        }
-    return options
-
-
-def sqlite_setup(engine: Any) -> None:
-    """SQLite in WAL mode: readers (waiters looking at a row) never wait for the writer."""
-    from sqlalchemy import event
-
-    @event.listens_for(engine, "connect")
-    def _wal(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        try:
-            cursor.execute("PRAGMA journal_mode=WAL")
-        finally:
-            cursor.close()
