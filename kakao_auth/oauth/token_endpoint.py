@@ -81,7 +81,7 @@ def parse_answer(status: int, body: bytes) -> dict[str, Any]:
 
     Only the answer's shape is checked here; :meth:`Token.from_response` validates every field.
     """
-    data = _json_object(body)
+    data = json_object(body)
     if status == 200 and data is not None and isinstance(data.get("access_token"), str):
         return data
     if data is not None and isinstance(data.get("error"), str):
@@ -133,7 +133,8 @@ def _word(value: Any) -> Optional[str]:
     return value if ok and value.replace("_", "").isalnum() else None
 
 
-def _json_object(body: bytes) -> Optional[dict[str, Any]]:
+def json_object(body: bytes) -> Optional[dict[str, Any]]:
+    """``body`` as a JSON object (strictly parsed), or None: an answer that is not one is no answer."""
     try:
         data = strict_json(body)
     except (ValueError, RecursionError):

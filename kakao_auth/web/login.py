@@ -52,12 +52,13 @@ from ..oauth import (
     TokenEndpoint,
     authorize_url,
     code_form,
+    json_object,
     merge_answer,
     new_pkce,
     new_state,
     verify_id_token,
 )
-from ..token import Token, strict_json
+from ..token import Token
 from .vault import Vault
 
 __all__ = ["PROMPTS", "LoginStart", "LoginUser", "WebLogin"]
@@ -320,7 +321,7 @@ class WebLogin:
                 f"cannot reach Kakao's API for the user id ({outcome}); try again later"
             ) from TransportFailure(outcome)
         status, body = outcome
-        data = _json_object(body)
+        data = json_object(body)
         if status != 200 or data is None:
             raise KakaoApiError.from_answer(status, data)
         return _user_id(data.get("id"))
@@ -333,14 +334,6 @@ def _user_id(value: Any) -> str:
     if not isinstance(value, str) or not _USER_ID.fullmatch(value) or int(value) <= 0:
         raise KakaoUnavailable("Kakao's answer names no user id; try again later")
     return value
-
-
-def _json_object(body: bytes) -> Optional[dict[str, Any]]:
-    try:
-        data = strict_json(body)
-    except (ValueError, RecursionError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def _more_audiences(audience: Any) -> list[str]:
