@@ -94,7 +94,9 @@ for scheme in sys.argv[1:]:
 """
 
 
-def _install_plugin(folder: Path, name: str, module: str, code: str, entries: dict[str, str]) -> None:
+def _install_plugin(
+    folder: Path, name: str, module: str, code: str, entries: dict[str, str], group: str = ""
+) -> None:
     """A distribution ``name`` on ``folder`` (for PYTHONPATH): ``module``.py plus its dist-info."""
     from kakao_auth.stores import ENTRY_POINT_GROUP
 
@@ -103,7 +105,7 @@ def _install_plugin(folder: Path, name: str, module: str, code: str, entries: di
     info.mkdir()
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
     lines = "".join(f"{scheme} = {target}\n" for scheme, target in entries.items())
-    (info / "entry_points.txt").write_text(f"[{ENTRY_POINT_GROUP}]\n{lines}")
+    (info / "entry_points.txt").write_text(f"[{group or ENTRY_POINT_GROUP}]\n{lines}")
 
 
 def test_a_broken_store_plugin_is_a_configuration_error_naming_it(tmp_path: Path) -> None:
@@ -129,3 +131,54 @@ def test_a_broken_store_plugin_is_a_configuration_error_naming_it(tmp_path: Path
         assert line.endswith("| cause: None | context: None"), line
     assert "ModuleNotFoundError" in lines["nomodule"] and "AttributeError" in lines["noattr"]
     assert "not a kakao_auth.TokenStore" in lines["notstore"] and "RuntimeError" in lines["raises"]
+
+
+BROKEN_VAULT = """
+def not_a_backend(url, options):
+    return object()
+
+def raises(url, options):
+    raise RuntimeError("the plug-in's own words: " + url)
+"""
+BROKEN_VAULTS = {
+    "nomodule": "no_such_module_for_kakao:factory",
+    "noattr": "broken_vault_plugin:missing",
+    "notbackend": "broken_vault_plugin:not_a_backend",
+    "raises": "broken_vault_plugin:raises",
+}
+OPEN_EACH_VAULT = """
+import sys
+from kakao_auth import TokenVault
+for scheme in sys.argv[1:]:
+    try:
+        TokenVault(scheme + "://user:Pw0rdPiece@host/x")
+    except Exception as e:
+        print(scheme, type(e).__name__, e, "| cause:", repr(e.__cause__), "| context:", repr(e.__context__))
+"""
+
+
+def test_a_broken_vault_plugin_is_a_configuration_error_naming_it(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    _install_plugin(
+        tmp_path,
+        "broken-vault-plugin",
+        "broken_vault_plugin",
+        BROKEN_VAULT,
+        BROKEN_VAULTS,
+        "kakao_auth.vaults",
+    )
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    argv = [sys.executable, "-c", OPEN_EACH_VAULT, *BROKEN_VAULTS]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    lines = {line.split(" ", 1)[0]: line for line in done.stdout.splitlines()}
+    assert set(lines) == set(BROKEN_VAULTS), done.stdout + done.stderr
+    for scheme, line in lines.items():
+        assert line.startswith(f"{scheme} ConfigurationError the vault backend plug-in"), line
+        assert BROKEN_VAULTS[scheme] in line and "broken-vault-plugin" in line, line
+        assert "Pw0rdPiece" not in line and "own words" not in line, line
+        assert line.endswith("| cause: None | context: None"), line
+    assert "ModuleNotFoundError" in lines["nomodule"] and "AttributeError" in lines["noattr"]
+    assert "not a kakao_auth.vault.VaultBackend" in lines["notbackend"] and "RuntimeError" in lines["raises"]

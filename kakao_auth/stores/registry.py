@@ -27,6 +27,7 @@ from __future__ import annotations
 import importlib
 import re
 import sys
+from collections.abc import Mapping
 from typing import Any, Callable, Optional
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -38,7 +39,9 @@ from .file import FileTokenStore
 __all__ = [
     "BUILTIN_STORES",
     "ENTRY_POINT_GROUP",
+    "Plugin",
     "file_store",
+    "find_plugin",
     "github_store",
     "open_store",
     "redis_store",
@@ -53,7 +56,6 @@ BUILTIN_STORES = {
     "unix": "kakao_auth.stores:redis_store",
     "github": "kakao_auth.stores:github_store",
 }
-Factory = Callable[..., TokenStore]
 # A scheme of two or more characters: "C:\\tokens\\k.json" is a Windows path, not a URL.
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]+):")
 _OPTIONS = {"key": str, "prefix": str, "lock_ttl": float, "lock_wait": float, "socket_timeout": float}
@@ -66,19 +68,15 @@ def open_store(location: Optional[PathLike] = None, *, client_id: Optional[str] 
     if scheme is None:
         return FileTokenStore(text)
     text = scheme + text[len(scheme) :]
-    plugin = _plugin(scheme)
-    failure = ""
-    try:
-        store: object = plugin.load()(text, client_id=client_id)
-    except KakaoAuthError:
-        raise  # the store's own, typed error: it says what to fix
-    except Exception as e:  # a plug-in's bug: its words may hold the URL and its password
-        failure = f"failed ({type(e).__name__})"
-    else:
-        if isinstance(store, TokenStore):
-            return store
-        failure = f"returned a {type(store).__name__}, not a kakao_auth.TokenStore"
-    raise plugin.error(failure)  # outside the except block: no __context__ to the plug-in's error
+    plugin = find_plugin(ENTRY_POINT_GROUP, scheme, BUILTIN_STORES, "token store")
+    if plugin is None:
+        known = ", ".join(sorted(BUILTIN_STORES))
+        raise ConfigurationError(
+            f"no token store handles {printable(scheme)}:// URLs (known: {known}; a plug-in adds "
+            f"one through the {ENTRY_POINT_GROUP!r} entry-point group)"
+        )
+    store: TokenStore = plugin.call(TokenStore, "kakao_auth.TokenStore", text, client_id=client_id)
+    return store
 
 
 def scheme_of(location: str) -> Optional[str]:
@@ -87,17 +85,23 @@ def scheme_of(location: str) -> Optional[str]:
     return match.group(1).lower() if match else None
 
 
-class _Plugin:
-    """The entry point a scheme resolves to: ``module:attr``, from a distribution."""
+class Plugin:
+    """The entry point a scheme resolves to (``module:attr``, from a distribution), and its failures.
 
-    def __init__(self, scheme: str, target: str, distribution: str) -> None:
-        self.scheme, self.target, self.distribution = scheme, target, distribution
+    Shared by the store and the vault registries: whatever a plug-in does wrong (its module or
+    attribute missing, its factory failing with anything but a :class:`KakaoAuthError`, or
+    returning the wrong kind of object) is a :class:`ConfigurationError` naming the scheme, the
+    entry point and the distribution, never the failure's own words (they may hold the URL).
+    """
 
-    def load(self) -> Factory:
+    def __init__(self, kind: str, scheme: str, target: str, distribution: str) -> None:
+        self.kind, self.scheme, self.target, self.distribution = kind, scheme, target, distribution
+
+    def load(self) -> Callable[..., object]:
         module, _, attr = self.target.partition(":")
         failure = ""
         try:
-            factory: Factory = getattr(importlib.import_module(module), attr)
+            factory: Callable[..., object] = getattr(importlib.import_module(module), attr)
         except Exception as e:  # ImportError, AttributeError, or the module's own failure
             failure = f"cannot be loaded ({type(e).__name__})"
         if failure:
@@ -106,12 +110,35 @@ class _Plugin:
             raise self.error("is not callable")
         return factory
 
+    def call(self, expected: type, named: str, *args: Any, **kwargs: Any) -> Any:
+        """The plug-in's factory called with ``args``; what it made, if it is an ``expected``."""
+        failure = ""
+        try:
+            made = self.load()(*args, **kwargs)
+        except KakaoAuthError:
+            raise  # the plug-in's own, typed error: it says what to fix
+        except Exception as e:  # a plug-in's bug: its words may hold the URL and its password
+            failure = f"failed ({type(e).__name__})"
+        else:
+            if isinstance(made, expected):
+                return made
+            failure = f"returned a {type(made).__name__}, not a {named}"
+        raise self.error(failure)  # outside the except block: no __context__ to the plug-in's error
+
     def error(self, failure: str) -> ConfigurationError:
         return ConfigurationError(
-            f"the token store plug-in for {printable(self.scheme)}:// ({_name(self.target)!r}, "
+            f"the {self.kind} plug-in for {printable(self.scheme)}:// ({_name(self.target)!r}, "
             f"from the distribution {_name(self.distribution)!r}) {failure}: reinstall or fix "
-            f"that distribution, or use another store"
+            f"that distribution, or use another {self.kind.split()[-1]}"
         )
+
+
+def find_plugin(group: str, scheme: str, builtin: Mapping[str, str], kind: str) -> Optional[Plugin]:
+    """The plug-in for ``scheme``: kakao_auth's own table first, else the ``group`` entry points."""
+    if scheme in builtin:
+        return Plugin(kind, scheme, builtin[scheme], "kakao-auth")
+    entry = _registered(group, scheme)
+    return None if entry is None else Plugin(kind, scheme, entry.value, _distribution(group, entry))
 
 
 def _name(text: str) -> str:
@@ -119,33 +146,20 @@ def _name(text: str) -> str:
     return printable(text, hide_tokens=False)
 
 
-def _plugin(scheme: str) -> _Plugin:
-    if scheme in BUILTIN_STORES:
-        return _Plugin(scheme, BUILTIN_STORES[scheme], "kakao-auth")
-    entry = _registered(scheme)
-    if entry is None:
-        known = ", ".join(sorted(BUILTIN_STORES))
-        raise ConfigurationError(
-            f"no token store handles {printable(scheme)}:// URLs (known: {known}; a plug-in adds "
-            f"one through the {ENTRY_POINT_GROUP!r} entry-point group)"
-        )
-    return _Plugin(scheme, entry.value, _distribution(entry))
-
-
-def _registered(scheme: str) -> Any:
+def _registered(group: str, scheme: str) -> Any:
     from importlib.metadata import entry_points
 
     if sys.version_info >= (3, 10):
-        found: Any = entry_points(group=ENTRY_POINT_GROUP)
+        found: Any = entry_points(group=group)
     else:  # pragma: no cover - Python 3.9's entry_points() is a dict of groups
-        found = entry_points().get(ENTRY_POINT_GROUP, [])
+        found = entry_points().get(group, [])
     for entry in found:
         if entry.name.lower() == scheme:
             return entry
     return None
 
 
-def _distribution(entry: Any) -> str:
+def _distribution(group: str, entry: Any) -> str:
     """The name of the distribution that registered ``entry`` (3.10+ knows; 3.9 searches)."""
     dist = getattr(entry, "dist", None)
     if dist is not None:
@@ -153,7 +167,7 @@ def _distribution(entry: Any) -> str:
     from importlib.metadata import distributions  # pragma: no cover - Python 3.9
 
     for candidate in distributions():  # pragma: no cover
-        if any(e.group == ENTRY_POINT_GROUP and e.value == entry.value for e in candidate.entry_points):
+        if any(e.group == group and e.value == entry.value for e in candidate.entry_points):
             return str(candidate.metadata["Name"])
     return "an unknown distribution"  # pragma: no cover
 

@@ -12,11 +12,10 @@ this module's table first (scanning every distribution's entry points costs tens
 
 from __future__ import annotations
 
-import importlib
-import sys
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
 from ..errors import ConfigurationError, printable
+from ..stores import find_plugin
 from .base import VaultBackend, VaultOptions
 
 __all__ = ["BUILTIN_VAULTS", "ENTRY_POINT_GROUP", "open_backend", "scheme_of"]
@@ -57,27 +56,14 @@ def open_backend(url: str, options: VaultOptions) -> VaultBackend:
             f"{printable(url.split('@')[-1], 60)!r}"
         )
     base = scheme.split("+", 1)[0]
-    target = BUILTIN_VAULTS.get(scheme) or BUILTIN_VAULTS.get(base) or _registered(scheme)
-    if target is None:
+    # A dialect+driver of a built-in one (postgresql+psycopg) is that one: no entry-point scan.
+    name = base if scheme not in BUILTIN_VAULTS and base in BUILTIN_VAULTS else scheme
+    plugin = find_plugin(ENTRY_POINT_GROUP, name, BUILTIN_VAULTS, "vault backend")
+    if plugin is None:
         known = ", ".join(sorted(BUILTIN_VAULTS))
         raise ConfigurationError(
             f"no vault backend handles {printable(scheme)}:// URLs (known: {known}; a plug-in adds "
             f"one through the {ENTRY_POINT_GROUP!r} entry-point group)"
         )
-    module, _, attr = target.partition(":")
-    factory: Factory = getattr(importlib.import_module(module), attr)
-    return factory(url, options)
-
-
-def _registered(scheme: str) -> Optional[str]:
-    from importlib.metadata import entry_points
-
-    if sys.version_info >= (3, 10):
-        found: Any = entry_points(group=ENTRY_POINT_GROUP)
-    else:  # pragma: no cover - Python 3.9's entry_points() is a dict of groups
-        found = entry_points().get(ENTRY_POINT_GROUP, [])
-    for entry in found:
-        if entry.name.lower() == scheme:
-            value: str = entry.value
-            return value
-    return None
+    backend: VaultBackend = plugin.call(VaultBackend, "kakao_auth.vault.VaultBackend", url, options)
+    return backend
