@@ -76,24 +76,23 @@ def _url(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return server_r.url.rsplit("/", 1)[0] + f"/{next(_databases) % 16}"
 
 
-@pytest.fixture(params=BACKENDS)
-def vault_url(request: pytest.FixtureRequest, tmp_path: Path, fake_kakao: FakeKakao) -> str:
+def _empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     url = _url(request.param, request, tmp_path)
     if request.param == "redis":
         import redis
 
         redis.Redis.from_url(url).flushdb()
     return url
+
+
+@pytest.fixture(params=BACKENDS)
+def vault_url(request: pytest.FixtureRequest, tmp_path: Path, fake_kakao: FakeKakao) -> str:
+    return _empty_url(request, tmp_path)
 
 
 @pytest.fixture(params=SHARED)
 def shared_url(request: pytest.FixtureRequest, tmp_path: Path, fake_kakao: FakeKakao) -> str:
-    url = _url(request.param, request, tmp_path)
-    if request.param == "redis":
-        import redis
-
-        redis.Redis.from_url(url).flushdb()
-    return url
+    return _empty_url(request, tmp_path)
 
 
 @pytest.fixture(params=ROWS)
