@@ -55,3 +55,34 @@ def _run(tmp_path: Path, worker_code: str, **options: Any) -> list[dict[str, Any
         meeting_place=str(tmp_path),
         **options,
     )
+
+
+# The first worker to call answers after 0.5 s; every worker writes when its interpreter exits.
+STAYING_WORKER = """
+import atexit, os, time
+from pathlib import Path
+from kakao_auth.testing.workers import Caller, serve
+
+folder = Path(os.environ["EXITS"])
+atexit.register(lambda: (folder / f"exit.{os.getpid()}").write_text(repr(time.monotonic())))
+
+def call(_url):
+    try:
+        os.close(os.open(folder / "slow", os.O_CREAT | os.O_EXCL))
+        time.sleep(0.5)
+    except FileExistsError:
+        pass
+    return 200
+
+serve(lambda _file: Caller(call))
+"""
+
+
+def test_a_worker_stays_until_every_worker_has_answered(tmp_path: Path) -> None:
+    # A finished worker's teardown must not run beside the workers still being measured.
+    exits = tmp_path / "exits"
+    exits.mkdir()
+    reports = _run(tmp_path, STAYING_WORKER, processes=3, threads=1, env={"EXITS": str(exits)})
+    assert [r["ok"] for r in reports] == [1, 1, 1]
+    last_answer = max(r["end"] for r in reports)
+    assert min(float(f.read_text()) for f in exits.glob("exit.*")) >= last_answer

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from .workers import Caller, _Gate, _report, serve
+from .workers import Caller, meet, serve
 
 __all__ = ["run_vault_workers"]
 
@@ -52,22 +52,16 @@ def run_vault_workers(
     for option in options:
         common += ["--option", option]
     full_env = {**os.environ, **(env or {})}
-    with _Gate(folder) as gate:
-        procs = [
+
+    def start() -> list[subprocess.Popen[str]]:
+        return [
             subprocess.Popen(
                 [*VAULT_WORKER, "--user", user, *common], env=full_env, stdout=subprocess.PIPE, text=True
             )
             for user in users
         ]
-        deadline = time.monotonic() + 120
-        while len(list(folder.glob("ready.*"))) < len(procs) and time.monotonic() < deadline:
-            if any(p.poll() is not None for p in procs):
-                break
-            time.sleep(0.01)
-        if before_go is not None:
-            before_go()
-        released = gate.open()
-    return [dict(_report(p), released=released) for p in procs]
+
+    return meet(folder, start, before_go)
 
 
 def vault_caller(vault_url: str, users: str, options: Mapping[str, float]) -> Caller:

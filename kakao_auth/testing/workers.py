@@ -3,9 +3,9 @@
 ``run_workers`` starts P processes of T threads each. A worker builds one client on the shared
 token, warms each thread's connection (a TLS handshake, without the token), announces itself
 with ``ready.<pid>`` in a rendezvous folder, waits at the gate (see :class:`_Gate`) so that every
-worker meets the token at the same moment, calls the API, and prints a JSON report on its last
+worker meets the token at the same moment, calls the API, prints a JSON report on its last
 line (its ``seconds`` run from its release to its last answer, ``end`` is that last answer's
-``time.monotonic()``). ``python -m kakao_auth.testing.workers``
+``time.monotonic()``), and leaves once every worker has answered. ``python -m kakao_auth.testing.workers``
 is the kakao_auth worker (``--async``: httpx tasks); a benchmark can start its own worker module
 for another client, built with :func:`serve`.
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import os
 import subprocess
@@ -30,7 +31,7 @@ try:
 except ImportError:  # Windows: the workers poll for the go file
     fcntl = None
 
-__all__ = ["Caller", "run_workers", "serve"]
+__all__ = ["Caller", "meet", "run_workers", "serve"]
 
 
 class Caller:
@@ -83,19 +84,44 @@ def run_workers(
     argv = [*worker, "--file", token_file, "--url", url, "--threads", str(threads)]
     argv += ["--calls", str(calls), "--rendezvous", str(folder), "--nice", str(nice)]
     full_env = {**os.environ, **(env or {})}
-    with _Gate(folder) as gate:
-        procs = [
+
+    def start() -> list[subprocess.Popen[str]]:
+        return [
             subprocess.Popen(argv, env=full_env, stdout=subprocess.PIPE, text=True) for _ in range(processes)
         ]
-        deadline = time.monotonic() + 120
-        while len(list(folder.glob("ready.*"))) < processes and time.monotonic() < deadline:
-            if any(p.poll() is not None for p in procs):
-                break
-            time.sleep(0.01)
+
+    return meet(folder, start, before_go)
+
+
+def meet(
+    folder: Path,
+    start: Callable[[], list[subprocess.Popen[str]]],
+    before_go: Optional[Callable[[], object]] = None,
+) -> list[dict[str, Any]]:
+    """Start the workers in ``folder``, release them at one moment, and collect their reports.
+
+    Each worker stays until every one has answered: a finished interpreter's teardown (about
+    100 ms of processor time with SQLAlchemy loaded) would otherwise run beside the workers
+    still being measured, and count against them.
+    """
+    with _Gate(folder) as gate, _Gate(folder, "leave") as leave:
+        procs = start()
+        _wait_for(folder, "ready", procs, 120)
         if before_go is not None:
             before_go()
         released = gate.open()
+        _wait_for(folder, "done", procs, 300)
+        leave.open()
     return [dict(_report(p), released=released) for p in procs]
+
+
+def _wait_for(folder: Path, mark: str, procs: list[subprocess.Popen[str]], seconds: float) -> None:
+    """Until every worker has left its ``mark`` file, one has exited, or ``seconds`` have passed."""
+    deadline = time.monotonic() + seconds
+    while len(list(folder.glob(f"{mark}.*"))) < len(procs) and time.monotonic() < deadline:
+        if any(p.poll() is not None for p in procs):
+            return
+        time.sleep(0.01)
 
 
 class _Gate:
@@ -107,20 +133,21 @@ class _Gate:
     workers look for the ``go`` file every 2 ms instead. If this process dies, so does its lock.
     """
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, name: str = "gate") -> None:
         self._folder = folder
+        self._name = name
         self._fd: Optional[int] = None
 
     def __enter__(self) -> _Gate:
         if fcntl is not None:
-            self._fd = os.open(self._folder / "gate", os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+            self._fd = os.open(self._folder / self._name, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
             fcntl.flock(self._fd, fcntl.LOCK_EX)
         return self
 
     def open(self) -> float:
         """Release the workers; the ``time.monotonic()`` of the release."""
         released = time.monotonic()
-        (self._folder / "go").touch()
+        (self._folder / f"{self._name}.go").touch()
         self._let_go()
         return released
 
@@ -159,22 +186,29 @@ def _lower_priority(nice: int) -> None:
         os.nice(nice)
 
 
-def _ready(rendezvous: str) -> None:
-    (Path(rendezvous) / f"ready.{os.getpid()}").touch()
+def _ready(rendezvous: str, mark: str = "ready") -> None:
+    (Path(rendezvous) / f"{mark}.{os.getpid()}").touch()
 
 
-def _released(rendezvous: str) -> None:
-    """Return at the release: when the gate is let go (or, without flock, the go file appears)."""
+def _released(rendezvous: str, gate: str = "gate") -> None:
+    """Return at the release: when the gate is let go (or, without flock, its go file appears)."""
     folder = Path(rendezvous)
-    if fcntl is not None and (folder / "gate").exists():
-        fd = os.open(folder / "gate", os.O_RDONLY)
+    if fcntl is not None and (folder / gate).exists():
+        fd = os.open(folder / gate, os.O_RDONLY)
         try:
             fcntl.flock(fd, fcntl.LOCK_SH)  # granted the moment the releasing process lets go
         finally:
             os.close(fd)
         return
-    while not (folder / "go").exists():
+    while not (folder / f"{gate}.go").exists():
         time.sleep(0.002)
+
+
+def _leave_when_all_done(rendezvous: str) -> None:
+    """After the report: wait until every worker has answered (see :func:`meet`)."""
+    sys.stdout.flush()
+    _ready(rendezvous, "done")
+    _released(rendezvous, "leave")
 
 
 class _Tally:
@@ -233,10 +267,15 @@ def serve(make_caller: Callable[[str], Caller], argv: Optional[Sequence[str]] = 
     for t in pool:
         t.start()
     warmed.wait()
+    # The full collection a fresh interpreter makes once its imports are done (20 to 40 ms of
+    # processor time with SQLAlchemy loaded) is made now, as a worker that has served a while
+    # has made it: else it lands inside whichever measured run allocates the most.
+    gc.collect()
     _ready(args.rendezvous)
     for t in pool:
         t.join()
     tally.report()
+    _leave_when_all_done(args.rendezvous)
 
 
 def serve_async(argv: Optional[Sequence[str]] = None) -> None:
@@ -268,6 +307,7 @@ def serve_async(argv: Optional[Sequence[str]] = None) -> None:
 
             await asyncio.gather(*(work() for _ in range(args.threads)))
             tally.report()
+            _leave_when_all_done(args.rendezvous)
 
     asyncio.run(main())
 
