@@ -28,10 +28,10 @@ from kakao_auth import (
     TokenVault,
 )
 from kakao_auth.testing import FakeKakao, RedisServer
-from kakao_auth.testing.postgres_server import PostgresServer, find_postgres
+from kakao_auth.testing.postgres_server import PostgresServer
 from kakao_auth.testing.vault_workers import run_vault_workers
 
-from tests.conftest import REPORT, exception_chain
+from tests.conftest import REPORT, exception_chain, must_run
 
 ME = "/v2/user/me"
 BACKENDS = ["memory", "sqlite", "postgresql", "redis"]
@@ -39,24 +39,10 @@ SHARED = ["sqlite", "postgresql", "redis"]  # backends several processes share
 ROWS = ["memory", "sqlite", "postgresql"]  # backends of rows (base.RowBackend)
 
 
-def _must_run(what: str) -> None:
-    if os.environ.get("CI") == "true":
-        raise RuntimeError(f"CI must run the vault's {what} tests: .ci/run installs it")
-    pytest.skip(f"{what} is not installed")
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    if find_postgres() is None:
-        _must_run("PostgreSQL")
-    with PostgresServer() as server:
-        yield server
-
-
 @pytest.fixture(scope="module")
 def redis_server() -> Iterator[RedisServer]:
     if shutil.which("redis-server") is None:
-        _must_run("redis-server")
+        must_run("redis-server")
     with RedisServer() as server:
         yield server
 
@@ -959,3 +945,14 @@ def test_a_users_session_reads_their_consents_and_the_vault_logs_out_and_unlinks
         fake_kakao.revoke_user(7)  # unlinked from Kakao's side: the vault's unlink still ends it
         vault.unlink(7)
         assert list(vault.users()) == []
+
+
+def test_a_claim_holds_only_at_the_version_read(fake_kakao: FakeKakao, row_url: str) -> None:
+    vault = TokenVault(row_url)
+    _login(fake_kakao, vault, 1)
+    backend: Any = vault.backend
+    read = backend.read("1")
+    _login(fake_kakao, vault, 1)  # a new login between the read and the claim
+    now = time.time()
+    assert not backend.claim("1", "late", now + 30, now, read.version)  # it reads again instead
+    assert backend.claim("1", "now", now + 30, now, backend.read("1").version)

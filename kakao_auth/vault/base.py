@@ -216,11 +216,12 @@ class RowBackend(VaultBackend):
         """The row of ``user``, or None."""
 
     @abc.abstractmethod
-    def claim(self, user: str, owner: str, until: float, now: float) -> bool:
-        """Set the lease to ``owner`` until ``until`` if it is free at ``now`` (:meth:`Row.lease_free`).
+    def claim(self, user: str, owner: str, until: float, now: float, version: int) -> bool:
+        """Lease the row to ``owner`` until ``until`` if it is free at ``now`` and still at ``version``.
 
-        ``now`` is :meth:`Row.now`; a backend with a clock of its own may use it instead, for a
-        lease of ``until - now`` seconds.
+        Free: :meth:`Row.lease_free`. ``now`` is :meth:`Row.now`; a backend with a clock of its
+        own may use it instead, for a lease of ``until - now`` seconds. The version makes the row
+        read before the claim the row claimed: the holder goes on from it without reading it again.
         """
 
     @abc.abstractmethod

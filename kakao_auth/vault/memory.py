@@ -39,10 +39,10 @@ class MemoryBackend(RowBackend):
             self._read += 1
             return self._rows.get(user)
 
-    def claim(self, user: str, owner: str, until: float, now: float) -> bool:
+    def claim(self, user: str, owner: str, until: float, now: float, version: int) -> bool:
         with self._lock:
             row = self._rows.get(user)
-            if row is None or not row.lease_free(now, until - now):
+            if row is None or row.version != version or not row.lease_free(now, until - now):
                 return False
             self._rows[user] = _replace(row, lease_owner=owner, lease_until=until)
             return True

@@ -59,9 +59,11 @@ class RowStore(TokenStore):
     # -- load and save --------------------------------------------------------------------
 
     def load(self) -> Token:
-        row = self.backend.read(self.user)
         claim: Optional[_Claim] = getattr(self._holds, "current", None)
+        # The holder's first look is the row it claimed: the claim held only at that version.
+        row = claim.row if claim is not None and claim.row is not None else self.backend.read(self.user)
         if claim is not None:
+            claim.row = None
             if row is not None and row.version == claim.version:
                 row = self._after_lost_claim(claim, row)
             claim.version = None if row is None else row.version
@@ -146,7 +148,7 @@ class RowStore(TokenStore):
         if isinstance(taken, Token):
             yield taken
             return
-        claim = self._holds.current = _Claim(owner, taken)
+        claim = self._holds.current = _Claim(owner, taken is not None, taken)
         try:
             yield None
         except LoginRequired as e:
@@ -157,8 +159,8 @@ class RowStore(TokenStore):
             if claim.claimed and not claim.released:
                 self.backend.release(self.user, owner)
 
-    def _acquire(self, owner: str, adopt: Optional[Adopt], wait: bool) -> Union[Token, bool]:
-        """Claim the row (True; False when there is no row to claim), or a token saved meanwhile.
+    def _acquire(self, owner: str, adopt: Optional[Adopt], wait: bool) -> Union[Token, Row, None]:
+        """Claim the row (the row claimed; None when there is no row to claim), or a token saved meanwhile.
 
         Each look is one read of the row: a waiter adopts the token once the version moves,
         and claims the row once the lease is free (let go, or run out). Bounded by
@@ -170,7 +172,7 @@ class RowStore(TokenStore):
         while True:
             row = self.backend.read(self.user)
             if row is None:
-                return False  # nothing stored: a login's save needs no claim
+                return None  # nothing stored: a login's save needs no claim
             if adopt is not None and row.version != seen:
                 seen = row.version
                 token = self._consider(row, adopt)
@@ -178,9 +180,9 @@ class RowStore(TokenStore):
                     return token
             now = row.now()  # leases are kept in one clock (the database's, when it has one)
             if row.lease_free(now, self.lease) and self.backend.claim(
-                self.user, owner, now + self.lease, now
+                self.user, owner, now + self.lease, now, row.version
             ):
-                return True
+                return row
             if not wait:
                 raise StoreBusy(f"{self.location} is being refreshed by another holder")
             left = deadline - time.monotonic()
@@ -213,10 +215,11 @@ class RowStore(TokenStore):
 
 
 class _Claim:
-    """The claim one thread holds on a row: its owner id, the version it last read."""
+    """The claim one thread holds on a row: its owner id, the row claimed, the version it last read."""
 
-    def __init__(self, owner: str, claimed: bool) -> None:
+    def __init__(self, owner: str, claimed: bool, row: Optional[Row]) -> None:
         self.owner = owner
         self.claimed = claimed
+        self.row = row  # the row as claimed, until the holder's first load
         self.version: Optional[int] = None
         self.released = False
