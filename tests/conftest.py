@@ -16,6 +16,7 @@ from typing import Any, Callable, Optional
 
 import pytest
 from kakao_auth.testing import FakeKakao, RedisServer, workers
+from kakao_auth.testing.postgres_server import PostgresServer, find_postgres
 
 
 class EchoServer:
@@ -65,6 +66,22 @@ def echo(fake_kakao: FakeKakao) -> Iterator[EchoServer]:
     server = EchoServer(fake_kakao)
     yield server
     server.close()
+
+
+def must_run(what: str) -> None:
+    """Skip a test whose server is not installed, except in CI, which installs them all."""
+    if os.environ.get("CI") == "true":
+        raise RuntimeError(f"CI must run the {what} tests: .ci/run installs it")
+    pytest.skip(f"{what} is not installed")
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of this test module's own, started as the ``postgres`` user."""
+    if find_postgres() is None:
+        must_run("PostgreSQL")
+    with PostgresServer() as server:
+        yield server
 
 
 @pytest.fixture

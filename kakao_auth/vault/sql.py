@@ -58,6 +58,12 @@ class SQLBackend(RowBackend):
         # Leases and save times in the database's clock: machines (or processes under a faked
         # clock) whose clocks differ still agree on when a lease runs out.
         self._db_clock = engine.dialect.name in ("postgresql", "sqlite")
+        # A statement alone commits by itself: no BEGIN and COMMIT round trips around it.
+        self._single = (
+            engine.execution_options(isolation_level="AUTOCOMMIT")
+            if engine.dialect.name in ("postgresql", "sqlite") and not self._bound_waits
+            else None
+        )
         self.table, self.schema_table = tables(table_name(options.table))
         self._secrets = [p for p in (password, engine.url.password, *query_secrets(engine.url)) if p]
         self._where = public(engine.url)
@@ -109,7 +115,7 @@ class SQLBackend(RowBackend):
             float(clock) if isinstance(clock, (int, float)) else None,
         )
 
-    def claim(self, user: str, owner: str, until: float, now: float) -> bool:
+    def claim(self, user: str, owner: str, until: float, now: float, version: int) -> bool:
         from sqlalchemy import or_, update
 
         t = self.table
@@ -127,7 +133,11 @@ class SQLBackend(RowBackend):
             t.c.lease_until < now_at,
             t.c.lease_until > horizon,
         )
-        statement = update(t).where(t.c.user_id == user, free).values(lease_owner=owner, lease_until=until_at)
+        statement = (
+            update(t)
+            .where(t.c.user_id == user, t.c.version == version, free)
+            .values(lease_owner=owner, lease_until=until_at)
+        )
         return self._changed("claim the user", statement)
 
     def release(self, user: str, owner: str) -> None:
@@ -336,7 +346,7 @@ class SQLBackend(RowBackend):
     # -- running statements ---------------------------------------------------------------
 
     def _changed(self, doing: str, statement: Any) -> bool:
-        return self._run(doing, lambda c: c.execute(statement).rowcount == 1, begin=True)
+        return self._run(doing, lambda c: c.execute(statement).rowcount == 1)
 
     def _run(
         self,
@@ -346,15 +356,17 @@ class SQLBackend(RowBackend):
         begin: bool = False,
         reraise: tuple[type[BaseException], ...] = (),
     ) -> _T:
-        """``work`` on a connection (in a transaction with ``begin``); errors as TokenStoreError."""
+        """``work`` on a connection, in a transaction with ``begin``; errors as TokenStoreError.
+
+        Without ``begin``, ``work`` is one statement, which is atomic by itself.
+        """
         self._ensure_ready()
 
         def run() -> _T:
-            if begin:
-                with self.engine.begin() as c:
-                    self._bound(c)
+            if self._single is not None and not begin:
+                with self._single.connect() as c:
                     return work(c)
-            with self.engine.connect() as c:
+            with self.engine.begin() as c:
                 self._bound(c)
                 return work(c)
 

@@ -9,12 +9,17 @@ name the database without its password or query (libpq takes ``?password=``).
 from __future__ import annotations
 
 import os
+import time
 import weakref
 from typing import Any, Optional
 
 from ..errors import ConfigurationError, printable
 
-__all__ = ["engines", "locked", "make_engine", "public", "query_secrets", "sqlite_setup"]
+__all__ = ["engines", "locked", "make_engine", "ping_when_idle", "public", "query_secrets", "sqlite_setup"]
+
+# A pooled connection unused for longer than this is pinged before use (the database may have
+# restarted meanwhile); one used since was working a moment ago, and its statement will tell.
+PING_AFTER_IDLE = 1.0
 
 # Every engine a vault made or was given: a forked child must not share their connections.
 engines: weakref.WeakSet[Any] = weakref.WeakSet()
@@ -60,6 +65,7 @@ def make_engine(url: str, timeout: float) -> tuple[Any, Optional[str], bool]:
         raise ConfigurationError(f"the vault URL {where} cannot be used ({type(e).__name__})") from None
     if parsed.get_backend_name() == "sqlite":
         sqlite_setup(engine)
+    ping_when_idle(engine)
     password = parsed.password if isinstance(parsed.password, str) else None
     bounded = "options" in _engine_options(parsed, timeout).get("connect_args", {})
     return engine, password, bounded
@@ -92,7 +98,7 @@ def _scheme_only(url: str) -> str:
 
 def _engine_options(url: Any, timeout: float) -> dict[str, Any]:
     """Bounded waits everywhere: the connection, the pool, and the database's own lock waits."""
-    options: dict[str, Any] = {"pool_pre_ping": True, "pool_timeout": timeout}
+    options: dict[str, Any] = {"pool_timeout": timeout}
     backend = url.get_backend_name()
     if backend == "sqlite":
         options.pop("pool_timeout")
@@ -119,3 +125,29 @@ def sqlite_setup(engine: Any) -> None:
             cursor.execute("PRAGMA journal_mode=WAL")
         finally:
             cursor.close()
+
+
+def ping_when_idle(engine: Any) -> None:
+    """Ping a pooled connection before use only when it sat idle for ``PING_AFTER_IDLE`` seconds.
+
+    SQLAlchemy's ``pool_pre_ping`` pings at every checkout: a round trip before each of the
+    vault's statements, three of them per refresh. A dead connection found by the ping is
+    replaced (``DisconnectionError``: the pool connects afresh); one that dies after its last
+    use less than a second ago fails its statement, a ``TokenStoreError``, and SQLAlchemy
+    replaces the pool's connections for the next one.
+    """
+    from sqlalchemy import event, exc
+
+    @event.listens_for(engine, "checkin")
+    def _used(_dbapi_connection: Any, record: Any) -> None:
+        record.info["kakao_auth_used"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        used = record.info.get("kakao_auth_used")
+        if used is None or time.monotonic() - used < PING_AFTER_IDLE:
+            return  # a connection made just now, or used a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception:
+            raise exc.DisconnectionError("the pooled connection is gone") from None

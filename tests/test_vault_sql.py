@@ -1,0 +1,89 @@
+"""The SQL vault's statements: what one refresh asks of the database, and pooled connections.
+
+A refresh is three statements (the read, the claim at the version read, the fenced save), each
+committing by itself: no BEGIN and COMMIT round trips, no second read after the claim. A pooled
+connection is pinged only after it sat idle, and one that died meanwhile is replaced, not failed.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kakao_auth import TokenVault
+from kakao_auth.testing import FakeKakao
+from kakao_auth.testing.postgres_server import PostgresServer
+from kakao_auth.vault.sql_engine import PING_AFTER_IDLE
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def sql_url(request: pytest.FixtureRequest, tmp_path: Path, fake_kakao: FakeKakao) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/vault.db"
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.create_database(f"sql_{time.monotonic_ns()}")
+
+
+def _statements(vault: TokenVault) -> list[tuple[str, bool]]:
+    """Each statement the vault's engine sends from now on: its verb, and whether in autocommit."""
+    from sqlalchemy import event
+
+    seen: list[tuple[str, bool]] = []
+
+    def record(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        dbapi = conn.connection.dbapi_connection
+        alone = dbapi.isolation_level is None if conn.dialect.name == "sqlite" else dbapi.autocommit
+        seen.append((statement.split()[0].upper(), bool(alone)))
+
+    event.listen(vault.backend.engine, "before_cursor_execute", record)  # type: ignore[attr-defined]
+    return seen
+
+
+def test_a_refresh_is_three_statements_each_committing_by_itself(fake_kakao: FakeKakao, sql_url: str) -> None:
+    vault = TokenVault(sql_url)
+    vault.save(1, fake_kakao.issue_tokens(user_id=1, access_ttl=0))
+    sent = _statements(vault)
+    vault.refresher(1).refresh(None)
+    assert fake_kakao.refresh_calls == 1
+    # The read, the claim (at the version read: the row claimed is the row the holder goes on
+    # from), the fenced save; no BEGIN or COMMIT around any of them.
+    assert sent == [("SELECT", True), ("UPDATE", True), ("UPDATE", True)]
+
+
+def test_a_new_login_is_one_transaction(fake_kakao: FakeKakao, sql_url: str) -> None:
+    vault = TokenVault(sql_url)
+    vault.save(1, fake_kakao.issue_tokens(user_id=1))  # the table is made on first use
+    sent = _statements(vault)
+    vault.save(2, fake_kakao.issue_tokens(user_id=2))
+    assert sent == [("UPDATE", False), ("INSERT", False)]  # the row is not there yet: both, or neither
+
+
+def test_a_pooled_connection_used_a_moment_ago_is_not_pinged(
+    fake_kakao: FakeKakao, postgres: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vault = TokenVault(postgres.create_database("pings"))
+    vault.save(1, fake_kakao.issue_tokens(user_id=1))
+    dialect: Any = vault.backend.engine.dialect  # type: ignore[attr-defined]
+    pings: list[object] = []
+    real = dialect.do_ping
+    monkeypatch.setattr(dialect, "do_ping", lambda c: pings.append(c) or real(c))
+    for _ in range(3):
+        vault.load(1)
+    assert pings == []  # a round trip before each statement would double them
+    time.sleep(PING_AFTER_IDLE + 0.1)
+    vault.load(1)
+    assert len(pings) == 1
+
+
+def test_a_connection_idle_through_a_database_restart_is_replaced_not_failed(
+    fake_kakao: FakeKakao, postgres: PostgresServer
+) -> None:
+    vault = TokenVault(postgres.create_database("idle_restart"), connect_timeout=5)
+    vault.save(1, fake_kakao.issue_tokens(user_id=1))
+    assert vault.load(1).access_token
+    postgres.stop()
+    postgres.start()
+    time.sleep(PING_AFTER_IDLE + 0.1)
+    assert vault.load(1).access_token  # the dead pooled connection was found by the ping
