@@ -15,7 +15,6 @@ recently used): a request for a user whose token is in hand reads no database.
 from __future__ import annotations
 
 import collections
-import contextlib
 import datetime
 import threading
 import time
@@ -192,16 +191,20 @@ class TokenVault:
 
     def session(self, user_id: UserId) -> KakaoSession:
         """A :class:`KakaoSession` for ``user_id`` (kept: the same one for the next call)."""
-        from ..clients import KakaoSession
+        session: Optional[KakaoSession] = self._kept("session", user_id)
+        if session is None:
+            from ..clients import KakaoSession
 
-        session: KakaoSession = self._client("session", user_id, KakaoSession.from_store)
+            session = self._client("session", user_id, KakaoSession.from_store)
         return session
 
     def auth(self, user_id: UserId) -> KakaoAuth:
         """A :class:`KakaoAuth` (requests) for ``user_id`` (kept)."""
-        from ..clients import KakaoAuth
+        auth: Optional[KakaoAuth] = self._kept("auth", user_id)
+        if auth is None:
+            from ..clients import KakaoAuth
 
-        auth: KakaoAuth = self._client("auth", user_id, KakaoAuth.from_store)
+            auth = self._client("auth", user_id, KakaoAuth.from_store)
         return auth
 
     def httpx_auth(self, user_id: UserId) -> KakaoHttpxAuth:
@@ -219,13 +222,22 @@ class TokenVault:
         auth: KakaoHttpxAuth = self._client("httpx", user_id, build)
         return auth
 
+    def _kept(self, kind: str, user_id: UserId) -> Any:
+        """The client of ``kind`` kept for ``user_id``, or None: the per-request path, no lock."""
+        key = (kind, user_key(user_id))
+        client = self._cache.get(key)
+        if client is not None:
+            try:  # noqa: SIM105  # suppress() would cost this path a microsecond
+                self._cache.move_to_end(key)
+            except KeyError:  # evicted by another thread meanwhile
+                pass
+        return client
+
     def _client(self, kind: str, user_id: UserId, build: Callable[..., Any]) -> Any:
         user = user_key(user_id)
         key = (kind, user)
-        client = self._cache.get(key)  # the per-request path: one dict look-up, no lock
+        client = self._kept(kind, user)
         if client is not None:
-            with contextlib.suppress(KeyError):  # evicted by another thread meanwhile
-                self._cache.move_to_end(key)
             return client
         # Built outside the lock: it reads the user's row, and other users need not wait.
         settings = self.settings
