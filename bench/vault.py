@@ -4,12 +4,15 @@ Four figures per backend (SQLite file, PostgreSQL and Redis servers started here
 
 - per request: ``vault.session(user).get(URL)`` with a valid token, through an adapter that
   answers at once (bench/overhead.py's), with ``--users`` users in the vault, as a ratio to a
-  plain requests.Session with a static Authorization header (best of ``--rounds`` interleaved
-  rounds). The token in hand is used from memory: a database read per request would not make it.
+  plain requests.Session with a static Authorization header (the best of ``--rounds``
+  interleaved rounds of ``--requests`` each, the garbage collector off while timed, as timeit
+  does). The token in hand is used from memory: a database read per request would not make it.
 - same user: 32 processes x 4 threads meet one user's expired token (``run_vault_workers``, the
   fake token endpoint at 50 ms): token calls, and the time until the last answer as a ratio to
   (floor + 50 ms), the floor being the same run on a valid token.
-- distinct users: 32 processes, each on its own expired user: time / (floor + 50 ms).
+- distinct users: 32 processes, each on its own expired user: time / (floor + 50 ms); and as a
+  ratio to the same 32 refreshes without a vault (32 single logins, a token file each: nothing
+  shared, nothing waited for), what 32 refreshes cost this machine whatever keeps the tokens.
 - keep-alive: ``--keepalive-users`` users of which ``--due`` are in their refresh token's last
   month, the token endpoint at 50 ms: wall time, peak Python memory (tracemalloc) and rows read.
 
@@ -21,13 +24,16 @@ Workers run at nice 10, as in bench/stampede.py (a real Kakao does not share the
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 import tracemalloc
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -38,6 +44,7 @@ from kakao_auth import Token, TokenVault
 from kakao_auth.testing import FakeKakao, RedisServer
 from kakao_auth.testing.postgres_server import PostgresServer
 from kakao_auth.testing.vault_workers import run_vault_workers
+from kakao_auth.testing.workers import KAKAO_AUTH_WORKER, meet
 
 from common import table
 from overhead import URL, InstantAdapter
@@ -102,15 +109,20 @@ def per_request(url: str, users: int, requests_n: int, rounds: int) -> tuple[flo
     floor.trust_env = session.trust_env = False
     floor.headers["Authorization"] = f"Bearer {tokens[users // 2][1].access_token}"
     best = {"vault": float("inf"), "floor": float("inf")}
-    for _ in range(rounds):
-        started = time.perf_counter()
-        for _ in range(requests_n):
-            vault.session(user).get(URL)
-        best["vault"] = min(best["vault"], time.perf_counter() - started)
-        started = time.perf_counter()
-        for _ in range(requests_n):
-            floor.get(URL)
-        best["floor"] = min(best["floor"], time.perf_counter() - started)
+    gc.collect()
+    gc.disable()  # as timeit does: a collection lands in one round or the other, not in both
+    try:
+        for _ in range(rounds):
+            started = time.perf_counter()
+            for _ in range(requests_n):
+                vault.session(user).get(URL)
+            best["vault"] = min(best["vault"], time.perf_counter() - started)
+            started = time.perf_counter()
+            for _ in range(requests_n):
+                floor.get(URL)
+            best["floor"] = min(best["floor"], time.perf_counter() - started)
+    finally:
+        gc.enable()
     vault.close()
     return best["vault"] / requests_n * 1e6, best["vault"] / best["floor"]
 
@@ -140,6 +152,37 @@ def stampede(url: str, users: list[str], threads: int, expired: bool, tmp: str) 
             "calls": fake.token_calls,
             "failed": sum(len(r["failed"]) for r in reports),
         }
+
+
+def single_logins(processes: int, expired: bool, tmp: str) -> float:
+    """The distinct-user stampede without a vault: each process its own login, in a token file.
+
+    Nothing is shared, so nothing is waited for: what is left is what 32 refreshes cost this
+    machine (a TLS handshake each, the fake's answers, the saves), the bound of any vault here.
+    """
+    with FakeKakao() as fake:
+        fake.token_delay = LATENCY
+        fake.access_limit = fake.refresh_limit = None
+        folder = Path(tmp) / f"single-{time.monotonic_ns()}"
+        folder.mkdir()
+        files = [str(folder / f"token{n}.json") for n in range(processes)]
+        for path in files:
+            fake.write_token_file(path, access_ttl=0 if expired else None)
+        argv = ["--url", fake.kapi_url + "/v2/user/me", "--threads", "1", "--calls", "1"]
+        argv += ["--rendezvous", str(folder), "--nice", "10"]
+        env = {**os.environ, **fake.environ()}
+
+        def start() -> list[subprocess.Popen[str]]:
+            return [
+                subprocess.Popen(
+                    [*KAKAO_AUTH_WORKER, "--file", path, *argv], env=env, stdout=subprocess.PIPE, text=True
+                )
+                for path in files
+            ]
+
+        reports = meet(folder, start)
+        assert fake.token_calls == (processes if expired else 0)
+        return max((r["end"] or float("inf")) - r["released"] for r in reports)
 
 
 def keep_alive(url: str, users: int, due: int) -> dict[str, Any]:
@@ -174,14 +217,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--backends", default="sqlite,postgresql,redis")
     parser.add_argument("--users", type=int, default=10_000)
-    parser.add_argument("--requests", type=int, default=20_000)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=1000, help="requests per round")
+    parser.add_argument("--rounds", type=int, default=40, help="interleaved rounds (the best of each)")
     parser.add_argument("--repeats", type=int, default=3, help="stampede runs per row (median)")
     parser.add_argument("--keepalive-users", type=int, default=100_000)
     parser.add_argument("--due", type=int, default=1000)
     args = parser.parse_args()
     rows = [["backend", "per request", "same user 32x4", "distinct users 32", "keep-alive"]]
     with tempfile.TemporaryDirectory() as tmp, PostgresServer() as pg, RedisServer() as redis:
+        alone = statistics.median(single_logins(32, True, tmp) for _ in range(args.repeats))
+        alone_floor = statistics.median(single_logins(32, False, tmp) for _ in range(args.repeats))
+        reference = f"{alone * 1000:.0f} ms, {alone / (alone_floor + LATENCY):.2f}x"
+        rows.append(["no vault: 32 logins, a token file each", "", "", reference, ""])
+        print(" | ".join(rows[-1]), flush=True)
         databases = iter(range(1, 1000))
 
         def fresh(kind: str) -> str:
@@ -208,7 +256,10 @@ def main() -> None:
                 calls = max(r["calls"] for r in runs)
                 failed = sum(r["failed"] for r in runs)
                 ratio = seconds / (floor + LATENCY)
-                cells.append(f"{seconds * 1000:.0f} ms, {ratio:.2f}x, {calls} calls, {failed} failed")
+                cell = f"{seconds * 1000:.0f} ms, {ratio:.2f}x, {calls} calls, {failed} failed"
+                if threads == 1:
+                    cell += f"; {seconds / alone:.2f}x no vault"
+                cells.append(cell)
             ka = keep_alive(fresh(kind), args.keepalive_users, args.due)
             cells.append(
                 f"{ka['seconds']:.1f} s, {ka['peak_mib']:.1f} MiB, {ka['rows']} rows, "
