@@ -87,3 +87,83 @@ def test_a_connection_idle_through_a_database_restart_is_replaced_not_failed(
     postgres.start()
     time.sleep(PING_AFTER_IDLE + 0.1)
     assert vault.load(1).access_token  # the dead pooled connection was found by the ping
+
+
+def _recipe_engine(path: Path) -> Any:
+    """An app's own SQLite engine as SQLAlchemy's pysqlite recipe makes it: it sends BEGIN itself."""
+    from sqlalchemy import create_engine, event
+
+    engine = create_engine(f"sqlite:///{path}")
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+def test_a_refresh_through_an_apps_own_sqlite_engine_is_saved(fake_kakao: FakeKakao, tmp_path: Path) -> None:
+    vault = TokenVault(_recipe_engine(tmp_path / "app.db"))
+    vault.save(1, fake_kakao.issue_tokens(user_id=1, access_ttl=0))
+    fake_kakao.shorten_refresh_tokens(86400)  # Kakao rotates the refresh token at this refresh
+    new = vault.refresher(1).refresh(None)
+    stored = TokenVault(f"sqlite:///{tmp_path / 'app.db'}").load(1)
+    assert stored.refresh_token == new.refresh_token  # an autocommit shortcut left it uncommitted
+    assert fake_kakao.refresh_token_alive(stored.refresh_token)
+
+
+def test_an_apps_own_connections_come_back_as_lent(tmp_path: Path) -> None:
+    from sqlalchemy import create_engine, event, text
+
+    app = create_engine(f"sqlite:///{tmp_path / 'app.db'}")
+
+    @event.listens_for(app, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # the app writes in the driver's autocommit
+
+    with app.begin() as c:
+        c.execute(text("CREATE TABLE t (x INTEGER)"))
+    TokenVault(app).backend.read("someone")  # type: ignore[attr-defined]  # borrows the connection
+    with app.connect() as c:
+        c.execute(text("INSERT INTO t VALUES (2)"))
+    with create_engine(f"sqlite:///{tmp_path / 'app.db'}").connect() as c:
+        assert c.execute(text("SELECT x FROM t")).fetchall() == [(2,)]
+
+
+def test_connections_dropped_while_kakao_answers_do_not_lose_the_rotated_token(
+    fake_kakao: FakeKakao, postgres: PostgresServer
+) -> None:
+    import threading
+
+    from sqlalchemy import create_engine, text
+
+    url = postgres.create_database("dropped")
+    vault = TokenVault(url, connect_timeout=5)
+    vault.save(1, fake_kakao.issue_tokens(user_id=1, access_ttl=0))
+    fake_kakao.shorten_refresh_tokens(86400)
+    fake_kakao.token_gate = threading.Event()
+    refreshed: list[Any] = []
+    holder = threading.Thread(target=lambda: refreshed.append(vault.refresher(1).refresh(None)))
+    holder.start()
+    deadline = time.monotonic() + 30
+    while fake_kakao.token_calls == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    admin = create_engine(url.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:  # a failover, a restart: the vault's connections are gone
+        c.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+    admin.dispose()
+    fake_kakao.token_gate.set()
+    holder.join(30)
+    assert refreshed, "the refresh failed"
+    stored = TokenVault(url).load(1)
+    assert stored.refresh_token == refreshed[0].refresh_token
+    assert fake_kakao.refresh_token_alive(stored.refresh_token)

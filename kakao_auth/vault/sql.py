@@ -6,8 +6,10 @@ own ``Engine``. A plain ``postgresql://`` URL uses psycopg 3 (``postgresql+psyco
 ``<table>_schema`` holding the schema version; a table of that name that is not a vault's is
 refused, never altered. ``kakao-auth vault schema`` prints the DDL.
 
-Every statement is short: a read, or one UPDATE/INSERT in its own transaction (the claim, the
-save, the release). No lock of the database is held while Kakao is asked; SQLite's write lock
+Every statement is short: a read, or one UPDATE (the claim, the save, the release), each
+committing by itself on the vault's own engines (an app's own engine runs each in a
+transaction, begun as that engine begins them); a new login's save is one transaction (UPDATE,
+else INSERT). No lock of the database is held while Kakao is asked; SQLite's write lock
 (database-wide) is held only for those few statements. Waits are bounded: the connection and the
 database's lock waits by ``connect_timeout`` (on PostgreSQL through an app's own ``Engine`` too:
 ``SET LOCAL`` in each of the vault's transactions, the app's own left as they were).
@@ -48,6 +50,7 @@ class SQLBackend(RowBackend):
         *,
         password: Optional[str] = None,
         bounded: bool = False,
+        own: bool = False,
     ) -> None:
         super().__init__(options)
         self.engine = engine
@@ -58,10 +61,12 @@ class SQLBackend(RowBackend):
         # Leases and save times in the database's clock: machines (or processes under a faked
         # clock) whose clocks differ still agree on when a lease runs out.
         self._db_clock = engine.dialect.name in ("postgresql", "sqlite")
-        # A statement alone commits by itself: no BEGIN and COMMIT round trips around it.
+        # A statement alone commits by itself: no BEGIN and COMMIT round trips around it. Only
+        # on an engine built here (``own``): an app's engine may begin its transactions itself
+        # (SQLAlchemy's pysqlite recipe), and gets its connections back as it lent them.
         self._single = (
             engine.execution_options(isolation_level="AUTOCOMMIT")
-            if engine.dialect.name in ("postgresql", "sqlite") and not self._bound_waits
+            if own and engine.dialect.name in ("postgresql", "sqlite") and not self._bound_waits
             else None
         )
         self.table, self.schema_table = tables(table_name(options.table))
@@ -129,6 +134,7 @@ class SQLBackend(RowBackend):
         horizon = now_at + 2 * lease
         free = or_(
             t.c.lease_owner.is_(None),
+            t.c.lease_owner == owner,  # this claim, sent again after its connection dropped
             t.c.lease_until.is_(None),
             t.c.lease_until < now_at,
             t.c.lease_until > horizon,
@@ -189,7 +195,7 @@ class SQLBackend(RowBackend):
         statement = (
             update(t)
             .where(t.c.user_id == user, t.c.version == version, t.c.lease_owner == owner)
-            .values(dead=code[:64])
+            .values(dead=code[:64], version=t.c.version + 1)
         )
         try:
             return self._changed("mark the login dead", statement)
@@ -362,13 +368,27 @@ class SQLBackend(RowBackend):
         """
         self._ensure_ready()
 
-        def run() -> _T:
+        def once() -> _T:
             if self._single is not None and not begin:
                 with self._single.connect() as c:
                     return work(c)
             with self.engine.begin() as c:
                 self._bound(c)
                 return work(c)
+
+        def run() -> _T:
+            from sqlalchemy.exc import DBAPIError
+
+            try:
+                return once()
+            except DBAPIError as e:
+                if not e.connection_invalidated:
+                    raise
+            # The connection dropped (a restart, a failover, a killed backend) mid-use: once more
+            # on a new one. Every statement here is safe to send twice: the save and the claim
+            # are compare-and-sets (a save that did land is then fenced off and adopted), and a
+            # new login saved twice is the same login.
+            return once()
 
         if self.engine.dialect.name == "sqlite":
             return self._guarded(doing, lambda: self._when_unlocked(run), reraise)
@@ -448,4 +468,4 @@ def from_engine(engine: sqlalchemy.Engine, options: VaultOptions) -> SQLBackend:
 def from_url(url: str, options: VaultOptions) -> SQLBackend:
     """A vault at a SQLAlchemy URL; ``postgresql://`` and ``postgres://`` use psycopg 3."""
     engine, password, bounded = make_engine(url, options.connect_timeout)
-    return SQLBackend(engine, options, password=password, bounded=bounded)
+    return SQLBackend(engine, options, password=password, bounded=bounded, own=True)
