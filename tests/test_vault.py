@@ -956,3 +956,42 @@ def test_a_claim_holds_only_at_the_version_read(fake_kakao: FakeKakao, row_url: 
     now = time.time()
     assert not backend.claim("1", "late", now + 30, now, read.version)  # it reads again instead
     assert backend.claim("1", "now", now + 30, now, backend.read("1").version)
+
+
+def test_a_holder_that_claims_after_another_found_the_login_dead_does_not_ask_kakao(
+    fake_kakao: FakeKakao, row_url: str
+) -> None:
+    holder, other = TokenVault(row_url), TokenVault(row_url)
+    _login(fake_kakao, holder, 1, access_ttl=0)
+    fake_kakao.revoke_user(1)
+    backend: Any = holder.backend
+    real = backend.claim
+    outcomes: list[str] = []
+
+    def claim(*args: Any) -> bool:  # between the holder's read and its claim: the other's refresh
+        if not outcomes:
+            outcomes.append(_outcome(other))
+        result: bool = real(*args)
+        return result
+
+    backend.claim = claim
+    assert _outcome(holder) == "NoLogin" and outcomes == ["LoginRequired"]  # the holder: the row said so
+    assert fake_kakao.token_calls == 1  # the refused refresh token was sent once
+
+
+def _outcome(vault: TokenVault) -> str:
+    try:
+        vault.refresher(1).refresh(None)
+    except Exception as e:
+        return type(e).__name__
+    return "refreshed"
+
+
+def test_a_row_backend_with_a_claim_of_old_is_refused_when_it_loads() -> None:
+    from kakao_auth.vault import RowBackend
+
+    with pytest.raises(TypeError, match="version"):
+
+        class Old(RowBackend):  # claim() without the version read
+            def claim(self, user: str, owner: str, until: float, now: float) -> bool:  # type: ignore[override]
+                return True

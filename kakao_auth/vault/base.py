@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import inspect
 import re
 import secrets
 import time
@@ -206,6 +207,13 @@ class Row:
 class RowBackend(VaultBackend):
     """A backend of rows (SQL, memory): the per-user stores, saves and loads built on them."""
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        claim = cls.__dict__.get("claim")
+        if claim is not None and "version" not in inspect.signature(claim).parameters:
+            # Told when the plug-in loads (a ConfigurationError naming it), not at each refresh.
+            raise TypeError(f"{cls.__qualname__}.claim() must take the version read (see RowBackend.claim)")
+
     def __init__(self, options: VaultOptions) -> None:
         self.options = options
 
@@ -239,10 +247,12 @@ class RowBackend(VaultBackend):
 
     @abc.abstractmethod
     def mark_dead(self, user: str, version: int, code: str, owner: str) -> bool:
-        """Mark the row dead with ``code`` if it is still at ``version`` and ``owner`` holds the lease.
+        """Mark the row dead with ``code`` (its version moved on) if ``owner`` holds it at ``version``.
 
         A holder whose lease ran out and was taken may have been refused a refresh token the
-        new holder has just rotated (and not saved yet): that is no dead login.
+        new holder has just rotated (and not saved yet): that is no dead login. The version
+        moves so that a claim at the version read before (:meth:`claim`) cannot pass: its holder
+        reads the row again and learns that the login is gone, without asking Kakao.
         """
 
     @abc.abstractmethod

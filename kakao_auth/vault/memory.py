@@ -73,7 +73,7 @@ class MemoryBackend(RowBackend):
             row = self._rows.get(user)
             if row is None or row.version != version or row.lease_owner != owner:
                 return False
-            self._rows[user] = _replace(row, dead=code)
+            self._rows[user] = _replace(row, dead=code, version=row.version + 1)
             return True
 
     def reseal(self, user: str, fields: dict[str, Any], version: int) -> bool:
