@@ -86,3 +86,18 @@ def test_a_worker_stays_until_every_worker_has_answered(tmp_path: Path) -> None:
     assert [r["ok"] for r in reports] == [1, 1, 1]
     last_answer = max(r["end"] for r in reports)
     assert min(float(f.read_text()) for f in exits.glob("exit.*")) >= last_answer
+
+
+def test_a_report_larger_than_the_pipe_does_not_hold_up_the_others(tmp_path: Path) -> None:
+    started = time.monotonic()
+    reports = _run(
+        tmp_path,
+        "from kakao_auth.testing.workers import Caller, serve\n"
+        "def fail(_url):\n    raise RuntimeError('x' * 4000)\n"
+        "serve(lambda _file: Caller(fail))",
+        processes=2,
+        threads=1,
+        calls=40,  # a report of 160 KB: over a pipe's 64 KiB
+    )
+    assert [len(r["failed"]) for r in reports] == [40, 40]
+    assert time.monotonic() - started < 60  # the parent waited for "done" until its 300 s cap

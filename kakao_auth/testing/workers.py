@@ -200,14 +200,18 @@ def _released(rendezvous: str, gate: str = "gate") -> None:
         finally:
             os.close(fd)
         return
-    while not (folder / f"{gate}.go").exists():
+    deadline = time.monotonic() + 600  # a releaser that died leaves no worker polling for ever
+    while not (folder / f"{gate}.go").exists() and time.monotonic() < deadline:
         time.sleep(0.002)
 
 
-def _leave_when_all_done(rendezvous: str) -> None:
-    """After the report: wait until every worker has answered (see :func:`meet`)."""
-    sys.stdout.flush()
+def _report_and_leave(tally: _Tally, rendezvous: str) -> None:
+    """Say done, report, and stay until every worker has answered (see :func:`meet`)."""
+    # Done before the report: a report over the pipe's buffer blocks until the parent reads
+    # it, which it does once every worker is done.
     _ready(rendezvous, "done")
+    tally.report()
+    sys.stdout.flush()
     _released(rendezvous, "leave")
 
 
@@ -274,8 +278,7 @@ def serve(make_caller: Callable[[str], Caller], argv: Optional[Sequence[str]] = 
     _ready(args.rendezvous)
     for t in pool:
         t.join()
-    tally.report()
-    _leave_when_all_done(args.rendezvous)
+    _report_and_leave(tally, args.rendezvous)
 
 
 def serve_async(argv: Optional[Sequence[str]] = None) -> None:
@@ -306,8 +309,7 @@ def serve_async(argv: Optional[Sequence[str]] = None) -> None:
                         tally.record(None, e)
 
             await asyncio.gather(*(work() for _ in range(args.threads)))
-            tally.report()
-            _leave_when_all_done(args.rendezvous)
+            _report_and_leave(tally, args.rendezvous)
 
     asyncio.run(main())
 
