@@ -132,9 +132,9 @@ def ping_when_idle(engine: Any) -> None:
 
     SQLAlchemy's ``pool_pre_ping`` pings at every checkout: a round trip before each of the
     vault's statements, three of them per refresh. A dead connection found by the ping is
-    replaced (``DisconnectionError``: the pool connects afresh); one that dies after its last
-    use less than a second ago fails its statement, a ``TokenStoreError``, and SQLAlchemy
-    replaces the pool's connections for the next one.
+    replaced (``DisconnectionError``: the pool connects afresh); one that died after its last
+    use less than a second ago fails its statement, which the backend sends once more on a new
+    connection (``SQLBackend._run``).
     """
     from sqlalchemy import event, exc
 
