@@ -431,13 +431,16 @@ class SQLBackend(RowBackend):
     ) -> _T:
         from sqlalchemy.exc import SQLAlchemyError
 
+        # The driver's own errors too: SQLAlchemy leaves unwrapped what the driver raises in
+        # its events (psycopg's "connection is lost" as an isolation level is set, with 2.0.0).
+        driver = getattr(getattr(self.engine.dialect, "dbapi", None), "Error", SQLAlchemyError)
         try:
             return work()
         except reraise:
             raise
         except TokenStoreError:
             raise
-        except SQLAlchemyError as e:
+        except (SQLAlchemyError, driver) as e:
             raise TokenStoreError(f"cannot {doing} at {self.location}: {self._describe(e)}") from None
 
     def _describe(self, error: Exception) -> str:

@@ -148,6 +148,8 @@ def ping_when_idle(engine: Any) -> None:
         if used is None or time.monotonic() - used < PING_AFTER_IDLE:
             return  # a connection made just now, or used a moment ago
         try:
-            engine.dialect.do_ping(dbapi_connection)
+            alive = engine.dialect.do_ping(dbapi_connection)
         except Exception:
-            raise exc.DisconnectionError("the pooled connection is gone") from None
+            alive = False
+        if alive is False:  # SQLAlchemy 2.0.0's psycopg dialect answers False, later ones raise
+            raise exc.DisconnectionError("the pooled connection is gone")
