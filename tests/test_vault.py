@@ -995,3 +995,58 @@ def test_a_row_backend_with_a_claim_of_old_is_refused_when_it_loads() -> None:
         class Old(RowBackend):  # claim() without the version read
             def claim(self, user: str, owner: str, until: float, now: float) -> bool:  # type: ignore[override]
                 return True
+
+
+def test_a_holder_overtaken_after_its_lease_still_saves_the_token_kakao_rotated(
+    fake_kakao: FakeKakao, row_url: str
+) -> None:
+    # A's lease runs out while Kakao answers it (RT1 rotated to RT2); B then posts RT1, is
+    # refused, and marks the row dead. A's save at the version it read must still land: RT2 is
+    # the live login, and nowhere else.
+    holder = TokenVault(row_url, lease=0.5)
+    late = TokenVault(row_url, lease=0.5)
+    _login(fake_kakao, holder, 1, access_ttl=0)
+    fake_kakao.shorten_refresh_tokens(86400)
+    refresher = holder.refresher(1)
+    real = refresher.endpoint
+    overtaken = threading.Event()
+
+    class Slow:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+        def post(self, form: Any) -> Any:
+            answer = real.post(form)
+            overtaken.wait(30)
+            return answer
+
+    refresher.endpoint = Slow()  # type: ignore[assignment]
+    got: list[Any] = []
+    thread = threading.Thread(target=lambda: got.append(refresher.refresh(None)))
+    thread.start()
+    _wait_for(lambda: fake_kakao.refresh_calls == 1)
+    time.sleep(0.6)  # A's lease has run out
+    assert _outcome(late) == "LoginRequired"  # B was refused the rotated-away RT1
+    overtaken.set()
+    thread.join(30)
+    assert got and fake_kakao.refresh_token_alive(got[0].refresh_token)
+    assert holder.load(1).refresh_token == got[0].refresh_token  # saved, and the row alive again
+
+
+def test_a_row_backend_is_checked_through_its_bases_and_may_pass_arguments_on() -> None:
+    from kakao_auth.vault import RowBackend
+
+    class OldClaim:
+        def claim(self, user: str, owner: str, until: float, now: float) -> bool:
+            return True
+
+    with pytest.raises(TypeError, match="version"):
+
+        class Mixed(OldClaim, RowBackend):  # type: ignore[misc]
+            pass
+
+    class Forwarding(RowBackend):  # takes the version as it comes
+        def claim(self, *args: Any, **kwargs: Any) -> bool:  # type: ignore[override]
+            return True
+
+    assert Forwarding.claim

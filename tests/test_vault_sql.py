@@ -167,3 +167,97 @@ def test_connections_dropped_while_kakao_answers_do_not_lose_the_rotated_token(
     stored = TokenVault(url).load(1)
     assert stored.refresh_token == refreshed[0].refresh_token
     assert fake_kakao.refresh_token_alive(stored.refresh_token)
+
+
+def _drop_answers(backend: Any, drop: Any) -> None:
+    """Make the statements ``drop(kind)`` picks land, then lose their answer with the connection."""
+    import contextlib
+
+    from sqlalchemy.exc import DBAPIError
+
+    class Lost(Exception):
+        pass
+
+    class Dropping:
+        def __init__(self, real: Any, kind: str) -> None:
+            self.real, self.kind = real, kind
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.real, name)
+
+        @contextlib.contextmanager
+        def _dropping(self, opened: Any) -> Any:
+            with opened as c:
+                yield c
+            if drop(self.kind):
+                raise DBAPIError(
+                    "lost", None, Lost("server closed the connection"), connection_invalidated=True
+                )
+
+        def begin(self) -> Any:
+            return self._dropping(self.real.begin())
+
+        def connect(self) -> Any:
+            return self._dropping(self.real.connect())
+
+    backend.engine = Dropping(backend.engine, "transaction")
+    backend._single = Dropping(backend._single, "single")
+
+
+def test_a_fenced_save_whose_answer_was_lost_is_found_in_the_row(
+    fake_kakao: FakeKakao, tmp_path: Path
+) -> None:
+    from kakao_auth import KakaoSession
+
+    vault = TokenVault(f"sqlite:///{tmp_path / 'v.db'}")
+    vault.save(1, fake_kakao.issue_tokens(user_id=1))
+    session = KakaoSession.from_store(vault.store(1))
+    wanted = dict(session.token, access_token="set-by-hand-" + "x" * 40)
+    sent = _statements(vault)
+    dropped: list[str] = []
+
+    def drop(kind: str) -> bool:  # the save, the second UPDATE (the claim is the first), once
+        saving = kind == "single" and [verb for verb, _ in sent].count("UPDATE") == 2
+        if saving and not dropped:
+            dropped.append(kind)
+            return True
+        return False
+
+    _drop_answers(vault.backend, drop)
+    session.token = wanted  # landed, answer lost, sent again: fenced off by itself
+    assert dropped == ["single"]
+    assert vault.load(1).access_token == wanted["access_token"]
+
+
+def test_a_new_login_whose_answer_was_lost_is_not_sent_again(fake_kakao: FakeKakao, tmp_path: Path) -> None:
+    from kakao_auth import TokenStoreError
+
+    vault = TokenVault(f"sqlite:///{tmp_path / 'v.db'}")
+    vault.save(1, fake_kakao.issue_tokens(user_id=1))
+    sent = _statements(vault)
+    _drop_answers(vault.backend, lambda kind: kind == "transaction")
+    with pytest.raises(TokenStoreError):  # sent again, it could overwrite a save made meanwhile
+        vault.save(1, fake_kakao.issue_tokens(user_id=1))
+    assert [verb for verb, _ in sent] == ["UPDATE"]
+
+
+def test_a_failed_save_keeps_the_tokens_out_of_the_error_chain(fake_kakao: FakeKakao, tmp_path: Path) -> None:
+    import sqlite3
+
+    from kakao_auth import KakaoAuthError
+
+    from tests.conftest import exception_chain
+
+    path = tmp_path / "v.db"
+    vault = TokenVault(f"sqlite:///{path}")
+    vault.save(1, fake_kakao.issue_tokens(user_id=1, access_ttl=0))
+    with sqlite3.connect(path) as db:  # another program refuses every change of the token
+        db.execute(
+            "CREATE TRIGGER refuse BEFORE UPDATE OF access_token ON kakao_tokens "
+            "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+    with pytest.raises(KakaoAuthError) as info:
+        vault.refresher(1).refresh(None)
+    issued = [*fake_kakao._access, *fake_kakao._refresh]  # every token the fake has issued
+    for error in exception_chain(info.value):
+        assert not any(token in str(error) for token in issued), type(error).__name__

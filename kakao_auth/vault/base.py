@@ -209,8 +209,9 @@ class RowBackend(VaultBackend):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        claim = cls.__dict__.get("claim")
-        if claim is not None and "version" not in inspect.signature(claim).parameters:
+        parameters = inspect.signature(cls.claim).parameters.values()
+        variadic = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+        if not any(p.name == "version" or p.kind in variadic for p in parameters):
             # Told when the plug-in loads (a ConfigurationError naming it), not at each refresh.
             raise TypeError(f"{cls.__qualname__}.claim() must take the version read (see RowBackend.claim)")
 
@@ -225,7 +226,7 @@ class RowBackend(VaultBackend):
 
     @abc.abstractmethod
     def claim(self, user: str, owner: str, until: float, now: float, version: int) -> bool:
-        """Lease the row to ``owner`` until ``until`` if it is free at ``now`` and still at ``version``.
+        """Lease the row to ``owner`` until ``until`` if free at ``now``, still at ``version``, not dead.
 
         Free: :meth:`Row.lease_free`. ``now`` is :meth:`Row.now`; a backend with a clock of its
         own may use it instead, for a lease of ``until - now`` seconds. The version makes the row
@@ -247,12 +248,12 @@ class RowBackend(VaultBackend):
 
     @abc.abstractmethod
     def mark_dead(self, user: str, version: int, code: str, owner: str) -> bool:
-        """Mark the row dead with ``code`` (its version moved on) if ``owner`` holds it at ``version``.
+        """Mark the row dead with ``code`` if it is still at ``version`` and ``owner`` holds the lease.
 
         A holder whose lease ran out and was taken may have been refused a refresh token the
         new holder has just rotated (and not saved yet): that is no dead login. The version
-        moves so that a claim at the version read before (:meth:`claim`) cannot pass: its holder
-        reads the row again and learns that the login is gone, without asking Kakao.
+        stays: that holder's save at it still lands (and clears the mark); a claim at it does
+        not (:meth:`claim` takes no dead row).
         """
 
     @abc.abstractmethod

@@ -42,7 +42,9 @@ class MemoryBackend(RowBackend):
     def claim(self, user: str, owner: str, until: float, now: float, version: int) -> bool:
         with self._lock:
             row = self._rows.get(user)
-            if row is None or row.version != version or not row.lease_free(now, until - now):
+            if row is None or row.version != version or row.dead is not None:
+                return False
+            if not row.lease_free(now, until - now):
                 return False
             self._rows[user] = _replace(row, lease_owner=owner, lease_until=until)
             return True
@@ -73,7 +75,7 @@ class MemoryBackend(RowBackend):
             row = self._rows.get(user)
             if row is None or row.version != version or row.lease_owner != owner:
                 return False
-            self._rows[user] = _replace(row, dead=code, version=row.version + 1)
+            self._rows[user] = _replace(row, dead=code)
             return True
 
     def reseal(self, user: str, fields: dict[str, Any], version: int) -> bool:

@@ -13,7 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from typing import ContextManager, Optional, Union
+from typing import Any, ContextManager, Optional, Union
 
 from ..errors import LoginRequired, TokenStoreConflict, TokenStoreError, printable
 from ..stores import Adopt, StoreBusy, TokenStore, lock_only
@@ -115,10 +115,23 @@ class RowStore(TokenStore):
             version = claim.version if claim is not None else None
             if version is None:  # a save outside a claim: fenced against what is stored now
                 version = self._version_holding(previous)
-        if not self.backend.write(self.user, self.backend.to_fields(token), version, owner):
+        fields = self.backend.to_fields(token)
+        if not self.backend.write(self.user, fields, version, owner) and not self._landed(fields, version):
             raise TokenStoreConflict(f"{self.location} changed since it was read; not overwritten")
         if claim is not None:
             claim.released = True
+
+    def _landed(self, fields: dict[str, Any], version: Optional[int]) -> bool:
+        """Whether a save found fenced off is in the row all the same (its answer was lost).
+
+        Its first sending landed and the connection dropped before the answer: the backend sent
+        it once more, and the row had moved on, by this very save.
+        """
+        if version is None:
+            return False
+        row = self.backend.read(self.user)
+        # The very fields sent (ciphertext included, sealed once): no other save writes them.
+        return row is not None and row.version == version + 1 and row.fields == fields
 
     def _version_holding(self, previous: Token) -> int:
         row = self.backend.read(self.user)
@@ -148,7 +161,9 @@ class RowStore(TokenStore):
         if isinstance(taken, Token):
             yield taken
             return
-        claim = self._holds.current = _Claim(owner, taken is not None, taken)
+        # A dead row is not claimed: the holder's load says the login is gone, and a new
+        # login's save needs no claim.
+        claim = self._holds.current = _Claim(owner, taken is not None and taken.dead is None, taken)
         try:
             yield None
         except LoginRequired as e:
@@ -178,6 +193,8 @@ class RowStore(TokenStore):
                 token = self._consider(row, adopt)
                 if token is not None:
                     return token
+            if row.dead is not None:
+                return row  # gone: nothing to refresh, so nothing to claim
             now = row.now()  # leases are kept in one clock (the database's, when it has one)
             if row.lease_free(now, self.lease) and self.backend.claim(
                 self.user, owner, now + self.lease, now, row.version

@@ -98,7 +98,7 @@ class SQLBackend(RowBackend):
         if self._db_clock:
             columns.append(self._clock_sql().label("db_clock"))
         query = select(*columns).where(t.c.user_id == user)
-        found = self._run("read the token", lambda c: c.execute(query).first())
+        found = self._run("read the token", lambda c: c.execute(query).first(), resend=True)
         if found is None:
             return None
         self._read += 1
@@ -141,7 +141,7 @@ class SQLBackend(RowBackend):
         )
         statement = (
             update(t)
-            .where(t.c.user_id == user, t.c.version == version, free)
+            .where(t.c.user_id == user, t.c.version == version, t.c.dead.is_(None), free)
             .values(lease_owner=owner, lease_until=until_at)
         )
         return self._changed("claim the user", statement)
@@ -186,7 +186,9 @@ class SQLBackend(RowBackend):
         try:
             return self._run("save the token", save, begin=True, reraise=(IntegrityError,))
         except IntegrityError:  # another saver created the row meanwhile: now it is there
-            return self._run("save the token", save, begin=True)
+            pass
+        # Outside the except block: a failure here carries no context (its SQL quotes the tokens).
+        return self._run("save the token", save, begin=True)
 
     def mark_dead(self, user: str, version: int, code: str, owner: str) -> bool:
         from sqlalchemy import update
@@ -195,7 +197,7 @@ class SQLBackend(RowBackend):
         statement = (
             update(t)
             .where(t.c.user_id == user, t.c.version == version, t.c.lease_owner == owner)
-            .values(dead=code[:64], version=t.c.version + 1)
+            .values(dead=code[:64])
         )
         try:
             return self._changed("mark the login dead", statement)
@@ -213,7 +215,8 @@ class SQLBackend(RowBackend):
         from sqlalchemy import delete
 
         t = self.table
-        self._changed("delete the token", delete(t).where(t.c.user_id == user))
+        # Not sent again: a delete that landed, sent once more, could take a login saved since.
+        self._changed("delete the token", delete(t).where(t.c.user_id == user), resend=False)
 
     def users(self) -> Iterator[str]:
         from sqlalchemy import select
@@ -351,8 +354,13 @@ class SQLBackend(RowBackend):
 
     # -- running statements ---------------------------------------------------------------
 
-    def _changed(self, doing: str, statement: Any) -> bool:
-        return self._run(doing, lambda c: c.execute(statement).rowcount == 1)
+    def _changed(self, doing: str, statement: Any, *, resend: bool = True) -> bool:
+        """One UPDATE or DELETE; whether it changed the row.
+
+        Sent once more if its connection drops: the vault's UPDATEs are compare-and-sets (on the
+        version, or on the claim's owner).
+        """
+        return self._run(doing, lambda c: c.execute(statement).rowcount == 1, resend=resend)
 
     def _run(
         self,
@@ -361,10 +369,12 @@ class SQLBackend(RowBackend):
         *,
         begin: bool = False,
         reraise: tuple[type[BaseException], ...] = (),
+        resend: bool = False,
     ) -> _T:
         """``work`` on a connection, in a transaction with ``begin``; errors as TokenStoreError.
 
-        Without ``begin``, ``work`` is one statement, which is atomic by itself.
+        Without ``begin``, ``work`` is one statement, which is atomic by itself. With ``resend``
+        (``work`` is safe to run twice), once more on a new connection if its connection dropped.
         """
         self._ensure_ready()
 
@@ -382,12 +392,11 @@ class SQLBackend(RowBackend):
             try:
                 return once()
             except DBAPIError as e:
-                if not e.connection_invalidated:
+                if not (resend and e.connection_invalidated):
                     raise
             # The connection dropped (a restart, a failover, a killed backend) mid-use: once more
-            # on a new one. Every statement here is safe to send twice: the save and the claim
-            # are compare-and-sets (a save that did land is then fenced off and adopted), and a
-            # new login saved twice is the same login.
+            # on a new one. A save that did land is then fenced off, and found in the row
+            # (RowStore._landed); a claim that did is this owner's already.
             return once()
 
         if self.engine.dialect.name == "sqlite":
@@ -441,7 +450,10 @@ class SQLBackend(RowBackend):
         except TokenStoreError:
             raise
         except (SQLAlchemyError, driver) as e:
-            raise TokenStoreError(f"cannot {doing} at {self.location}: {self._describe(e)}") from None
+            failure = f"cannot {doing} at {self.location}: {self._describe(e)}"
+        # Raised outside the except block: SQLAlchemy's error, whose text quotes the statement's
+        # values (tokens), stays out of the __context__ of what the caller gets.
+        raise TokenStoreError(failure)
 
     def _describe(self, error: Exception) -> str:
         """The database's own words (its first line), without the statement, its values or a password.
