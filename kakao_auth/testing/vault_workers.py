@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from .workers import Caller, meet, serve
+from .workers import Caller, meet, serve, thread_sessions
 
 __all__ = ["run_vault_workers"]
 
@@ -68,8 +68,6 @@ def vault_caller(vault_url: str, users: str, options: Mapping[str, float]) -> Ca
     """One vault per process; each thread one of ``users`` (comma separated) and a requests.Session."""
     import itertools
 
-    import requests
-
     from ..vault import TokenVault
 
     vault = TokenVault(vault_url, retries=0, **options)  # type: ignore[arg-type]
@@ -82,11 +80,7 @@ def vault_caller(vault_url: str, users: str, options: Mapping[str, float]) -> Ca
             local.auth = auths[next(turn) % len(auths)]
         return local.auth
 
-    def session() -> requests.Session:
-        if not hasattr(local, "http"):
-            local.http = requests.Session()
-        http: requests.Session = local.http
-        return http
+    session = thread_sessions()
 
     def call(url: str) -> int:
         status: int = session().get(url, auth=auth(), timeout=60).status_code

@@ -31,7 +31,7 @@ try:
 except ImportError:  # Windows: the workers poll for the go file
     fcntl = None
 
-__all__ = ["Caller", "meet", "run_workers", "serve"]
+__all__ = ["Caller", "meet", "run_workers", "serve", "thread_sessions"]
 
 
 class Caller:
@@ -314,13 +314,10 @@ def serve_async(argv: Optional[Sequence[str]] = None) -> None:
     asyncio.run(main())
 
 
-def kakao_auth_caller(token_file: str) -> Caller:
-    """One KakaoAuth per process, one requests.Session per thread."""
+def thread_sessions() -> Callable[[], Any]:
+    """A function that gives each calling thread a ``requests.Session`` of its own."""
     import requests
 
-    from ..clients import KakaoAuth
-
-    auth = KakaoAuth.from_file(token_file, retries=0)
     local = threading.local()
 
     def session() -> requests.Session:
@@ -328,6 +325,16 @@ def kakao_auth_caller(token_file: str) -> Caller:
             local.http = requests.Session()
         http: requests.Session = local.http
         return http
+
+    return session
+
+
+def kakao_auth_caller(token_file: str) -> Caller:
+    """One KakaoAuth per process, one requests.Session per thread."""
+    from ..clients import KakaoAuth
+
+    auth = KakaoAuth.from_file(token_file, retries=0)
+    session = thread_sessions()
 
     def call(url: str) -> int:
         status: int = session().get(url, auth=auth, timeout=60).status_code
