@@ -215,16 +215,24 @@ def test_a_dead_login_is_remembered_in_the_vault_for_that_user_only(
     assert _me(other, 1) == 1
 
 
-def test_a_new_login_wins_over_a_refresh_under_way(fake_kakao: FakeKakao, vault_url: str) -> None:
+def _refresh_held_at_kakao(
+    fake: FakeKakao, vault_url: str
+) -> tuple[TokenVault, TokenVault, threading.Event, threading.Thread, list[Any]]:
+    """User 5's call refreshing, held at Kakao: its vault, another one, the gate, the call, its answer."""
     vault = TokenVault(vault_url)
-    _login(fake_kakao, vault, 5, access_ttl=0)
+    _login(fake, vault, 5, access_ttl=0)
     session = vault.session(5)
-    fake_kakao.token_gate = gate = threading.Event()
+    fake.token_gate = gate = threading.Event()
     seen: list[Any] = []
-    worker = threading.Thread(target=lambda: seen.append(session.get(fake_kakao.kapi_url + ME)))
+    worker = threading.Thread(target=lambda: seen.append(session.get(fake.kapi_url + ME)))
     worker.start()
-    _wait_for(lambda: fake_kakao.token_calls == 1)
+    _wait_for(lambda: fake.token_calls == 1)
     other = TokenVault(vault_url) if not vault_url.startswith("memory") else vault
+    return vault, other, gate, worker, seen
+
+
+def test_a_new_login_wins_over_a_refresh_under_way(fake_kakao: FakeKakao, vault_url: str) -> None:
+    vault, other, gate, worker, seen = _refresh_held_at_kakao(fake_kakao, vault_url)
     started = time.monotonic()
     new = _login(fake_kakao, other, 5)  # does not wait for the refresh held at Kakao
     assert time.monotonic() - started < 5
@@ -240,15 +248,7 @@ def test_a_refresh_of_a_deleted_login_never_overwrites_the_next_login(
 ) -> None:
     # The row's version must not start again where the deleted row's did: the refresh in
     # flight read the old row's version, and would pass the fence of the new row.
-    vault = TokenVault(vault_url)
-    _login(fake_kakao, vault, 5, access_ttl=0)
-    session = vault.session(5)
-    fake_kakao.token_gate = gate = threading.Event()
-    seen: list[Any] = []
-    worker = threading.Thread(target=lambda: seen.append(session.get(fake_kakao.kapi_url + ME)))
-    worker.start()
-    _wait_for(lambda: fake_kakao.token_calls == 1)
-    other = TokenVault(vault_url) if not vault_url.startswith("memory") else vault
+    vault, other, gate, worker, seen = _refresh_held_at_kakao(fake_kakao, vault_url)
     other.delete(5)  # the user logs out, then logs in again
     new = _login(fake_kakao, other, 5)
     gate.set()
