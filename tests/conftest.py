@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import ssl
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -66,6 +67,15 @@ def echo(fake_kakao: FakeKakao) -> Iterator[EchoServer]:
     server = EchoServer(fake_kakao)
     yield server
     server.close()
+
+
+@pytest.fixture(autouse=True)
+def _no_keys_of_an_earlier_fake() -> None:
+    """Forget the id_token keys cached by issuer URL: a new fake may get an earlier one's port."""
+    module = sys.modules.get("kakao_auth.oauth.id_token")  # not imported here if not yet used
+    if module is not None:
+        with module._caches_lock:
+            module._caches.clear()
 
 
 def must_run(what: str) -> None:
